@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a helper they call.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA_DIR ?= var
+
+.PHONY: run test lint typecheck unit bench fuzz setup zbar clean
+
+setup: $(STAMP) zbar
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "metro-qr needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# pyzbar loads the zbar C library at run time; pip cannot install it.
+zbar:
+	@if ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0'; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing libzbar0 (system library for pyzbar) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzbar0 >/dev/null; \
+	else \
+		echo "pyzbar needs the zbar library: run 'sudo apt-get install libzbar0' (Debian/Ubuntu)" \
+		     "or 'brew install zbar' (macOS), then run make again" >&2; exit 1; \
+	fi
+
+run: setup
+	$(PY) -m ticketing serve --data-dir $(DATA_DIR) --init-if-missing
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(PY) -m pytest
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
