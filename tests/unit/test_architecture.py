@@ -1,0 +1,78 @@
+"""The dependency rule of DESIGN.md, checked on the source: the rules decide, the shells do the I/O."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("fare_rules", "validator", "ticketing")
+SERVER_ONLY = {"ticketing", "fastapi", "sqlmodel", "sqlalchemy", "starlette", "alembic", "uvicorn"}
+
+
+def _sources(package: str) -> list[Path]:
+    return sorted(p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts)
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("path", _sources("fare_rules"), ids=lambda p: p.name)
+def test_fare_rules_imports_only_the_standard_library_and_itself(path: Path) -> None:
+    foreign = {r for r in _imported_roots(path) if r not in sys.stdlib_module_names and r != "fare_rules"}
+
+    assert not foreign, f"{path.relative_to(ROOT)} imports {sorted(foreign)}"
+
+
+@pytest.mark.parametrize("path", _sources("fare_rules"), ids=lambda p: p.name)
+def test_fare_rules_does_no_io(path: Path) -> None:
+    io_modules = {"os", "io", "pathlib", "socket", "subprocess", "sqlite3", "time", "random", "secrets", "shutil"}
+
+    used = _imported_roots(path) & io_modules
+
+    assert not used, f"{path.relative_to(ROOT)} imports I/O modules {sorted(used)}"
+
+
+@pytest.mark.parametrize("path", [*_sources("validator"), ROOT / "scanner_cli.py"], ids=lambda p: p.name)
+def test_the_gate_never_imports_the_issuing_service_or_its_frameworks(path: Path) -> None:
+    if not path.exists():
+        pytest.skip("scanner_cli.py not written yet")
+
+    used = _imported_roots(path) & SERVER_ONLY
+
+    assert not used, f"{path.relative_to(ROOT)} imports {sorted(used)}: a gate must run with the server unreachable"
+
+
+def _modules() -> list[str]:
+    names = []
+    for package in PACKAGES:
+        pkg = importlib.import_module(package)
+        names.append(package)
+        for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}."):
+            if ".migrations" not in info.name and not info.name.endswith("__main__"):
+                names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("module_name", _modules())
+def test_every_module_lists_its_public_names_in_all(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = getattr(module, "__all__", None)
+    if exported is None and not Path(module.__file__ or "").read_text(encoding="utf-8").strip():
+        pytest.skip("empty module")
+
+    assert exported is not None, f"{module_name} has no __all__"
+    missing = [name for name in exported if not hasattr(module, name)]
+    assert not missing, f"{module_name}.__all__ names {missing}, which it does not define"
