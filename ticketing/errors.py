@@ -1,0 +1,138 @@
+"""Errors of the issuing service. Each has a stable `code` (wire contract: add, never rename) and an HTTP status.
+
+Hierarchy::
+
+    TicketingError(Exception)
+    ├── ConfigurationError            (500; refuses to start)
+    ├── InvalidRequest                (422 invalid_request; and subclasses with their own codes)
+    │   ├── ProductNotSold            (422 product_not_sold)
+    │   ├── HolderRequired            (422 holder_required)
+    │   ├── InvalidStartDate          (422 invalid_start_date)
+    │   └── IdempotencyKeyReused      (422 idempotency_key_reused)
+    ├── Unauthorized                  (401 unauthorized)
+    │   └── BadSignature              (401 bad_signature)
+    ├── Forbidden                     (403 forbidden)
+    │   └── RefundsNotAllowed         (403 refunds_not_allowed)
+    ├── NotFound                      (404 not_found; order_not_found, ticket_not_found, pass_not_found)
+    ├── Conflict                      (409 conflict)
+    │   ├── OrderExpired              (409 order_expired)
+    │   ├── OrderNotPayable           (409 order_not_payable)
+    │   ├── AmountMismatch            (409 amount_mismatch)
+    │   ├── TicketNotRefundable       (409 ticket_not_refundable)
+    │   └── NoSigningKey              (503 no_signing_key)
+    └── PayloadTooLarge               (413 payload_too_large)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmountMismatch",
+    "BadSignature",
+    "ConfigurationError",
+    "Conflict",
+    "Forbidden",
+    "HolderRequired",
+    "IdempotencyKeyReused",
+    "InvalidRequest",
+    "InvalidStartDate",
+    "NoSigningKey",
+    "NotFound",
+    "OrderExpired",
+    "OrderNotPayable",
+    "PayloadTooLarge",
+    "ProductNotSold",
+    "RefundsNotAllowed",
+    "TicketNotRefundable",
+    "TicketingError",
+    "Unauthorized",
+]
+
+
+class TicketingError(Exception):
+    code = "ticketing_error"
+    status = 500
+
+    def __init__(self, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+
+class ConfigurationError(TicketingError):
+    code = "configuration_error"
+
+
+class InvalidRequest(TicketingError):
+    code = "invalid_request"
+    status = 422
+
+
+class ProductNotSold(InvalidRequest):
+    code = "product_not_sold"
+
+
+class HolderRequired(InvalidRequest):
+    code = "holder_required"
+
+
+class InvalidStartDate(InvalidRequest):
+    code = "invalid_start_date"
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    code = "idempotency_key_reused"
+
+
+class Unauthorized(TicketingError):
+    code = "unauthorized"
+    status = 401
+
+
+class BadSignature(Unauthorized):
+    code = "bad_signature"
+
+
+class Forbidden(TicketingError):
+    code = "forbidden"
+    status = 403
+
+
+class RefundsNotAllowed(Forbidden):
+    code = "refunds_not_allowed"
+
+
+class NotFound(TicketingError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(TicketingError):
+    code = "conflict"
+    status = 409
+
+
+class OrderExpired(Conflict):
+    code = "order_expired"
+
+
+class OrderNotPayable(Conflict):
+    code = "order_not_payable"
+
+
+class AmountMismatch(Conflict):
+    code = "amount_mismatch"
+
+
+class TicketNotRefundable(Conflict):
+    code = "ticket_not_refundable"
+
+
+class NoSigningKey(Conflict):
+    code = "no_signing_key"
+    status = 503
+
+
+class PayloadTooLarge(TicketingError):
+    code = "payload_too_large"
+    status = 413

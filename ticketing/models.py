@@ -1,0 +1,273 @@
+"""Tables and API shapes: `XBase` (shared fields) / `X` (table) / `XPublic` (what the API returns).
+
+Sync cursors: `revocations.seq` and `passes.seq` are drawn from `change_counters` by an UPDATE in the writer's
+own transaction. The counter row stays locked until that transaction commits, so sequence numbers become visible
+in commit order and a gate that asks for `seq > cursor` never skips a row that commits late (a plain
+PostgreSQL sequence would allow exactly that). Writers of those two lists are rare (refunds, pass changes).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from fare_rules.products import Product
+from ticketing.db import UTCDateTime
+
+__all__ = [
+    "ApiToken",
+    "ChangeCounter",
+    "HolderPublic",
+    "IdempotencyRecord",
+    "Order",
+    "OrderBase",
+    "OrderItem",
+    "OrderItemBase",
+    "OrderItemPublic",
+    "OrderPublic",
+    "OrderStatus",
+    "Pass",
+    "PassBase",
+    "PassPublic",
+    "PassStatus",
+    "PaymentPublic",
+    "Revocation",
+    "Role",
+    "SQLModel",
+    "SigningKey",
+    "Ticket",
+    "TicketBase",
+    "TicketPublic",
+    "TicketStatus",
+]
+
+
+class OrderStatus(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class TicketStatus(StrEnum):
+    ISSUED = "issued"
+    REFUNDED = "refunded"
+    REVOKED = "revoked"
+
+
+class PassStatus(StrEnum):
+    PENDING_VERIFICATION = "pending_verification"
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+def _utc(nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+# --- counters -----------------------------------------------------------------------------------------------
+
+
+class ChangeCounter(SQLModel, table=True):
+    __tablename__ = "change_counters"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+# --- orders -------------------------------------------------------------------------------------------------
+
+
+class OrderBase(SQLModel):
+    status: OrderStatus = Field(sa_type=sa.String(24))
+    amount_vnd: int
+
+
+class Order(OrderBase, table=True):
+    __tablename__ = "orders"
+
+    id: str = Field(primary_key=True, max_length=32)
+    created_at: datetime = Field(sa_column=_utc())
+    expires_at: datetime = Field(sa_column=_utc(index=True))
+    paid_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    access_token_hash: str = Field(max_length=64)  # sha256 hex; the token itself is never stored
+    payment_provider: str = Field(max_length=16)
+    payment_reference: str = Field(max_length=25, unique=True)
+    payment_transaction_id: str | None = Field(default=None, max_length=64, unique=True)
+    idempotency_key: str | None = Field(default=None, max_length=128, unique=True)
+    request_hash: str | None = Field(default=None, max_length=64)
+
+
+class OrderItemBase(SQLModel):
+    product: Product = Field(sa_type=sa.String(24))
+    origin: str | None = Field(default=None, max_length=16)
+    destination: str | None = Field(default=None, max_length=16)
+    quantity: int = 1
+    unit_price_vnd: int
+    start_date: date | None = None
+
+
+class OrderItem(OrderItemBase, table=True):
+    __tablename__ = "order_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
+    position: int
+    # Holder of a CCCD-linked pass, kept from order to issue: never the number itself.
+    holder_hash: str | None = Field(default=None, max_length=32)
+    holder_masked: str | None = Field(default=None, max_length=12)
+    holder_initials: str | None = Field(default=None, max_length=16)
+    holder_birth_year: int | None = None
+
+
+class HolderPublic(SQLModel):
+    cccd_masked: str
+    initials: str
+    birth_year: int
+
+
+class OrderItemPublic(OrderItemBase):
+    holder: HolderPublic | None = None
+
+
+class PaymentPublic(SQLModel):
+    provider: str
+    reference: str
+    amount_vnd: int
+    vietqr_payload: str | None = None  # EMVCo merchant-presented QR a banking app scans
+
+
+# --- tickets and passes -------------------------------------------------------------------------------------
+
+
+class TicketBase(SQLModel):
+    product: Product = Field(sa_type=sa.String(24))
+    origin: str | None = Field(default=None, max_length=16)
+    destination: str | None = Field(default=None, max_length=16)
+    fare_vnd: int
+    key_id: int
+    qr_payload: str = Field(sa_type=sa.Text)
+    status: TicketStatus = Field(sa_type=sa.String(16))
+
+
+class Ticket(TicketBase, table=True):
+    __tablename__ = "tickets"
+
+    id: str = Field(primary_key=True, max_length=32)
+    serial: int = Field(sa_type=sa.BigInteger, unique=True)  # uint63: fits a signed BIGINT
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
+    order_item_id: int = Field(foreign_key="order_items.id")
+    issued_at: datetime = Field(sa_column=_utc())
+    valid_from: datetime = Field(sa_column=_utc())
+    valid_until: datetime = Field(sa_column=_utc())
+    first_used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))  # set by journal ingest
+    refunded_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class PassBase(SQLModel):
+    product: Product = Field(sa_type=sa.String(24))
+    holder_masked: str = Field(max_length=12)
+    holder_initials: str = Field(max_length=16)
+    holder_birth_year: int
+    status: PassStatus = Field(sa_type=sa.String(24))
+
+
+class Pass(PassBase, table=True):
+    """A CCCD-linked pass. Stores the keyed hash (gates), the masked number, initials and birth year (staff):
+    not the number. Data minimisation (Decree 13/2023) over encryption: nothing here needs the number back."""
+
+    __tablename__ = "passes"
+
+    id: str = Field(primary_key=True, max_length=32)
+    ticket_id: str = Field(foreign_key="tickets.id", unique=True, max_length=32)
+    holder_hash: str = Field(max_length=32, index=True)  # hex of fare_rules.cccd.holder_hash
+    valid_from: datetime = Field(sa_column=_utc())
+    valid_until: datetime = Field(sa_column=_utc())
+    seq: int = Field(sa_type=sa.BigInteger, unique=True)  # bumped on every change: the gate sync cursor
+    updated_at: datetime = Field(sa_column=_utc())
+    verified_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class PassPublic(PassBase):
+    id: str
+    valid_from: datetime
+    valid_until: datetime
+
+
+class TicketPublic(TicketBase):
+    id: str
+    serial: str  # text: a uint63 does not survive a JavaScript number
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime
+    holder_pass: PassPublic | None = Field(default=None, alias="pass")
+
+
+class OrderPublic(OrderBase):
+    id: str
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None = None
+    items: list[OrderItemPublic]
+    payment: PaymentPublic
+    tickets: list[TicketPublic] = []
+    access_token: str | None = None  # only in the answer that creates the order (and its idempotent replays)
+
+
+# --- lists the gates sync -----------------------------------------------------------------------------------
+
+
+class Revocation(SQLModel, table=True):
+    __tablename__ = "revocations"
+
+    seq: int = Field(sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ticket_serial: int = Field(sa_type=sa.BigInteger, index=True)
+    ticket_id: str = Field(foreign_key="tickets.id", max_length=32)
+    reason: str = Field(max_length=24)  # refunded | cancelled | reissued | blocked
+    at: datetime = Field(sa_column=_utc())
+
+
+# --- operator state -----------------------------------------------------------------------------------------
+
+
+class SigningKey(SQLModel, table=True):
+    __tablename__ = "signing_keys"
+
+    kid: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # uint16 on the wire
+    public_key: bytes = Field(sa_type=sa.LargeBinary)  # raw 32 bytes
+    private_key_pem: bytes = Field(sa_type=sa.LargeBinary)  # PKCS#8, encrypted with the key passphrase
+    created_at: datetime = Field(sa_column=_utc())
+    retired_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    not_after: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    revoked: bool = False
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True, max_length=32)
+    role: Role = Field(sa_type=sa.String(16))
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = Field(sa_column=_utc())
+    revoked: bool = False
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """First answer to a keyed request (payments); order creation keeps its key on the order itself."""
+
+    __tablename__ = "idempotency_records"
+
+    key: str = Field(primary_key=True, max_length=160)  # scope + ":" + client key
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    response_body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_column=_utc())

@@ -1,0 +1,128 @@
+"""Service settings, read from the environment (prefix `METRO_`) by the deployable, never at import time.
+
+Secrets: in `dev` a missing secret is generated once into the data folder (with a warning), so `make run` works
+on a fresh machine; in `prod` a missing, short or generated secret stops the service before it serves anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ticketing.errors import ConfigurationError
+
+__all__ = ["DEV_SECRETS_FILE", "SECRET_FIELDS", "Settings", "load_settings", "resolve_secrets"]
+
+log = logging.getLogger(__name__)
+
+DEV_SECRETS_FILE = "dev-secrets.json"
+SECRET_FIELDS = ("key_passphrase", "webhook_secret", "cccd_hash_key", "token_secret")
+_MIN_SECRET_LENGTH = 32
+_WEAK = {"changeme", "change-me", "secret", "password", "dev", "development", "test"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METRO_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    environment: Literal["dev", "prod"] = "dev"
+    payment_provider: Literal["sandbox", "vietqr"] = "sandbox"
+    # Secrets. key_passphrase encrypts signing keys at rest; webhook_secret verifies bank notifications;
+    # cccd_hash_key keys the CCCD hash gates receive; token_secret derives order access tokens.
+    key_passphrase: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    cccd_hash_key: SecretStr | None = None
+    token_secret: SecretStr | None = None
+    policy_file: Path | None = None  # default: the bundled fare_rules/data/policy.json
+    max_body_bytes: int = 64 * 1024
+    # VietQR receiving account (used only with payment_provider=vietqr)
+    vietqr_bank_bin: str = "970436"
+    vietqr_account: str = "0000000000"
+    vietqr_merchant_name: str = "METRO HCMC"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'metro.db').resolve()}"
+
+    def secret(self, name: str) -> bytes:
+        """A resolved secret as bytes; call resolve_secrets first."""
+        value = getattr(self, name)
+        if not isinstance(value, SecretStr):
+            raise ConfigurationError(f"secret {name} is not set")
+        return value.get_secret_value().encode()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (and the overrides) into Settings."""
+    return Settings(**overrides)
+
+
+def resolve_secrets(settings: Settings) -> Settings:
+    """Fill missing secrets (dev) or refuse to start (prod). Returns a new Settings."""
+    if settings.environment == "prod":
+        _check_production(settings)
+        return settings
+    missing = [name for name in SECRET_FIELDS if getattr(settings, name) is None]
+    if not missing:
+        return settings
+    generated = _dev_secrets(settings.data_dir)
+    log.warning(
+        "development secrets %s read from %s: never use them in production",
+        ", ".join(missing),
+        settings.data_dir / DEV_SECRETS_FILE,
+    )
+    return settings.model_copy(update={name: SecretStr(generated[name]) for name in missing})
+
+
+def _check_production(settings: Settings) -> None:
+    generated = _read_dev_secrets(settings.data_dir)
+    for name in SECRET_FIELDS:
+        value = getattr(settings, name)
+        if value is None:
+            raise ConfigurationError(f"METRO_{name.upper()} must be set in production")
+        text = value.get_secret_value()
+        if len(text) < _MIN_SECRET_LENGTH or text.lower() in _WEAK:
+            raise ConfigurationError(f"METRO_{name.upper()} is too weak for production")
+        if generated.get(name) == text:
+            raise ConfigurationError(f"METRO_{name.upper()} is a generated development secret")
+    if settings.payment_provider == "sandbox":
+        raise ConfigurationError("the sandbox payment provider hands out free tickets: not in production")
+
+
+def _read_dev_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / DEV_SECRETS_FILE
+    if not path.exists():
+        return {}
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def _dev_secrets(data_dir: Path) -> dict[str, str]:
+    existing = _read_dev_secrets(data_dir)
+    if all(name in existing for name in SECRET_FIELDS):
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fresh = {name: existing.get(name) or secrets.token_urlsafe(32) for name in SECRET_FIELDS}
+    path = data_dir / DEV_SECRETS_FILE
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    # 0600: these decrypt the signing keys. Write then rename so concurrent starters never read half a file.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(fresh, handle)
+    try:
+        os.link(tmp, path)  # first writer wins; a loser reads the winner's file
+    except FileExistsError:
+        tmp.unlink()
+        return _dev_secrets(data_dir)
+    tmp.unlink()
+    return fresh
