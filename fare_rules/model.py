@@ -28,7 +28,10 @@ class Direction(StrEnum):
 
 
 class Flag(StrEnum):
-    """Something an auditor should know about an accepted (or refused) scan. Wire contract: add, never rename."""
+    """Something an auditor should know about an accepted (or refused) scan.
+
+    The values are a wire contract: add, never rename.
+    """
 
     ENTRY_UNSEEN = "entry_unseen"  # exit admitted although this gate never saw the entry
     WITHIN_TOLERANCE = "within_tolerance"  # admitted only thanks to the clock tolerance at a validity edge

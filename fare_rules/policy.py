@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
-__all__ = ["DEFAULT_POLICY", "Policy", "load_policy", "service_day"]
+from fare_rules import _json
+from fare_rules.errors import DataFileError
+
+__all__ = ["DEFAULT_POLICY", "Policy", "load_policy", "policy_to_json", "service_day", "service_day_of_date"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +38,69 @@ class Policy:
 
 DEFAULT_POLICY = Policy()
 
+_MAX_UTC_OFFSET_HOURS = 14
+
 
 def load_policy(text: str) -> Policy:
-    """Parse a policy file (JSON object of field -> value over the defaults). DataFileError on bad data."""
-    raise NotImplementedError
+    """Parse a policy file (JSON object of field -> value over the defaults). DataFileError on bad data.
+
+    Unknown keys are refused rather than ignored: a misspelt rule would otherwise silently keep its default.
+    """
+    data = _json.parse_object(text, "policy")
+    kinds = {f.name: f.type for f in dataclasses.fields(Policy)}  # annotations are strings here
+    overrides: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in kinds:
+            raise DataFileError(f"policy.{key}: not a policy setting")
+        overrides[key] = _setting(key, value, str(kinds[key]))
+    return dataclasses.replace(DEFAULT_POLICY, **overrides)
+
+
+def _setting(key: str, value: object, kind: str) -> int | bool | time:
+    where = f"policy.{key}"
+    if kind == "bool":
+        return _json.check(value, bool, where)
+    if kind == "time":
+        return _parse_hh_mm(_json.check(value, str, where), where)
+    number = _json.check(value, int, where)
+    if key == "utc_offset_hours":
+        if abs(number) > _MAX_UTC_OFFSET_HOURS:
+            raise DataFileError(f"{where}: {number} is not a UTC offset")
+    elif number < 0:
+        raise DataFileError(f"{where}: must not be negative")
+    return number
+
+
+def _parse_hh_mm(text: str, where: str) -> time:
+    hours, sep, minutes = text.partition(":")
+    if not (sep and len(hours) == 2 and len(minutes) == 2 and hours.isdigit() and minutes.isdigit()):
+        raise DataFileError(f"{where}: {text!r} is not HH:MM")
+    try:
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise DataFileError(f"{where}: {text!r} is not a time of day") from None
+
+
+def policy_to_json(policy: Policy) -> str:
+    """Every setting of `policy` as a policy file (what load_policy reads back)."""
+    data = {
+        f.name: (value.strftime("%H:%M") if isinstance(value, time) else value)
+        for f in dataclasses.fields(policy)
+        for value in [getattr(policy, f.name)]
+    }
+    return json.dumps(data, indent=2) + "\n"
 
 
 def service_day(at: datetime, policy: Policy) -> datetime:
-    """The start (aware UTC datetime) of the service day that `at` falls in (04:00 local to 03:59 next day)."""
-    raise NotImplementedError
+    """The start (aware UTC) of the service day that `at` falls in (04:00 local to 03:59 the next day)."""
+    if at.tzinfo is None:
+        raise ValueError("service_day needs an aware datetime")  # a naive one would read the host's zone
+    local = at.astimezone(policy.local_tz)
+    start = service_day_of_date(local.date(), policy)
+    return start if start <= at else start - timedelta(days=1)
+
+
+def service_day_of_date(day: date, policy: Policy) -> datetime:
+    """The start (aware UTC) of the service day named by a local date, e.g. a monthly pass's start date."""
+    local_start = datetime.combine(day, policy.service_day_start, tzinfo=policy.local_tz)
+    return local_start.astimezone(UTC)

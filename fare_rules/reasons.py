@@ -23,7 +23,7 @@ class Reason(StrEnum):
     UNREADABLE_IMAGE = "unreadable_image"
     # CCCD cards
     CCCD_INVALID = "cccd_invalid"
-    CCCD_NO_PASS = "cccd_no_pass"
+    CCCD_NO_PASS = "cccd_no_pass"  # noqa: S105 - a reason code, not a password
     # The credential's state
     REVOKED = "revoked"
     NOT_YET_VALID = "not_yet_valid"
