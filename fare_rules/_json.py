@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 from fare_rules.errors import DataFileError
 
+__all__ = ["check", "field", "parse_object"]
+
 T = TypeVar("T")
 
 
