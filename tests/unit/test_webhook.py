@@ -1,0 +1,175 @@
+import hashlib
+import hmac
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ticketing.payments.webhook import (
+    DEFAULT_MAX_AGE_SECONDS,
+    InvalidNotification,
+    PaymentNotification,
+    parse_notification,
+    sign_notification,
+    verify_notification,
+)
+
+SECRET = b"bank-shared-secret-for-tests"
+NOW = 1_767_225_600  # 2026-01-01 00:00:00 UTC
+BODY = b'{"order_id":"ord_1","reference":"MQR8F3K2Q","amount_vnd":20000,"bank_transaction_id":"FT2601"}'
+
+
+def make_notification(**changes: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "order_id": "ord_1",
+        "reference": "MQR8F3K2Q",
+        "amount_vnd": 20_000,
+        "bank_transaction_id": "FT2601",
+    }
+    return fields | changes
+
+
+def test_the_signature_is_hmac_sha256_of_the_timestamp_a_dot_and_the_body() -> None:
+    expected = hmac.new(SECRET, b"1767225600." + BODY, hashlib.sha256).hexdigest()
+
+    assert sign_notification(BODY, SECRET, NOW) == f"t=1767225600,v1={expected}"
+
+
+def test_a_fresh_signature_verifies() -> None:
+    assert verify_notification(BODY, sign_notification(BODY, SECRET, NOW - 10), SECRET, NOW)
+
+
+def test_a_signature_exactly_at_the_edge_of_the_window_verifies() -> None:
+    header = sign_notification(BODY, SECRET, NOW - DEFAULT_MAX_AGE_SECONDS)
+
+    assert verify_notification(BODY, header, SECRET, NOW)
+
+
+@pytest.mark.parametrize("sent_at", [NOW - DEFAULT_MAX_AGE_SECONDS - 1, NOW + DEFAULT_MAX_AGE_SECONDS + 1])
+def test_a_signature_outside_the_window_either_side_is_refused(sent_at: int) -> None:
+    assert not verify_notification(BODY, sign_notification(BODY, SECRET, sent_at), SECRET, NOW)
+
+
+def test_a_narrower_window_refuses_what_the_default_accepts() -> None:
+    header = sign_notification(BODY, SECRET, NOW - 60)
+
+    assert not verify_notification(BODY, header, SECRET, NOW, max_age_seconds=30)
+
+
+def test_a_changed_body_is_refused() -> None:
+    header = sign_notification(BODY, SECRET, NOW)
+
+    assert not verify_notification(BODY.replace(b"20000", b"2000000"), header, SECRET, NOW)
+
+
+def test_a_signature_made_with_another_secret_is_refused() -> None:
+    assert not verify_notification(BODY, sign_notification(BODY, b"another-secret", NOW), SECRET, NOW)
+
+
+def test_moving_the_timestamp_into_the_window_breaks_the_signature() -> None:
+    old = sign_notification(BODY, SECRET, NOW - 3600)
+
+    assert not verify_notification(BODY, old.replace(f"t={NOW - 3600}", f"t={NOW}"), SECRET, NOW)
+
+
+def test_one_matching_signature_among_several_verifies_for_secret_rotation() -> None:
+    current = sign_notification(BODY, SECRET, NOW).split(",")[1]
+    retired = sign_notification(BODY, b"retired-secret", NOW).split(",")[1]
+
+    assert verify_notification(BODY, f"t={NOW},{retired},{current}", SECRET, NOW)
+
+
+def test_unknown_schemes_and_spaces_and_uppercase_hex_are_tolerated() -> None:
+    timestamp, signature = sign_notification(BODY, SECRET, NOW).split(",")
+
+    assert verify_notification(
+        BODY, f"{timestamp}, v0=legacy, {signature.upper().replace('V1', 'v1')}", SECRET, NOW
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        f"t={NOW}",
+        "v1=" + "0" * 64,
+        f"t={NOW},v1=",
+        f"t={NOW},v1=" + "0" * 63,
+        f"t={NOW},v1=" + "g" * 64,
+        f"t=abc,v1={'0' * 64}",
+        f"t=-{NOW},v1={'0' * 64}",
+        f"t=１２,v1={'0' * 64}",
+        f"t={NOW},t={NOW},v1={'0' * 64}",
+        f"t={NOW},v1={'é' * 64}",
+        f"t={NOW};v1={'0' * 64}",
+    ],
+)
+def test_a_malformed_header_is_refused_not_raised(header: str) -> None:
+    assert verify_notification(BODY, header, SECRET, NOW) is False
+
+
+def test_an_empty_secret_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        sign_notification(BODY, b"", NOW)
+    with pytest.raises(ValueError, match="secret"):
+        verify_notification(BODY, "garbage", b"", NOW)
+
+
+def test_a_notification_body_is_read_into_its_fields() -> None:
+    assert parse_notification(BODY) == PaymentNotification(
+        order_id="ord_1", reference="MQR8F3K2Q", amount_vnd=20_000, bank_transaction_id="FT2601"
+    )
+
+
+def test_fields_a_bank_adds_are_ignored() -> None:
+    body = json.dumps(make_notification(channel="NAPAS247", description="MQR8F3K2Q chuyen tien")).encode()
+
+    assert parse_notification(body).bank_transaction_id == "FT2601"
+
+
+@given(
+    order_id=st.text(min_size=1, max_size=128),
+    reference=st.text(min_size=1, max_size=128),
+    amount_vnd=st.integers(min_value=1, max_value=10**15),
+    bank_transaction_id=st.text(min_size=1, max_size=128),
+)
+def test_a_notification_round_trips_through_its_json(
+    order_id: str, reference: str, amount_vnd: int, bank_transaction_id: str
+) -> None:
+    notification = PaymentNotification(order_id, reference, amount_vnd, bank_transaction_id)
+
+    assert parse_notification(notification.to_json()) == notification
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"\xff\xfe\x00",
+        b'{"order_id": "ord_1"',
+        b"[]",
+        b'"ord_1"',
+        b"null",
+        b"[" * 100_000 + b"]" * 100_000,
+        json.dumps({"order_id": "ord_1"}).encode(),
+        json.dumps(make_notification(amount_vnd="20000")).encode(),
+        json.dumps(make_notification(amount_vnd=20000.0)).encode(),
+        json.dumps(make_notification(amount_vnd=True)).encode(),
+        json.dumps(make_notification(amount_vnd=0)).encode(),
+        json.dumps(make_notification(amount_vnd=-20000)).encode(),
+        json.dumps(make_notification(order_id=1)).encode(),
+        json.dumps(make_notification(reference="")).encode(),
+        json.dumps(make_notification(bank_transaction_id=None)).encode(),
+        json.dumps(make_notification(order_id="x" * 129)).encode(),
+        b'{"order_id":"ord_1","reference":"R","amount_vnd":NaN,"bank_transaction_id":"FT"}',
+    ],
+)
+def test_a_body_that_is_not_a_notification_is_refused(body: bytes) -> None:
+    with pytest.raises(InvalidNotification):
+        parse_notification(body)
+
+
+def test_an_invalid_notification_is_a_value_error() -> None:
+    assert issubclass(InvalidNotification, ValueError)

@@ -1,0 +1,141 @@
+"""The bank's payment confirmation: its signature header and its body. Pure: no clock, no I/O.
+
+The sender signs `f"{timestamp}." + body` with HMAC-SHA256 under a shared secret and sends the header
+`t=<unix seconds>,v1=<hex digest>`. Binding the timestamp into the MAC lets the receiver refuse old
+deliveries; a replay inside the window is caught by the service, which confirms each order and bank
+transaction once.
+
+Errors: a body that is not a valid notification raises `InvalidNotification`, a `ValueError`. A bad
+signature is not an error but `False` from `verify_notification`. An empty secret is a configuration bug:
+`ValueError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import asdict, dataclass
+
+__all__ = [
+    "DEFAULT_MAX_AGE_SECONDS",
+    "InvalidNotification",
+    "PaymentNotification",
+    "parse_notification",
+    "sign_notification",
+    "verify_notification",
+]
+
+DEFAULT_MAX_AGE_SECONDS = 300
+_SCHEME = "v1"
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+_MAX_TEXT = 128
+
+
+class InvalidNotification(ValueError):
+    """A notification body that is not JSON, or lacks a field, or has one of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentNotification:
+    """What the bank confirms: `amount_vnd` arrived for `order_id`, under its own `bank_transaction_id`."""
+
+    order_id: str
+    reference: str
+    amount_vnd: int
+    bank_transaction_id: str
+
+    def to_json(self) -> bytes:
+        """The body as a bank (or the sandbox provider) sends it."""
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+
+def sign_notification(body: bytes, secret: bytes, timestamp: int) -> str:
+    """The signature header for `body` sent at `timestamp` (unix seconds): `t=<timestamp>,v1=<hex>`."""
+    if timestamp < 0:
+        raise ValueError(f"timestamp must not be negative, got {timestamp}")
+    return f"t={timestamp},{_SCHEME}={_digest(body, secret, timestamp)}"
+
+
+def verify_notification(
+    body: bytes,
+    signature_header: str,
+    secret: bytes,
+    now: int,
+    max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
+) -> bool:
+    """True when the header carries a valid signature of `body` made within `max_age_seconds` of `now`.
+
+    Several `v1=` entries are allowed (a sender rotating its secret signs with both); one match suffices.
+    Timestamps too far in the future are refused like old ones, so a skewed clock cannot widen the window.
+    """
+    if not secret:
+        raise ValueError("webhook secret must not be empty")
+    parsed = _parse_header(signature_header)
+    if parsed is None:
+        return False
+    timestamp, candidates = parsed
+    if abs(now - timestamp) > max_age_seconds:
+        return False
+    expected = _digest(body, secret, timestamp).encode()
+    # Check every candidate, so the time taken does not reveal which one matched.
+    matches = [hmac.compare_digest(expected, candidate.encode()) for candidate in candidates]
+    return any(matches)
+
+
+def parse_notification(body: bytes) -> PaymentNotification:
+    """Read a body: a JSON object with `order_id`, `reference`, `amount_vnd` and `bank_transaction_id`.
+
+    Unknown fields are ignored: banks add their own.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise InvalidNotification(f"body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidNotification("body must be a JSON object")
+    amount = document.get("amount_vnd")
+    if type(amount) is not int or amount <= 0:
+        raise InvalidNotification(f"amount_vnd must be a positive integer, got {amount!r}")
+    return PaymentNotification(
+        order_id=_text(document, "order_id"),
+        reference=_text(document, "reference"),
+        amount_vnd=amount,
+        bank_transaction_id=_text(document, "bank_transaction_id"),
+    )
+
+
+def _digest(body: bytes, secret: bytes, timestamp: int) -> str:
+    if not secret:
+        raise ValueError("webhook secret must not be empty")
+    return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def _parse_header(header: str) -> tuple[int, list[str]] | None:
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, separator, value = part.strip().partition("=")
+        if not separator:
+            return None
+        if key == "t":
+            if timestamp is not None or _TIMESTAMP.fullmatch(value) is None:
+                return None
+            timestamp = int(value)
+        elif key == _SCHEME:
+            if _HEX_DIGEST.fullmatch(value) is None:
+                return None
+            candidates.append(value.lower())
+        # Other schemes are skipped, so a sender can add a stronger one before we understand it.
+    if timestamp is None or not candidates:
+        return None
+    return timestamp, candidates
+
+
+def _text(document: dict[str, object], key: str) -> str:
+    value = document.get(key)
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
+        raise InvalidNotification(f"{key} must be a string of 1-{_MAX_TEXT} characters, got {value!r}")
+    return value
