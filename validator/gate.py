@@ -1,0 +1,266 @@
+"""The gate: one scan is one SQLite transaction (read state → decide → record the use and the journal event).
+
+`Gate.scan` never raises on bad input: every input, garbage included, ends as an ACCEPT or a DENY with a reason,
+recorded in the journal, committed durably before the answer is returned (the barrier opens only then).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from fare_rules.cccd import CccdError, holder_hash, mask, parse_card_qr
+from fare_rules.errors import FareRulesError, UnknownStation
+from fare_rules.model import Credential, Denied, Direction, Flag, History, Scan
+from fare_rules.network import Network
+from fare_rules.policy import Policy
+from fare_rules.reasons import Reason
+from fare_rules.rules import decide, gate_flags
+from fare_rules.tariff import Tariff
+from validator import records
+from validator.codec import DecodeFailure, Keyset, TicketBody, decode, peek
+from validator.core import (
+    InputKind,
+    PassSeen,
+    ScanOutcome,
+    TicketSeen,
+    Verdict,
+    classify,
+    event_for,
+    normalise,
+    pass_credential,
+    pass_is_revoked,
+    pick_pass,
+    ticket_credential,
+    ticket_seen,
+)
+from validator.journal import chain_next
+from validator.records import GateConfig, PassRecord
+from validator.store import transaction
+from validator.wire import parse_iso
+
+__all__ = ["Gate", "Inspection", "StationState"]
+
+
+@dataclass(frozen=True, slots=True)
+class StationState:
+    """The station-wide values a scan needs, read once per transaction."""
+
+    keyset_rev: str | None
+    last_sync: datetime | None
+    clock_offset_seconds: float | None
+    cccd_hash_key: bytes | None
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection) -> StationState:
+        values = dict(conn.execute("SELECT key, value FROM station_state").fetchall())
+        lists_at = [values.get("revocations_synced_at"), values.get("passes_synced_at")]
+        known = [parse_iso(v) for v in lists_at if v]
+        offset = values.get("clock_offset_seconds")
+        key = values.get("cccd_hash_key")
+        return cls(
+            keyset_rev=values.get("keyset_rev"),
+            # The older list decides staleness; a list never synced means no sync at all.
+            last_sync=min(known) if len(known) == len(lists_at) else None,
+            clock_offset_seconds=float(offset) if offset is not None else None,
+            cccd_hash_key=bytes.fromhex(key) if key else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Evaluated:
+    """What a scan resolved to before the rules: a credential to decide on, or an early refusal."""
+
+    kind: InputKind
+    credential: Credential | None = None
+    credential_key: str | None = None  # key of its uses in the store
+    revoked: bool = False
+    refusal: Reason | None = None
+    ticket: TicketSeen | None = None
+    pass_seen: PassSeen | None = None
+    holder_hash: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """What `inspect` shows: the code's content and whether it verifies, without using it."""
+
+    kind: InputKind
+    reason: Reason | None
+    ticket: TicketSeen | None
+    pass_seen: PassSeen | None
+    revoked: bool
+    detail: str = ""
+
+
+class Gate:
+    """One gate process over a (possibly shared) store. Not thread-safe: one Gate per thread."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, config: GateConfig, network: Network, tariff: Tariff, policy: Policy
+    ) -> None:
+        self.conn = conn
+        self.config = config
+        self.network = network
+        self.tariff = tariff
+        self.policy = policy
+        self._keyset: Keyset = {}
+        self._keyset_rev: str | None = "unloaded"
+
+    def scan(self, raw: str, direction: Direction, now: datetime) -> ScanOutcome:
+        """Decide one scanned text and record it durably. Never raises on bad input."""
+        with transaction(self.conn):
+            state = StationState.read(self.conn)
+            self._refresh_keyset(state)
+            evaluated = self._evaluate(raw, state, now)
+            return self._decide_and_record(evaluated, state, direction, now)
+
+    def refuse(self, reason: Reason, direction: Direction, now: datetime) -> ScanOutcome:
+        """Record a scan that yielded no payload at all (e.g. an image without a single readable code)."""
+        with transaction(self.conn):
+            state = StationState.read(self.conn)
+            return self._decide_and_record(_Evaluated(InputKind.IMAGE, refusal=reason), state, direction, now)
+
+    def inspect(self, raw: str, now: datetime) -> Inspection:
+        """Show what a code holds and whether it verifies; writes nothing."""
+        state = StationState.read(self.conn)
+        self._refresh_keyset(state)
+        ev = self._evaluate(raw, state, now)
+        detail = ""
+        if ev.kind is InputKind.TICKET:
+            result = decode(normalise(raw), self._keyset)
+            detail = result.detail if isinstance(result, DecodeFailure) else "signature verified"
+        return Inspection(ev.kind, ev.refusal, ev.ticket, ev.pass_seen, ev.revoked, detail)
+
+    # --- shell steps ---
+
+    def _refresh_keyset(self, state: StationState) -> None:
+        # The keyset changes only at sync; reload it only when its revision moved (another process may sync).
+        if state.keyset_rev != self._keyset_rev:
+            self._keyset = records.keyset_from_records(records.load_keys(self.conn))
+            self._keyset_rev = state.keyset_rev
+
+    def _evaluate(self, raw: str, state: StationState, now: datetime) -> _Evaluated:
+        kind = classify(raw)
+        if kind is InputKind.TICKET:
+            return self._evaluate_ticket(normalise(raw), now)
+        if kind is InputKind.CCCD:
+            return self._evaluate_cccd(normalise(raw), state, now)
+        if kind is InputKind.EMPTY:
+            return _Evaluated(kind, refusal=Reason.MALFORMED)
+        return _Evaluated(kind, refusal=Reason.NOT_OUR_CODE)
+
+    def _evaluate_ticket(self, text: str, now: datetime) -> _Evaluated:
+        result = decode(text, self._keyset)
+        if isinstance(result, DecodeFailure):
+            peeked = peek(text)
+            seen = (
+                ticket_seen(peeked, self.network, verified=False) if isinstance(peeked, TicketBody) else None
+            )
+            return _Evaluated(InputKind.TICKET, refusal=result.reason, ticket=seen)
+        seen = ticket_seen(result, self.network, verified=True)
+        credential = ticket_credential(result, self.network)
+        if isinstance(credential, Reason):
+            return _Evaluated(InputKind.TICKET, refusal=credential, ticket=seen)
+        revoked = records.is_revoked(self.conn, result.serial)
+        if result.holder_hash is not None:
+            # A pass QR: judge it by the registry entry when we have one, so riding with the QR and with the
+            # card share one history (anti-passback) and a registry revocation or pending check applies.
+            record = pick_pass(records.passes_for_holder(self.conn, result.holder_hash), now)
+            if record is not None and record.product == result.product:
+                return self._pass_evaluated(InputKind.TICKET, record, None, revoked, seen)
+        return _Evaluated(InputKind.TICKET, credential, f"t:{result.serial}", revoked=revoked, ticket=seen)
+
+    def _evaluate_cccd(self, text: str, state: StationState, now: datetime) -> _Evaluated:
+        try:
+            card = parse_card_qr(text)
+        except CccdError:
+            return _Evaluated(InputKind.CCCD, refusal=Reason.CCCD_INVALID)
+        masked = mask(card.number)
+        if state.cccd_hash_key is None:  # never provisioned with the key: no pass can be found
+            return _Evaluated(InputKind.CCCD, refusal=Reason.CCCD_NO_PASS, pass_seen=_no_pass(masked))
+        digest = holder_hash(card.number, state.cccd_hash_key)
+        record = pick_pass(records.passes_for_holder(self.conn, digest), now)
+        if record is None:
+            return _Evaluated(
+                InputKind.CCCD, refusal=Reason.CCCD_NO_PASS, pass_seen=_no_pass(masked), holder_hash=digest
+            )
+        return self._pass_evaluated(InputKind.CCCD, record, masked, False, None)
+
+    def _pass_evaluated(
+        self,
+        kind: InputKind,
+        record: PassRecord,
+        masked: str | None,
+        revoked: bool,
+        ticket: TicketSeen | None,
+    ) -> _Evaluated:
+        seen = PassSeen(
+            record.pass_id,
+            record.product,
+            masked,
+            record.initials,
+            record.birth_year,
+            record.valid_from,
+            record.valid_until,
+            record.status,
+        )
+        return _Evaluated(
+            kind,
+            pass_credential(record),
+            f"p:{record.pass_id}",
+            revoked=revoked or pass_is_revoked(record),
+            ticket=ticket,
+            pass_seen=seen,
+            holder_hash=record.holder_hash,
+        )
+
+    def _decide_and_record(
+        self, ev: _Evaluated, state: StationState, direction: Direction, now: datetime
+    ) -> ScanOutcome:
+        flags = gate_flags(now, state.last_sync, state.clock_offset_seconds, self.policy)
+        seq, prev_hash = records.journal_head(self.conn, self.config.gate_id)
+        outcome = ScanOutcome(
+            verdict=Verdict.DENY,
+            reason=ev.refusal,
+            gate=self.config.gate_id,
+            station=self.config.station,
+            direction=direction,
+            at=now,
+            seq=seq + 1,
+            input_kind=ev.kind,
+            recognised=ev.pass_seen or ev.ticket,
+            ticket=ev.ticket,
+        )
+        if ev.credential is not None and ev.credential_key is not None:
+            outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked)
+        outcome = replace(outcome, flags=outcome.flags | flags)
+        event = chain_next(
+            outcome.gate, outcome.seq, prev_hash, event_for(outcome, ev.credential_key, ev.holder_hash)
+        )
+        records.append_journal(self.conn, event, now)
+        if outcome.accepted and ev.credential_key is not None:
+            records.record_use(
+                self.conn, ev.credential_key, outcome.station, direction, now, outcome.gate, outcome.seq
+            )
+        return outcome
+
+    def _apply_rules(
+        self, outcome: ScanOutcome, credential: Credential, key: str, revoked: bool
+    ) -> ScanOutcome:
+        history = History(uses=records.uses_of(self.conn, key), revoked=revoked)
+        scan = Scan(self.config.station, outcome.direction, self.config.gate_id)
+        try:
+            decision = decide(credential, scan, history, self.policy, self.tariff, outcome.at)
+        except UnknownStation:
+            decision = Denied(Reason.UNKNOWN_STATION)
+        except FareRulesError:  # e.g. a ticket whose route the tariff cannot price: a bad ticket, not a crash
+            decision = Denied(Reason.MALFORMED)
+        if isinstance(decision, Denied):
+            return replace(outcome, reason=decision.reason, owed_vnd=decision.owed_vnd, flags=decision.flags)
+        return replace(outcome, verdict=Verdict.ACCEPT, reason=None, flags=decision.flags)
+
+
+def _no_pass(masked: str) -> PassSeen:
+    return PassSeen(None, None, masked, None, None)
