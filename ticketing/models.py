@@ -1,9 +1,9 @@
 """Tables and API shapes: `XBase` (shared fields) / `X` (table) / `XPublic` (what the API returns).
 
-Sync cursors: `revocations.seq` and `passes.seq` are drawn from `change_counters` by an UPDATE in the writer's
-own transaction. The counter row stays locked until that transaction commits, so sequence numbers become visible
-in commit order and a gate that asks for `seq > cursor` never skips a row that commits late (a plain
-PostgreSQL sequence would allow exactly that). Writers of those two lists are rare (refunds, pass changes).
+Sync cursors: `revocations.seq` and `passes.seq` are drawn from `change_counters` by an UPDATE in the
+writer's own transaction. The counter row stays locked until that transaction commits, so sequence numbers
+become visible in commit order and a gate that asks for `seq > cursor` never skips a row that commits late
+(a plain PostgreSQL sequence would allow exactly that). Writers of those lists are rare: refunds, passes.
 """
 
 from __future__ import annotations
@@ -168,7 +168,9 @@ class Ticket(TicketBase, table=True):
     issued_at: datetime = Field(sa_column=_utc())
     valid_from: datetime = Field(sa_column=_utc())
     valid_until: datetime = Field(sa_column=_utc())
-    first_used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))  # set by journal ingest
+    first_used_at: datetime | None = Field(
+        default=None, sa_column=_utc(nullable=True)
+    )  # set by journal ingest
     refunded_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 

@@ -1,0 +1,43 @@
+"""The FastAPI application, built by create_app(settings): nothing is read from the environment here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from ticketing.context import build_context
+from ticketing.db import make_engine, utcnow
+from ticketing.handlers import install_handlers
+from ticketing.limits import BodySizeLimit
+from ticketing.routes import admin, orders, payments, public, tickets
+from ticketing.settings import Settings, load_settings, resolve_secrets
+
+__all__ = ["app_from_env", "create_app"]
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> FastAPI:
+    """The API for these settings (secrets resolved here). The database must be migrated (`init`)."""
+    settings = resolve_secrets(settings)
+    app = FastAPI(
+        title="metro-qr issuing service",
+        version="1",
+        description="Signed QR tickets and CCCD-linked passes for HCMC Metro Line 1.",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.effective_database_url)
+    app.state.context = build_context(settings)
+    app.state.clock = clock
+    install_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (public.router, orders.router, payments.router, tickets.router, admin.router):
+        app.include_router(router)
+    if app.state.context.provider.sandbox:
+        app.include_router(payments.sandbox_router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory for `serve` with several workers: each worker builds its app from the environment."""
+    return create_app(load_settings())

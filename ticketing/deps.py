@@ -1,0 +1,53 @@
+"""Dependencies: the one place that opens database sessions, plus the clock, context and credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from ticketing.context import ServiceContext
+from ticketing.models import ApiToken, Role
+from ticketing.services.api_tokens import authenticate
+
+__all__ = ["AdminDep", "BearerDep", "ContextDep", "NowDep", "SessionDep", "bearer_token", "get_session"]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    engine: Engine = request.app.state.engine
+    # expire_on_commit=False: services return rows after committing, and routes read them.
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_context(request: Request) -> ServiceContext:
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+def get_now(request: Request) -> datetime:
+    """The clock, overridable per app (tests move it to check expiry)."""
+    clock = request.app.state.clock
+    now: datetime = clock()
+    return now
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def require_admin(session: Annotated[Session, Depends(get_session)], request: Request) -> ApiToken:
+    return authenticate(session, bearer_token(request), Role.ADMIN)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ContextDep = Annotated[ServiceContext, Depends(get_context)]
+NowDep = Annotated[datetime, Depends(get_now)]
+BearerDep = Annotated[str | None, Depends(bearer_token)]
+AdminDep = Annotated[ApiToken, Depends(require_admin)]

@@ -1,0 +1,80 @@
+"""One way to fail: every error becomes `{"code", "detail"}` with a fitting status, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fare_rules.cccd import CccdError
+from fare_rules.errors import FareRulesError
+from ticketing.errors import TicketingError
+
+__all__ = ["error_response", "install_handlers"]
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"code": code, "detail": detail}, status_code=status)
+
+
+async def _ticketing(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TicketingError)
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.detail)
+        return error_response(exc.status, exc.code, "the service cannot do this right now")
+    return error_response(exc.status, exc.code, exc.detail)
+
+
+async def _fare_rules(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FareRulesError)
+    return error_response(422, exc.code, str(exc))
+
+
+async def _cccd(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CccdError)
+    # CccdError details describe the fault (province, century digit), never echo the number.
+    return error_response(422, exc.code, exc.detail)
+
+
+async def _validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Name the fields only: pydantic's messages would echo the input, and the input may be a CCCD number.
+    fields = sorted(
+        {".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body" for error in exc.errors()}
+    )
+    return error_response(422, "invalid_request", "invalid or missing: " + ", ".join(fields))
+
+
+async def _http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected %s", type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal_error", "something went wrong on our side")
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TicketingError, _ticketing)
+    app.add_exception_handler(FareRulesError, _fare_rules)
+    app.add_exception_handler(CccdError, _cccd)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,91 @@
+"""Request bodies (`…Create`) and the read-only shapes of reference data the API returns."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fare_rules.products import PaymentMethod, Product
+
+__all__ = [
+    "HolderCreate",
+    "NetworkPublic",
+    "OrderCreate",
+    "OrderItemCreate",
+    "PaymentAccepted",
+    "ProductPublic",
+    "QuotePublic",
+    "StationPublic",
+    "TokenCreated",
+]
+
+MAX_QUANTITY = 10
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HolderCreate(_Strict):
+    cccd: str = Field(min_length=1, max_length=32)
+    full_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+
+    def __repr__(self) -> str:  # a traceback or log line must never carry the number
+        return "HolderCreate(cccd=***, ...)"
+
+
+class OrderItemCreate(_Strict):
+    product: Product
+    origin: str | None = Field(default=None, max_length=16)
+    destination: str | None = Field(default=None, max_length=16)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
+    holder: HolderCreate | None = None
+    start_date: date | None = None
+
+
+class OrderCreate(_Strict):
+    items: list[OrderItemCreate] = Field(min_length=1, max_length=10)
+
+
+class StationPublic(BaseModel):
+    code: str
+    number: int
+    name_vi: str
+    name_en: str
+    chainage_km: float
+
+
+class ProductPublic(BaseModel):
+    product: Product
+    price_vnd: int | None  # None: priced by origin and destination
+    on_sale: bool
+
+
+class NetworkPublic(BaseModel):
+    id: str
+    name: str
+    chainage_is_estimate: bool
+    stations: list[StationPublic]
+    products: list[ProductPublic]
+    tariff_version: str
+    tariff_effective_from: date
+
+
+class QuotePublic(BaseModel):
+    product: Product
+    payment: PaymentMethod
+    amount_vnd: int
+    rule: str
+
+
+class TokenCreated(BaseModel):
+    id: str
+    role: str
+    token: str
+
+
+class PaymentAccepted(BaseModel):
+    order_id: str
+    status: str

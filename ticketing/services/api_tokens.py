@@ -1,0 +1,36 @@
+"""Operator API tokens (admin, auditor): stored as hashes, shown once at creation."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from ticketing.errors import Forbidden, Unauthorized
+from ticketing.models import ApiToken, Role
+from ticketing.schemas import TokenCreated
+from ticketing.services.common import hash_token, new_id
+
+__all__ = ["authenticate", "create_token"]
+
+
+def create_token(session: Session, role: Role, label: str, now: datetime) -> TokenCreated:
+    """Make a token for `role`. Commits. The answer is the only place the token ever appears."""
+    token = f"mqa_{role.value}_" + secrets.token_urlsafe(32)
+    row = ApiToken(id=new_id(), role=role, token_hash=hash_token(token), label=label, created_at=now)
+    session.add(row)
+    session.commit()
+    return TokenCreated(id=row.id, role=role.value, token=token)
+
+
+def authenticate(session: Session, token: str | None, role: Role) -> ApiToken:
+    """The token's row if it is live and has `role` (admins may do what auditors do)."""
+    if not token:
+        raise Unauthorized("an operator token is required")
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None or row.revoked:
+        raise Unauthorized("unknown or revoked token")
+    if row.role not in {role, Role.ADMIN}:
+        raise Forbidden(f"this needs the {role.value} role")
+    return row

@@ -1,0 +1,47 @@
+"""Small helpers the services share: ids, token hashing, sync sequence numbers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import uuid
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from ticketing.models import ChangeCounter
+
+__all__ = ["hash_token", "new_id", "next_seq", "order_access_token", "tokens_match"]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def hash_token(token: str) -> str:
+    """Tokens are long random strings, so one fast hash suffices (no password-style KDF needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_match(presented: str | None, stored_hash: str) -> bool:
+    if not presented:
+        return False
+    return hmac.compare_digest(hash_token(presented), stored_hash)
+
+
+def order_access_token(secret: bytes, order_id: str) -> str:
+    """The rider's token for one order, derived (not stored): an idempotent replay can hand it out again
+    while the database holds only its hash."""
+    mac = hmac.new(secret, b"metro-qr/order-access/v1\x00" + order_id.encode(), hashlib.sha256).digest()
+    return "mqo_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def next_seq(session: Session, name: str) -> int:
+    """The next number of a sync list. The UPDATE locks the counter row until commit: see models.py."""
+    table = ChangeCounter.__table__  # type: ignore[attr-defined]
+    session.exec(sa.update(table).where(table.c.name == name).values(value=table.c.value + 1))
+    counter = session.get(ChangeCounter, name, populate_existing=True)
+    if counter is None:
+        raise RuntimeError(f"change counter {name!r} is missing: run the migrations")
+    return counter.value

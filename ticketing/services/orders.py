@@ -1,0 +1,180 @@
+"""Creating and reading orders. An order is priced and validated in full before anything is written."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from fare_rules import cccd
+from fare_rules.products import HOLDER_PRODUCTS, Product
+from fare_rules.tariff import quote
+from ticketing.catalog import MAX_START_AHEAD_DAYS
+from ticketing.context import ServiceContext
+from ticketing.errors import (
+    HolderRequired,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    InvalidStartDate,
+    NotFound,
+    ProductNotSold,
+)
+from ticketing.models import Order, OrderItem, OrderPublic, OrderStatus
+from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate
+from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
+from ticketing.services.idempotency import check_key, request_hash
+from ticketing.services.views import order_public
+
+__all__ = ["NOT_FOR_SALE", "authorised_order", "create_order", "order_view", "read_order"]
+
+# Free riders prove eligibility with their card at a gate; registering them is staff work, not a sale.
+NOT_FOR_SALE = frozenset({Product.FREE_PRIORITY})
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people retype references
+
+
+@dataclass(frozen=True, slots=True)
+class _Holder:
+    hash_hex: str
+    masked: str
+    initials: str
+    birth_year: int
+
+
+def create_order(
+    session: Session, ctx: ServiceContext, request: OrderCreate, idempotency_key: str | None, now: datetime
+) -> OrderPublic:
+    """Price, validate and store an order awaiting payment. Commits. A repeated key replays the first."""
+    fingerprint = request_hash(json.dumps(request.model_dump(mode="json"), sort_keys=True))
+    if idempotency_key is not None:
+        check_key(idempotency_key)
+        replay = _replay(session, ctx, idempotency_key, fingerprint, now)
+        if replay is not None:
+            return replay
+    order_id = new_id()
+    items = [_priced_item(ctx, order_id, position, item, now) for position, item in enumerate(request.items)]
+    amount = sum(item.unit_price_vnd * item.quantity for item in items)
+    order = Order(
+        id=order_id,
+        status=OrderStatus.AWAITING_PAYMENT,
+        amount_vnd=amount,
+        created_at=now,
+        expires_at=now + timedelta(minutes=ctx.catalog.policy.order_expiry_minutes),
+        access_token_hash=hash_token(order_access_token(ctx.token_secret, order_id)),
+        payment_provider=ctx.provider.name,
+        payment_reference="MQR" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12)),
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+    )
+    session.add(order)
+    session.flush()  # the order row before its items: PostgreSQL checks foreign keys per statement
+    session.add_all(items)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced; the unique key let one order in. Answer with it.
+        session.rollback()
+        replay = _replay(session, ctx, idempotency_key, fingerprint, now) if idempotency_key else None
+        if replay is None:
+            raise
+        return replay
+    return order_view(session, ctx, order, now, with_token=True)
+
+
+def authorised_order(session: Session, order_id: str, access_token: str | None) -> Order:
+    """The order, if the token is its own; otherwise NotFound, the same answer as for an order that does not
+    exist, so ids cannot be probed."""
+    order = session.get(Order, order_id) if len(order_id) <= 32 else None
+    if order is None or not tokens_match(access_token, order.access_token_hash):
+        raise NotFound("no such order", code="order_not_found")
+    return order
+
+
+def read_order(
+    session: Session, ctx: ServiceContext, order_id: str, access_token: str | None, now: datetime
+) -> OrderPublic:
+    return order_view(session, ctx, authorised_order(session, order_id, access_token), now)
+
+
+def order_view(
+    session: Session, ctx: ServiceContext, order: Order, now: datetime, with_token: bool = False
+) -> OrderPublic:
+    instructions = ctx.provider.instructions(order.payment_reference, order.amount_vnd)
+    token = order_access_token(ctx.token_secret, order.id) if with_token else None
+    return order_public(session, order, instructions, now, token)
+
+
+def _replay(
+    session: Session, ctx: ServiceContext, key: str, fingerprint: str, now: datetime
+) -> OrderPublic | None:
+    order = session.exec(select(Order).where(Order.idempotency_key == key)).first()
+    if order is None:
+        return None
+    if order.request_hash != fingerprint:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different order")
+    return order_view(session, ctx, order, now, with_token=True)
+
+
+def _priced_item(
+    ctx: ServiceContext, order_id: str, position: int, item: OrderItemCreate, now: datetime
+) -> OrderItem:
+    if item.product in NOT_FOR_SALE:
+        raise ProductNotSold(f"{item.product.value} is not sold: free riders ride with their card")
+    holder: _Holder | None = None
+    if item.product in HOLDER_PRODUCTS:
+        holder = _checked_holder(ctx, item)
+        _check_start_date(ctx, item.start_date, now)
+    elif item.holder is not None or item.start_date is not None:
+        raise InvalidRequest(
+            f"{item.product.value} is not linked to a holder: leave out holder and start_date"
+        )
+    if item.product != Product.SINGLE and (item.origin or item.destination):
+        raise InvalidRequest(
+            f"{item.product.value} is valid on the whole line: leave out origin and destination"
+        )
+    priced = quote(ctx.catalog.tariff, item.product, item.origin, item.destination)
+    return OrderItem(
+        order_id=order_id,
+        position=position,
+        product=item.product,
+        origin=item.origin,
+        destination=item.destination,
+        quantity=item.quantity,
+        unit_price_vnd=priced.amount_vnd,
+        start_date=item.start_date,
+        holder_hash=holder.hash_hex if holder else None,
+        holder_masked=holder.masked if holder else None,
+        holder_initials=holder.initials if holder else None,
+        holder_birth_year=holder.birth_year if holder else None,
+    )
+
+
+def _checked_holder(ctx: ServiceContext, item: OrderItemCreate) -> _Holder:
+    if item.holder is None:
+        raise HolderRequired(
+            f"{item.product.value} needs the holder's CCCD number, full name and date of birth"
+        )
+    if item.quantity != 1:
+        raise InvalidRequest(
+            "a CCCD-linked pass is sold one per holder: quantity must be 1", code="quantity_out_of_range"
+        )
+    holder: HolderCreate = item.holder
+    number = cccd.validate_number(holder.cccd.strip(), holder.birth_date)
+    initials = "".join(word[0] for word in holder.full_name.split() if word).upper()
+    return _Holder(
+        hash_hex=cccd.holder_hash(number, ctx.cccd_key).hex(),
+        masked=cccd.mask(number),
+        initials=initials[:16],
+        birth_year=holder.birth_date.year,
+    )
+
+
+def _check_start_date(ctx: ServiceContext, start: date | None, now: datetime) -> None:
+    if start is None:
+        raise InvalidStartDate("a monthly pass needs a start_date")
+    today = now.astimezone(ctx.catalog.policy.local_tz).date()
+    if not today <= start <= today + timedelta(days=MAX_START_AHEAD_DAYS):
+        raise InvalidStartDate(f"start_date must be between {today} and {MAX_START_AHEAD_DAYS} days after it")

@@ -1,0 +1,75 @@
+"""Reading and refunding tickets. A rider reaches a ticket only through its order's access token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from fare_rules.policy import Policy
+from fare_rules.products import Product
+from ticketing.errors import NotFound, RefundsNotAllowed, TicketNotRefundable
+from ticketing.models import Order, Pass, Revocation, Ticket, TicketPublic, TicketStatus
+from ticketing.services.common import next_seq, tokens_match
+from ticketing.services.views import ticket_public
+
+__all__ = ["authorised_ticket", "read_ticket", "refund_ticket", "revoke_ticket"]
+
+
+def authorised_ticket(session: Session, ticket_id: str, access_token: str | None) -> Ticket:
+    """The ticket, if the token opens its order. Any other case is the same 404, so ids cannot be probed."""
+    row = None
+    if len(ticket_id) <= 32:
+        row = session.exec(
+            select(Ticket, Order)
+            .join(Order, col(Order.id) == col(Ticket.order_id))
+            .where(Ticket.id == ticket_id)
+        ).first()
+    if row is None or not tokens_match(access_token, row[1].access_token_hash):
+        raise NotFound("no such ticket", code="ticket_not_found")
+    return row[0]
+
+
+def read_ticket(session: Session, ticket_id: str, access_token: str | None) -> TicketPublic:
+    ticket = authorised_ticket(session, ticket_id, access_token)
+    return ticket_public(ticket, session.exec(select(Pass).where(Pass.ticket_id == ticket.id)).first())
+
+
+def refund_ticket(
+    session: Session, ticket_id: str, access_token: str | None, policy: Policy, now: datetime
+) -> TicketPublic:
+    """Refund an unused single ticket if policy allows; it goes on the revocation list in the same commit."""
+    ticket = authorised_ticket(session, ticket_id, access_token)
+    if not policy.refunds_allowed:
+        raise RefundsNotAllowed("tickets are non-refundable under the operator's policy")
+    if ticket.product != Product.SINGLE:
+        raise TicketNotRefundable("only single tickets are refundable")
+    if ticket.status != TicketStatus.ISSUED or ticket.first_used_at is not None or now >= ticket.valid_until:
+        raise TicketNotRefundable(f"the ticket is {ticket.status}, used or expired")
+    revoke_ticket(session, ticket, TicketStatus.REFUNDED, "refunded", now)
+    session.commit()
+    return read_ticket(session, ticket_id, access_token)
+
+
+def revoke_ticket(session: Session, ticket: Ticket, status: TicketStatus, reason: str, now: datetime) -> None:
+    """Change a ticket's status and append it to the revocation list (not committed). Compare-and-set on the
+    status, so two concurrent refunds add one revocation."""
+    changed = session.exec(
+        sa.update(Ticket)
+        .where(col(Ticket.id) == ticket.id, col(Ticket.status) == TicketStatus.ISSUED)
+        .values(status=status, refunded_at=now if status == TicketStatus.REFUNDED else None)
+    )
+    if changed.rowcount != 1:
+        session.rollback()
+        raise TicketNotRefundable("the ticket was refunded or revoked meanwhile")
+    session.add(
+        Revocation(
+            seq=next_seq(session, "revocations"),
+            ticket_serial=ticket.serial,
+            ticket_id=ticket.id,
+            reason=reason,
+            at=now,
+        )
+    )
+    session.refresh(ticket)
