@@ -83,11 +83,10 @@ def _parse_hh_mm(text: str, where: str) -> time:
 
 def policy_to_json(policy: Policy) -> str:
     """Every setting of `policy` as a policy file (what load_policy reads back)."""
-    data = {
-        f.name: (value.strftime("%H:%M") if isinstance(value, time) else value)
-        for f in dataclasses.fields(policy)
-        for value in [getattr(policy, f.name)]
-    }
+    data: dict[str, object] = {}
+    for f in dataclasses.fields(policy):
+        value = getattr(policy, f.name)
+        data[f.name] = value.strftime("%H:%M") if isinstance(value, time) else value
     return json.dumps(data, indent=2) + "\n"
 
 

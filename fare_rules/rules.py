@@ -13,6 +13,8 @@ Semantics, where domain.md leaves a choice to us (each also noted at the code th
 - Passes: `history.uses` are accepted passages, so the first of them activated a day or 3-day pass (an exit
   stands in for an activating entry this gate never saw). An exit right after a known entry is always let out;
   an exit with its entry unseen is allowed until the end of the ride period plus one maximum trip.
+  On entry the dates are checked before anti-passback ("expired" is what an expired pass's holder must hear);
+  on a single the state is checked first ("already used" or "already inside" before "expired").
 """
 
 from __future__ import annotations
