@@ -365,7 +365,10 @@ def load_keyset(obj: object) -> dict[int, KeyEntry]:
 
 
 def keyset_to_json(keyset: Keyset) -> dict[str, list[dict[str, Any]]]:
-    """The JSON object GET /v1/keys publishes, keys in id order; load_keyset reads it back."""
+    """The JSON object GET /v1/keys publishes, keys in id order; load_keyset reads it back.
+
+    Raises ValueError on a key id out of range or a naive `not_after` (written as UTC ISO 8601).
+    """
     return {"keys": [_key_to_json(keyset[key_id]) for key_id in sorted(keyset)]}
 
 
@@ -389,12 +392,21 @@ def _load_key(item: object) -> KeyEntry | None:
 def _key_to_json(entry: KeyEntry) -> dict[str, Any]:
     raw = public_key_to_bytes(entry.public_key)
     return {
-        "kid": entry.key_id,
+        "kid": _uint("kid", entry.key_id, 16),
         "alg": ALGORITHM,
         "public_key": base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii"),
-        "not_after": None if entry.not_after is None else entry.not_after.isoformat(),
+        "not_after": _iso_text(entry.key_id, entry.not_after),
         "revoked": entry.revoked,
     }
+
+
+def _iso_text(key_id: int, instant: datetime | None) -> str | None:
+    if instant is None:
+        return None
+    # Refused here, at the issuer: a naive time would make every gate refuse the whole keyset.
+    if instant.utcoffset() is None:
+        raise ValueError(f"key id {key_id}: not_after must be an aware datetime")
+    return instant.astimezone(UTC).isoformat()
 
 
 def _b64url_decode(value: object) -> bytes:

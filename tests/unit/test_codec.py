@@ -385,6 +385,19 @@ def test_a_keyset_survives_its_json_form() -> None:
     assert loaded[7].not_after == datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def test_a_naive_not_after_is_refused_at_the_issuer_rather_than_by_every_gate() -> None:
+    naive = KeyEntry(KID, KEY.public_key(), not_after=datetime(2026, 1, 1))
+
+    with pytest.raises(ValueError, match="not_after"):
+        keyset_to_json({KID: naive})
+
+
+def test_a_published_not_after_is_utc() -> None:
+    entry = KeyEntry(KID, KEY.public_key(), not_after=datetime(2026, 1, 1, 7, tzinfo=ICT))
+
+    assert keyset_to_json({KID: entry})["keys"][0]["not_after"] == "2026-01-01T00:00:00+00:00"
+
+
 def test_a_loaded_keyset_verifies_tickets() -> None:
     loaded = load_keyset(keyset_to_json(KEYSET))
 
