@@ -38,6 +38,7 @@ class Flag(StrEnum):
     ACTIVATED = "activated"  # this entry activated a day or 3-day pass
     STALE_LISTS = "stale_lists"  # revocations or passes older than the policy allows
     CLOCK_SUSPECT = "clock_suspect"  # the gate clock is too far from the server's
+    EXIT_UNSEEN = "exit_unseen"  # entry admitted although the previous entry's exit was never seen
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,9 @@ class Policy:
     max_trip_minutes: int = 120  # time inside the paid area on a single ticket
     same_station_exit_minutes: int = 20  # entry and exit at the same station allowed within this
     reentry_same_station_minutes: int = 2  # anti-passback: a pass re-enters the same station after this
+    # An entry with no exit for this long no longer blocks the next one: the exit was most likely made at a
+    # gate we have not heard from (offline), and a rider must not be locked out for good by a lost event.
+    passback_reset_minutes: int = 240
     pass_activation_days: int = 30  # a day or 3-day pass must be first used within this
     monthly_days: int = 30
     service_day_start: time = time(4, 0)

@@ -173,8 +173,9 @@ def _pass_entry(
     if isinstance(checked, Denied):
         return checked
     refused = _passback(scan, uses, policy, now)
-    if refused is not None:
+    if isinstance(refused, Denied):
         return refused
+    checked |= refused
     if credential.product in _ACTIVATED_DAYS and not uses:
         checked |= {Flag.ACTIVATED}
     return Accepted(checked)
@@ -208,17 +209,23 @@ def _ride_window(credential: Credential, uses: tuple[Use, ...], policy: Policy) 
     return first_day, first_day + timedelta(days=days)
 
 
-def _passback(scan: Scan, uses: tuple[Use, ...], policy: Policy, now: datetime) -> Denied | None:
-    """Anti-passback: no entry without an exit, and no re-entry at the same station just after the exit."""
+def _passback(scan: Scan, uses: tuple[Use, ...], policy: Policy, now: datetime) -> Denied | frozenset[Flag]:
+    """Anti-passback: no entry without an exit, and no re-entry at the same station just after the exit.
+
+    An entry left open for longer than `passback_reset_minutes` no longer blocks: its exit was lost (an
+    offline gate), and the new entry is admitted flagged EXIT_UNSEEN for reconciliation.
+    """
     if not uses:
-        return None
+        return _NO_FLAGS
     last = uses[-1]
     if last.direction == Direction.ENTRY:
-        return Denied(Reason.ALREADY_INSIDE)
+        if now - last.at < timedelta(minutes=policy.passback_reset_minutes):
+            return Denied(Reason.ALREADY_INSIDE)
+        return frozenset({Flag.EXIT_UNSEEN})
     too_soon = now - last.at < timedelta(minutes=policy.reentry_same_station_minutes)
     if last.station == scan.station and too_soon:
         return Denied(Reason.REENTRY_TOO_SOON)
-    return None
+    return _NO_FLAGS
 
 
 # --- shared

@@ -247,3 +247,23 @@ def test_an_unseen_exit_on_an_unactivated_pass_may_come_until_its_latest_possibl
     now = local(2025, 4, 1, 4) + after_last_ride
 
     assert decide(day_pass, exit_at("L1-05"), NEVER_USED, EXACT, TARIFF, now) == expected
+
+
+PASSBACK_RESET = timedelta(minutes=240)
+
+
+@pytest.mark.parametrize(
+    ("since_entry", "expected"),
+    [
+        (PASSBACK_RESET - SECOND, Denied(Reason.ALREADY_INSIDE)),
+        (PASSBACK_RESET, Accepted(frozenset({Flag.EXIT_UNSEEN}))),
+        (PASSBACK_RESET + SECOND, Accepted(frozenset({Flag.EXIT_UNSEEN}))),
+    ],
+)
+@pytest.mark.parametrize("product", [Product.MONTHLY, Product.MONTHLY_STUDENT, Product.FREE_PRIORITY])
+def test_an_entry_whose_exit_was_lost_stops_blocking_after_the_passback_reset(
+    product: Product, since_entry: timedelta, expected: Decision
+) -> None:
+    used = history(entered("L1-01", NOW - since_entry))
+
+    assert decide(make_pass(product), entry_at("L1-01"), used, POLICY, TARIFF, NOW) == expected
