@@ -58,13 +58,27 @@ def verify_with_keyset(message: bytes, kid: int, signature: bytes, keyset: Keyse
 
 
 def verify_response(target: str, body: bytes, headers: Mapping[str, str], keyset: Keyset) -> int:
-    """Verify a sync response's `X-Signature`; returns the signing kid. SignatureError otherwise."""
+    """Verify a sync response's `X-Signature`; returns the kid of the first signature that verifies.
+
+    The header may carry several comma-separated signatures (`kid=1;sig=..., kid=2;sig=...`): during a key
+    rotation the service signs with every active key, so a gate that knows only the old one still verifies.
+    SignatureError unless at least one is by a known, unrevoked key and verifies.
+    """
     header = headers.get(SIGNATURE_HEADER) or headers.get(SIGNATURE_HEADER.lower())
     if not header:
         raise SignatureError("response is not signed (no X-Signature header)")
-    match = _HEADER.fullmatch(header.strip())
-    if match is None:
-        raise SignatureError("X-Signature header is malformed")
-    kid = int(match.group(1))
-    verify_with_keyset(response_message(target, body), kid, b64url_decode(match.group(2)), keyset)
-    return kid
+    message = response_message(target, body)
+    errors: list[str] = []
+    for part in header.split(","):
+        match = _HEADER.fullmatch(part.strip())
+        if match is None:
+            errors.append("malformed X-Signature entry")
+            continue
+        kid = int(match.group(1))
+        try:
+            verify_with_keyset(message, kid, b64url_decode(match.group(2)), keyset)
+        except SignatureError as exc:
+            errors.append(str(exc))
+            continue
+        return kid
+    raise SignatureError("; ".join(errors))

@@ -5,21 +5,27 @@ Nothing here is used by a running gate. It lets the gate's tests run without the
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fare_rules.cccd import holder_hash
 from fare_rules.products import Product
 from validator.bundle import build_bundle
 from validator.codec import KeyEntry, TicketBody, derive_key_id, encode, keyset_to_json
+from validator.items import pass_to_json, revocation_to_json
+from validator.journal import GENESIS_HASH, ChainedEvent, JournalError, b64url_decode, verify_batch
 from validator.records import PassRecord, RevocationRecord
-from validator.signing import sign_response
+from validator.signing import SIGNATURE_HEADER, sign_response
+from validator.wire import iso
 
-__all__ = ["CCCD_EXAMPLE", "CCCD_NUMBER", "TestIssuer", "cccd_qr"]
+__all__ = ["CCCD_EXAMPLE", "CCCD_NUMBER", "FakeServer", "TestIssuer", "cccd_qr"]
 
 # Fabricated (domain.md): no real person.
 CCCD_NUMBER = "079303001234"
@@ -149,3 +155,107 @@ class TestIssuer:
     def sign(self, target: str, body: bytes) -> str:
         """The X-Signature header the service would send for a response."""
         return sign_response(target, body, self.kid, self.key)
+
+
+@dataclass
+class FakeServer:
+    """An in-process issuing service speaking the gate sync protocol (docs/gate.md), for httpx.MockTransport.
+
+    It is also the executable reference of the contract for whoever builds the real endpoints.
+    """
+
+    issuer: TestIssuer = field(default_factory=TestIssuer)
+    page_size: int = 1000
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # one-time code -> (gate, station)
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> gate
+    devices: dict[str, Ed25519PublicKey] = field(default_factory=dict)
+    events: list[dict[str, object]] = field(default_factory=list)  # other gates' uses, cursor = index + 1
+    journal: dict[tuple[str, int], ChainedEvent] = field(default_factory=dict)
+    fail_requests: set[int] = field(default_factory=set)  # request numbers that raise a connection error
+    requests: list[str] = field(default_factory=list)
+    sign: bool = True
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(transport=httpx.MockTransport(self.handle), base_url="http://server.test", headers=headers)
+
+    def add_code(self, code: str, gate: str, station: str) -> None:
+        self.codes[code] = (gate, station)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(f"{request.method} {request.url.raw_path.decode()}")
+        if len(self.requests) in self.fail_requests:
+            raise httpx.ConnectError("simulated outage", request=request)
+        path = request.url.path
+        if path == "/v1/keys":
+            return self._signed(request, self.issuer.keyset_json())
+        if path == "/v1/gate/enroll":
+            return self._enroll(request)
+        gate = self.tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))
+        if gate is None:
+            return httpx.Response(401, json={"code": "unauthorized", "detail": "unknown gate token"})
+        after = int(request.url.params.get("after", "0"))
+        if path == "/v1/gate/revocations":
+            rows = [revocation_to_json(r) for r in self.issuer.revocations if r.seq > after]
+            return self._page(request, rows, after)
+        if path == "/v1/gate/passes":
+            return self._page(request, [pass_to_json(p) for p in self.issuer.passes if p.seq > after], after)
+        if path == "/v1/gate/events":
+            rows = [{**e, "seq": i + 1} for i, e in enumerate(self.events) if i + 1 > after and e["gate"] != gate]
+            return self._page(request, rows, after)
+        if path == "/v1/gate/journal":
+            return self._journal(request, gate)
+        return httpx.Response(404, json={"code": "not_found", "detail": path})
+
+    def _signed(self, request: httpx.Request, body: dict[str, object], status: int = 200) -> httpx.Response:
+        content = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.sign:
+            headers[SIGNATURE_HEADER] = self.issuer.sign(request.url.raw_path.decode(), content)
+        return httpx.Response(status, content=content, headers=headers)
+
+    def _page(self, request: httpx.Request, rows: list[dict[str, object]], after: int) -> httpx.Response:
+        page = rows[: self.page_size]
+        nxt = int(str(page[-1]["seq"])) if page else after
+        return self._signed(request, {"items": page, "next": nxt, "server_time": iso(self.clock())})
+
+    def _enroll(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        found = self.codes.pop(body.get("code", ""), None)
+        if found is None:
+            return httpx.Response(403, json={"code": "bad_code", "detail": "unknown or used enrolment code"})
+        gate, station = found
+        self.devices[gate] = Ed25519PublicKey.from_public_bytes(b64url_decode(body["device_public_key"]))
+        token = secrets.token_urlsafe(16)
+        self.tokens[token] = gate
+        answer = {
+            "gate_id": gate,
+            "station": station,
+            "network_id": "hcmc",
+            "token": token,
+            "cccd_hash_key": self.issuer.cccd_hash_key.hex(),
+            "server_time": iso(self.clock()),
+        }
+        return self._signed(request, answer)
+
+    def _journal(self, request: httpx.Request, gate: str) -> httpx.Response:
+        batch = json.loads(request.content)
+        first = batch["events"][0]["seq"] if batch.get("events") else 1
+        stored_max = max((s for g, s in self.journal if g == gate), default=0)
+        if first > stored_max + 1:
+            gap = {"code": "journal_gap", "detail": "events missing", "expected_seq": stored_max + 1}
+            return httpx.Response(409, json=gap)
+        prev = GENESIS_HASH if first == 1 else self.journal[(gate, first - 1)].hash
+        if batch.get("gate") != gate:
+            return httpx.Response(403, json={"code": "wrong_gate", "detail": "batch for another gate"})
+        try:
+            events = verify_batch(batch, self.devices[gate], prev)
+        except JournalError as exc:
+            return httpx.Response(400, json={"code": exc.code, "detail": exc.detail})
+        results = []
+        for event in events:
+            status = "duplicate" if (gate, event.seq) in self.journal else "stored"
+            self.journal.setdefault((gate, event.seq), event)
+            results.append({"seq": event.seq, "status": status})
+        return self._signed(request, {"results": results, "server_time": iso(self.clock())})

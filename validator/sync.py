@@ -1,0 +1,253 @@
+"""The gate's sync client: enrol, pull keyset and lists by cursor, pull other gates' uses, push the journal.
+
+Contract: docs/gate.md, "Sync protocol". Every page is stored with its new cursor in one transaction, so an
+interrupted sync resumes where it stopped; every response must carry a valid issuer `X-Signature`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from validator import records
+from validator.codec import Keyset, load_keyset
+from validator.items import parse_pass, parse_remote_use, parse_revocation
+from validator.journal import build_batch
+from validator.signing import SignatureError, verify_response
+from validator.store import transaction
+from validator.wire import iso, parse_iso
+
+__all__ = ["JOURNAL_BATCH", "Enrolment", "SyncClient", "SyncError", "SyncReport", "enroll"]
+
+JOURNAL_BATCH = 500
+LISTS = ("revocations", "passes", "events")
+_JOURNAL_STATUSES = frozenset({"stored", "duplicate", "refused"})
+
+
+class SyncError(RuntimeError):
+    """A sync step failed. `code`: unreachable, unauthorized, bad_signature, bad_response, refused."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    gate_id: str
+    station: str
+    network_id: str
+    token: str
+    cccd_hash_key: bytes
+    server_time: datetime
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What moved in one sync."""
+
+    keys: int = 0
+    revocations: int = 0
+    passes: int = 0
+    events: int = 0
+    journal: dict[str, int] = field(default_factory=lambda: dict.fromkeys(sorted(_JOURNAL_STATUSES), 0))
+    clock_offset_seconds: float | None = None
+
+
+def _request(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    try:
+        response = http.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise SyncError("unreachable", f"{method} {url}: {exc}") from exc
+    if response.status_code in (401, 403):
+        raise SyncError("unauthorized", f"{method} {url}: the server refused this gate's credentials")
+    return response
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise SyncError("bad_response", f"{response.request.url}: not JSON") from exc
+    if not isinstance(body, dict):
+        raise SyncError("bad_response", f"{response.request.url}: not a JSON object")
+    return body
+
+
+def enroll(http: httpx.Client, code: str, device_public_key: str) -> Enrolment:
+    """`POST /v1/gate/enroll` with the one-time code and the device public key; the answer names the gate."""
+    response = _request(
+        http, "POST", "/v1/gate/enroll", json={"code": code, "device_public_key": device_public_key}
+    )
+    if response.status_code != 200:
+        raise SyncError("refused", f"enrolment refused ({response.status_code}): {response.text[:200]}")
+    body = _json(response)
+    try:
+        return Enrolment(
+            gate_id=str(body["gate_id"]),
+            station=str(body["station"]),
+            network_id=str(body["network_id"]),
+            token=str(body["token"]),
+            cccd_hash_key=bytes.fromhex(body["cccd_hash_key"]),
+            server_time=parse_iso(body["server_time"]),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SyncError("bad_response", f"enrolment answer lacks a field: {exc}") from exc
+
+
+class SyncClient:
+    """One gate's sync with the issuing service over `http` (base URL and Bearer token already set)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        conn: sqlite3.Connection,
+        gate_id: str,
+        device_key: Ed25519PrivateKey,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.http = http
+        self.conn = conn
+        self.gate_id = gate_id
+        self.device_key = device_key
+        self.clock = clock
+        self.report = SyncReport()
+
+    def sync(self) -> SyncReport:
+        """Pull keyset, revocations, passes and other gates' uses, then push the journal."""
+        self.report = SyncReport()
+        self.pull_keys()
+        for name in LISTS:
+            self.pull_list(name)
+        self.push_journal()
+        with transaction(self.conn):
+            records.set_state(self.conn, "last_sync", iso(self.clock()))
+        return self.report
+
+    # --- responses ---
+
+    def _keyset(self) -> Keyset:
+        return records.keyset_from_records(records.load_keys(self.conn))
+
+    def _verified(self, response: httpx.Response, keyset: Keyset | None = None) -> dict[str, Any]:
+        if response.status_code != 200:
+            raise SyncError("bad_response", f"{response.request.url}: HTTP {response.status_code}")
+        target = response.request.url.raw_path.decode("ascii")
+        try:
+            verify_response(target, response.content, response.headers, keyset or self._keyset())
+        except SignatureError as exc:
+            raise SyncError("bad_signature", f"{target}: {exc}") from exc
+        return _json(response)
+
+    def _timed_get(self, url: str) -> httpx.Response:
+        started = self.clock()
+        response = _request(self.http, "GET", url)
+        self._clock_sample(response, started)
+        return response
+
+    def _clock_sample(self, response: httpx.Response, started: datetime) -> None:
+        # Offset = server time minus our clock at the request's midpoint; the network delay splits evenly.
+        try:
+            server_time = parse_iso(response.json()["server_time"])
+        except (ValueError, KeyError, TypeError):
+            return
+        ended = self.clock()
+        midpoint = started + (ended - started) / 2
+        self.report.clock_offset_seconds = (server_time - midpoint).total_seconds()
+
+    # --- steps ---
+
+    def pull_keys(self) -> None:
+        """`GET /v1/keys`, signed by a key this gate already trusts (first sync after enrolment: by the new
+        keyset itself, trust on first use over TLS)."""
+        response = self._timed_get("/v1/keys")
+        known = self._keyset()
+        try:
+            fresh = load_keyset(_json(response))
+        except ValueError as exc:
+            raise SyncError("bad_response", f"/v1/keys: {exc}") from exc
+        self._verified(response, known or fresh)
+        with transaction(self.conn):
+            records.replace_keys(self.conn, records.records_from_keyset(fresh))
+        self.report.keys = len(fresh)
+
+    def pull_list(self, name: str) -> None:
+        """Page through `GET /v1/gate/<name>?after=<cursor>` until a page comes back empty."""
+        while True:
+            after = int(records.get_state(self.conn, f"cursor_{name}") or "0")
+            body = self._verified(self._timed_get(f"/v1/gate/{name}?after={after}"))
+            items, nxt = body.get("items"), body.get("next")
+            if not isinstance(items, list) or not isinstance(nxt, int):
+                raise SyncError("bad_response", f"/v1/gate/{name}: items list and next cursor expected")
+            self._store_page(name, items, max(nxt, after))
+            if not items or nxt <= after:
+                break
+        with transaction(self.conn):
+            records.set_state(self.conn, f"{name}_synced_at", iso(self.clock()))
+            if self.report.clock_offset_seconds is not None:
+                records.set_state(self.conn, "clock_offset_seconds", repr(self.report.clock_offset_seconds))
+
+    def _store_page(self, name: str, items: list[Any], cursor: int) -> None:
+        try:
+            with transaction(self.conn):
+                if name == "revocations":
+                    records.upsert_revocations(self.conn, [parse_revocation(i) for i in items])
+                    self.report.revocations += len(items)
+                elif name == "passes":
+                    records.upsert_passes(self.conn, [parse_pass(i) for i in items])
+                    self.report.passes += len(items)
+                else:
+                    self.report.events += records.upsert_remote_uses(
+                        self.conn, [parse_remote_use(i) for i in items]
+                    )
+                # Same transaction as the rows: a crash before COMMIT re-fetches this page, never skips it.
+                records.set_state(self.conn, f"cursor_{name}", str(cursor))
+        except ValueError as exc:
+            raise SyncError("bad_response", f"/v1/gate/{name}: bad item: {exc}") from exc
+
+    def push_journal(self) -> None:
+        """`POST /v1/gate/journal` in signed batches until the backlog is empty."""
+        gap_retries = 0
+        while events := records.pending_events(self.conn, self.gate_id, JOURNAL_BATCH):
+            batch = build_batch(self.gate_id, events, self.device_key)
+            response = _request(self.http, "POST", "/v1/gate/journal", json=batch)
+            if response.status_code == 409 and gap_retries < 3:
+                self._rewind(_json(response))
+                gap_retries += 1
+                continue
+            body = self._verified(response)
+            statuses = self._statuses(body, {e.seq for e in events})
+            with transaction(self.conn):
+                records.set_uploaded(self.conn, self.gate_id, statuses.items())
+            for status in statuses.values():
+                self.report.journal[status] += 1
+            if not statuses:  # the server answered nothing for this batch: stop rather than loop
+                raise SyncError("bad_response", "journal upload answered no event")
+
+    def _rewind(self, body: dict[str, Any]) -> None:
+        # The server is missing events before this batch (e.g. it lost a batch): resend from where it says.
+        expected = body.get("expected_seq")
+        if body.get("code") != "journal_gap" or not isinstance(expected, int):
+            raise SyncError("refused", f"journal refused: {body}")
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE journal SET uploaded = 'no' WHERE gate = ? AND seq >= ?", (self.gate_id, expected)
+            )
+
+    @staticmethod
+    def _statuses(body: dict[str, Any], sent: set[int]) -> dict[int, str]:
+        results = body.get("results")
+        if not isinstance(results, list):
+            raise SyncError("bad_response", "journal answer lacks results")
+        statuses: dict[int, str] = {}
+        for item in results:
+            if isinstance(item, dict) and item.get("seq") in sent and item.get("status") in _JOURNAL_STATUSES:
+                statuses[int(item["seq"])] = str(item["status"])
+        return statuses
