@@ -118,7 +118,7 @@ Keyset = Mapping[int, KeyEntry]
 
 @dataclass(frozen=True, slots=True)
 class DecodeFailure:
-    reason: Reason  # NOT_OUR_CODE, UNSUPPORTED_VERSION, MALFORMED, UNKNOWN_KEY, KEY_REVOKED, BAD_SIGNATURE
+    reason: Reason  # NOT_OUR_CODE, UNSUPPORTED_VERSION, MALFORMED, TRUNCATED, UNKNOWN_KEY, KEY_REVOKED, BAD_SIGNATURE
     detail: str
 
 
@@ -202,7 +202,7 @@ def decode(text: str, keyset: Keyset) -> TicketBody | DecodeFailure:
     """Parse and verify a payload. Never raises on any input: every failure is a DecodeFailure.
 
     Checks run in this order, the first failure wins: scheme prefix (NOT_OUR_CODE), Base45 (MALFORMED),
-    version byte (UNSUPPORTED_VERSION), layout (MALFORMED), key id (UNKNOWN_KEY, then KEY_REVOKED),
+    version byte (UNSUPPORTED_VERSION), layout (TRUNCATED if short, else MALFORMED), key id (UNKNOWN_KEY, then KEY_REVOKED),
     signature (BAD_SIGNATURE). Datetimes in the result are UTC.
     """
     parsed = _parse(text)
@@ -268,16 +268,16 @@ def _parse_bytes(raw: bytes) -> _Parsed | DecodeFailure:
     if raw[0] != FORMAT_VERSION:
         return DecodeFailure(Reason.UNSUPPORTED_VERSION, f"format version {raw[0]}")
     if len(raw) < _HEADER.size:
-        return DecodeFailure(Reason.MALFORMED, f"truncated: {len(raw)} bytes")
+        return DecodeFailure(Reason.TRUNCATED, f"{len(raw)} bytes, shorter than the header")
     fields = _HEADER.unpack_from(raw)
     product = _PRODUCTS_BY_CODE.get(fields[3])
     if product is None:
         return DecodeFailure(Reason.MALFORMED, f"unknown product code {fields[3]}")
     body_size = _body_size(product)
     if len(raw) != body_size + SIGNATURE_SIZE:
-        return DecodeFailure(
-            Reason.MALFORMED, f"{len(raw)} bytes, a {product} ticket has {body_size + SIGNATURE_SIZE}"
-        )
+        # Short is what a scanner that stopped early produces ("scan again"); long is not ours to guess at.
+        reason = Reason.TRUNCATED if len(raw) < body_size + SIGNATURE_SIZE else Reason.MALFORMED
+        return DecodeFailure(reason, f"{len(raw)} bytes, a {product} ticket has {body_size + SIGNATURE_SIZE}")
     if fields[8] < fields[7]:
         return DecodeFailure(Reason.MALFORMED, "valid_until is before valid_from")
     holder_hash = raw[_HEADER.size : body_size] if product in HOLDER_PRODUCTS else None

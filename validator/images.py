@@ -56,7 +56,10 @@ class PyzbarDecoder:
         return [r.data.decode("utf-8", "replace") for r in zbar_decode(image, symbols=[ZBarSymbol.QRCODE])]
 
 
-DECODERS: dict[str, type[ZxingDecoder] | type[PyzbarDecoder]] = {"zxing": ZxingDecoder, "pyzbar": PyzbarDecoder}
+DECODERS: dict[str, type[ZxingDecoder] | type[PyzbarDecoder]] = {
+    "zxing": ZxingDecoder,
+    "pyzbar": PyzbarDecoder,
+}
 
 
 def get_decoder(name: str = "zxing") -> QrDecoder:

@@ -178,7 +178,9 @@ class FakeServer:
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(transport=httpx.MockTransport(self.handle), base_url="http://server.test", headers=headers)
+        return httpx.Client(
+            transport=httpx.MockTransport(self.handle), base_url="http://server.test", headers=headers
+        )
 
     def add_code(self, code: str, gate: str, station: str) -> None:
         self.codes[code] = (gate, station)
@@ -202,7 +204,9 @@ class FakeServer:
         if path == "/v1/gate/passes":
             return self._page(request, [pass_to_json(p) for p in self.issuer.passes if p.seq > after], after)
         if path == "/v1/gate/events":
-            rows = [{**e, "seq": i + 1} for i, e in enumerate(self.events) if i + 1 > after and e["gate"] != gate]
+            rows = [
+                {**e, "seq": i + 1} for i, e in enumerate(self.events) if i + 1 > after and e["gate"] != gate
+            ]
             return self._page(request, rows, after)
         if path == "/v1/gate/journal":
             return self._journal(request, gate)

@@ -1,0 +1,267 @@
+"""Gate CLI for station staff: `python scanner_cli.py [--data-dir DIR] COMMAND` (docs/gate.md).
+
+A thin shell over `validator`: parse arguments, call one operation, print the answer, return an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from fare_rules.errors import FareRulesError
+from fare_rules.model import Direction
+from fare_rules.reasons import Reason, message_for
+from validator.bundle import BundleError, key_fingerprint
+from validator.commands import (
+    BackgroundSync,
+    enroll_gate,
+    gate_status,
+    init_gate,
+    inspect_item,
+    scan_item,
+    sync_gate,
+)
+from validator.core import ScanOutcome, normalise
+from validator.gate import Gate, Inspection
+from validator.images import DECODERS, get_decoder
+from validator.screen import render_outcome
+from validator.station import GateNotProvisioned, ProvisionError, open_gate
+from validator.store import StoreError
+from validator.sync import SyncError, SyncReport
+
+__all__ = ["EXIT_DENIED", "EXIT_OK", "EXIT_SYNC_FAILED", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0  # every scan accepted (or the command succeeded)
+EXIT_DENIED = 1  # at least one scan denied
+EXIT_USAGE = 2  # bad arguments, unprovisioned gate, bad bundle
+EXIT_SYNC_FAILED = 3  # sync or enrolment with the server failed
+
+DEFAULT_DATA_DIR = Path("var/gate")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scanner_cli.py", description="Metro QR gate (HCMC Metro Line 1)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="gate data folder (env METRO_GATE_DIR, default ./var/gate)"
+    )
+    parser.add_argument(
+        "--db", type=Path, help="station database shared by several gates (env METRO_GATE_DB)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("enroll", help="enrol this gate online")
+    p.add_argument("--server", required=True)
+    p.add_argument("--code", required=True)
+
+    p = sub.add_parser("init", help="provision offline from an exported bundle")
+    p.add_argument("--station", required=True)
+    p.add_argument("--gate", required=True)
+    p.add_argument("--bundle", required=True, type=Path)
+
+    sub.add_parser("sync", help="pull keyset and lists, push the journal")
+
+    for name, text in (
+        ("scan", "scan image files or payload texts"),
+        ("listen", "one payload per line on stdin"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--direction", required=True, choices=[d.value for d in Direction])
+        p.add_argument("--json", action="store_true", help="one JSON object per scan")
+        p.add_argument("--decoder", choices=sorted(DECODERS), default="zxing")
+        if name == "scan":
+            p.add_argument("items", nargs="+", metavar="ITEM")
+        else:
+            p.add_argument(
+                "--sync-interval", type=float, default=5.0, help="seconds between background syncs"
+            )
+
+    p = sub.add_parser("inspect", help="show what a code holds, without using it")
+    p.add_argument("item", metavar="ITEM")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--decoder", choices=sorted(DECODERS), default="zxing")
+
+    p = sub.add_parser("status", help="gate, station, last sync, list ages, clock offset, journal backlog")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    data_dir = args.data_dir or Path(os.environ.get("METRO_GATE_DIR") or DEFAULT_DATA_DIR)
+    db = args.db or (Path(os.environ["METRO_GATE_DB"]) if os.environ.get("METRO_GATE_DB") else None)
+    return data_dir, db
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _emit(outcome: ScanOutcome, as_json: bool, label: str | None, out: TextIO) -> None:
+    if as_json:
+        body = outcome.to_json()
+        if label is not None:
+            body["item"] = label
+        print(json.dumps(body, ensure_ascii=False), file=out, flush=True)
+    else:
+        print(render_outcome(outcome, colour=out.isatty(), label=label) + "\n", file=out, flush=True)
+
+
+def _label(item: str) -> str:
+    # Never echo a scanned text back in full: it may be a CCCD QR with a number, name and address.
+    text = normalise(item)
+    return text if len(text) <= 24 and "|" not in text else text[:12] + "…"
+
+
+def _cmd_scan(args: argparse.Namespace, gate: Gate) -> int:
+    decoder = get_decoder(args.decoder)
+    direction = Direction(args.direction)
+    worst = EXIT_OK
+    for item in args.items:
+        outcome = scan_item(gate, item, direction, decoder)
+        _emit(outcome, args.json, _label(item), sys.stdout)
+        worst = worst if outcome.accepted else EXIT_DENIED
+    return worst
+
+
+def _cmd_listen(args: argparse.Namespace, gate: Gate, data_dir: Path, db: Path | None) -> int:
+    decoder = get_decoder(args.decoder)
+    direction = Direction(args.direction)
+    background = None
+    if gate.config.server_url and args.sync_interval > 0:
+        background = BackgroundSync(
+            data_dir, db, args.sync_interval, lambda e: _err(f"sync failed (scanning goes on): {e}")
+        )
+        background.start()
+    worst = EXIT_OK
+    try:
+        for line in sys.stdin:
+            if not normalise(line):
+                continue  # scanners send stray newlines; an empty line is not a scan
+            try:
+                outcome = scan_item(gate, line, direction, decoder)
+            except Exception as exc:  # noqa: BLE001 - a bug on one line must not stop the gate
+                _err(f"error on one scan, gate keeps running: {type(exc).__name__}: {exc}")
+                worst = EXIT_DENIED
+                continue
+            _emit(outcome, args.json, None, sys.stdout)
+            worst = worst if outcome.accepted else EXIT_DENIED
+    finally:
+        if background is not None:
+            background.stop()
+    return worst
+
+
+def _inspection_json(found: Inspection | Reason) -> dict[str, Any]:
+    if isinstance(found, Reason):
+        return {"kind": "image", "reason": found.value, "verifies": False}
+    return {
+        "kind": found.kind.value,
+        "reason": found.reason.value if found.reason else None,
+        "verifies": found.reason is None,
+        "revoked": found.revoked,
+        "detail": found.detail,
+        "ticket": found.ticket.to_json() if found.ticket else None,
+        "pass": found.pass_seen.to_json() if found.pass_seen else None,
+    }
+
+
+def _cmd_inspect(args: argparse.Namespace, gate: Gate) -> int:
+    body = _inspection_json(inspect_item(gate, args.item, get_decoder(args.decoder)))
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False))
+    else:
+        for key, value in body.items():
+            if value not in (None, ""):
+                print(
+                    f"{key:>9}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}"
+                )
+        if body["reason"]:
+            msg = message_for(Reason(body["reason"]))
+            print(f"{'':>9}  {msg.vi} / {msg.en}")
+    return EXIT_OK if body["verifies"] else EXIT_DENIED
+
+
+def _cmd_status(args: argparse.Namespace, gate: Gate, data_dir: Path) -> int:
+    status = gate_status(gate, data_dir)
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+        return EXIT_OK
+    for key, value in status.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {_seconds(v)}" for k, v in value.items())
+        print(f"{key:>22}: {value}")
+    return EXIT_OK
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "never"
+    return f"{value / 3600:.1f} h" if abs(value) >= 3600 else f"{value:.0f} s"
+
+
+def _report(report: SyncReport) -> str:
+    j = report.journal
+    offset = "unknown" if report.clock_offset_seconds is None else f"{report.clock_offset_seconds:+.2f} s"
+    return (
+        f"synced: keys {report.keys} · revocations +{report.revocations} · passes +{report.passes}"
+        f" · events +{report.events} · journal stored {j['stored']}, duplicate {j['duplicate']},"
+        f" refused {j['refused']} · clock offset {offset}"
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    data_dir, db = _paths(args)
+    if args.command == "init":
+        bundle = init_gate(data_dir, db, args.bundle.read_text(encoding="utf-8"), args.station, args.gate)
+        signer = bundle.keyset[bundle.signer_kid]
+        print(
+            f"gate {args.gate} at {args.station} provisioned: {len(bundle.revocations)} revocations,"
+            f" {len(bundle.passes)} passes; issuer key {bundle.signer_kid} fingerprint {key_fingerprint(signer)}"
+        )
+        return EXIT_OK
+    if args.command == "enroll":
+        try:
+            config = enroll_gate(data_dir, db, args.server, args.code)
+        except SyncError as exc:
+            _err(f"enrolment failed: {exc}")
+            return EXIT_SYNC_FAILED
+        print(f"enrolled as gate {config.gate_id} at {config.station}")
+    gate = open_gate(data_dir, db)
+    try:
+        if args.command in ("sync", "enroll"):
+            try:
+                print(_report(sync_gate(data_dir, gate)))
+            except SyncError as exc:
+                _err(f"sync failed: {exc}")
+                return EXIT_SYNC_FAILED
+            return EXIT_OK
+        if args.command == "scan":
+            return _cmd_scan(args, gate)
+        if args.command == "listen":
+            return _cmd_listen(args, gate, data_dir, db)
+        if args.command == "inspect":
+            return _cmd_inspect(args, gate)
+        return _cmd_status(args, gate, data_dir)
+    finally:
+        gate.conn.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one gate command; returns the exit status (see the EXIT_* constants)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help (0) and on bad usage (2)
+        return int(exc.code or 0)
+    try:
+        return _run(args)
+    except (GateNotProvisioned, ProvisionError, BundleError, StoreError, FareRulesError, OSError) as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The operations behind scanner_cli.py, so the CLI stays a thin argument-and-output shell."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fare_rules.model import Direction
+from fare_rules.reasons import Reason
+from fare_rules.rules import gate_flags
+from validator import records
+from validator.bundle import Bundle, load_bundle
+from validator.core import ScanOutcome
+from validator.device import (
+    DEVICE_KEY_FILE,
+    load_or_create_device_key,
+    load_token,
+    public_key_text,
+    save_token,
+)
+from validator.gate import Gate, Inspection, StationState
+from validator.images import QrDecoder, decode_image_file, looks_like_image_path
+from validator.records import GateConfig
+from validator.station import ProvisionError, db_path, load_rules, open_gate, provision, provision_from_bundle
+from validator.store import open_store, transaction
+from validator.sync import SyncClient, SyncError, SyncReport, enroll
+from validator.wire import parse_iso
+
+__all__ = [
+    "BackgroundSync",
+    "enroll_gate",
+    "gate_status",
+    "http_client",
+    "init_gate",
+    "inspect_item",
+    "read_item",
+    "scan_item",
+    "sync_gate",
+]
+
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+def http_client(server_url: str, token: str | None = None) -> httpx.Client:
+    """The HTTP client for the issuing service (tests replace this function to plug in a fake server)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server_url, headers=headers, timeout=HTTP_TIMEOUT)
+
+
+def init_gate(data_dir: Path, db: Path | None, bundle_text: str, station: str, gate_id: str) -> Bundle:
+    """Provision from an exported bundle; returns it (for the fingerprint and counts)."""
+    bundle = load_bundle(bundle_text)
+    provision_from_bundle(data_dir, db, bundle, station, gate_id, datetime.now(UTC))
+    return bundle
+
+
+def enroll_gate(data_dir: Path, db: Path | None, server_url: str, code: str) -> GateConfig:
+    """Enrol online: device key, one-time code, token saved 0600, gate registered in the store."""
+    key = load_or_create_device_key(data_dir)
+    with http_client(server_url) as http:
+        enrolment = enroll(http, code, public_key_text(key))
+    rules = load_rules()
+    if enrolment.network_id != rules.network.id:
+        raise ProvisionError(f"the server runs network {enrolment.network_id}, this gate {rules.network.id}")
+    save_token(data_dir, enrolment.token)
+    config = GateConfig(
+        enrolment.gate_id,
+        enrolment.station,
+        public_key_text(key),
+        str((data_dir / DEVICE_KEY_FILE).resolve()),
+        server_url,
+    )
+    conn = open_store(db_path(data_dir, db))
+    try:
+        with transaction(conn):
+            provision(conn, config, enrolment.network_id, {}, enrolment.cccd_hash_key, datetime.now(UTC))
+    finally:
+        conn.close()
+    return config
+
+
+def sync_gate(data_dir: Path, gate: Gate) -> SyncReport:
+    """One full sync of an enrolled gate; SyncError if it is offline-only or the sync fails."""
+    token = load_token(data_dir)
+    if not gate.config.server_url or not token:
+        raise SyncError("not_enrolled", "this gate was provisioned offline: run `enroll` to sync online")
+    key = load_or_create_device_key(data_dir)
+    with http_client(gate.config.server_url, token) as http:
+        return SyncClient(http, gate.conn, gate.config.gate_id, key).sync()
+
+
+def read_item(item: str, decoder: QrDecoder) -> str | Reason:
+    """An ITEM is an image file (decoded to its one QR text, or a Reason) or the payload text itself."""
+    if looks_like_image_path(item):
+        return decode_image_file(item, decoder)
+    return item
+
+
+def scan_item(gate: Gate, item: str, direction: Direction, decoder: QrDecoder) -> ScanOutcome:
+    """Scan one ITEM now; an image that yields no single code is recorded as a refusal too."""
+    payload = read_item(item, decoder)
+    now = datetime.now(UTC)
+    if isinstance(payload, Reason):  # before the str check: a Reason is a StrEnum
+        return gate.refuse(payload, direction, now)
+    return gate.scan(payload, direction, now)
+
+
+def inspect_item(gate: Gate, item: str, decoder: QrDecoder) -> Inspection | Reason:
+    """What an ITEM holds and whether it verifies, without using it. A Reason if an image yields no code."""
+    payload = read_item(item, decoder)
+    if isinstance(payload, Reason):
+        return payload
+    return gate.inspect(payload, datetime.now(UTC))
+
+
+def _age(now: datetime, text: str | None) -> float | None:
+    return (now - parse_iso(text)).total_seconds() if text else None
+
+
+def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
+    """Gate, station, last sync, list ages, clock offset, journal backlog, and the flags scans carry now."""
+    now = datetime.now(UTC)
+    conn = gate.conn
+    state = StationState.read(conn)
+    get = records.get_state
+
+    def count(table: str) -> int:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
+
+    return {
+        "gate": gate.config.gate_id,
+        "station": gate.config.station,
+        "server": gate.config.server_url,
+        "enrolled_online": bool(gate.config.server_url and load_token(data_dir)),
+        "last_sync": get(conn, "last_sync"),
+        "list_age_seconds": {
+            name: _age(now, get(conn, f"{name}_synced_at")) for name in ("revocations", "passes", "events")
+        },
+        "clock_offset_seconds": state.clock_offset_seconds,
+        "keys": count("keyset"),
+        "revocations": count("revocations"),
+        "passes": count("passes"),
+        "uses": count("uses"),
+        "journal_backlog": records.journal_backlog(conn, gate.config.gate_id),
+        "journal_events": records.journal_head(conn, gate.config.gate_id)[0],
+        "flags": sorted(
+            f.value for f in gate_flags(now, state.last_sync, state.clock_offset_seconds, gate.policy)
+        ),
+    }
+
+
+class BackgroundSync:
+    """`listen`'s sync every few seconds on its own thread and connection. A failure is reported through
+    `on_error` and retried next round: it never blocks or breaks a scan (they share only the database file)."""
+
+    def __init__(
+        self, data_dir: Path, db: Path | None, interval: float, on_error: Callable[[Exception], None]
+    ) -> None:
+        self.data_dir = data_dir
+        self.db = db
+        self.interval = interval
+        self.on_error = on_error
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gate-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=HTTP_TIMEOUT.read or 10.0)
+
+    def _run(self) -> None:
+        gate = open_gate(self.data_dir, self.db)
+        try:
+            while not self._stop.is_set():
+                try:
+                    sync_gate(self.data_dir, gate)
+                except Exception as exc:  # noqa: BLE001 - any failure waits for the next round
+                    self.on_error(exc)
+                self._stop.wait(self.interval)
+        finally:
+            gate.conn.close()

@@ -1,0 +1,66 @@
+"""What station staff see: a large ACCEPT / DENY, the reason in Vietnamese and English, the fare owed."""
+
+from __future__ import annotations
+
+from validator.core import PassSeen, ScanOutcome, TicketSeen
+
+__all__ = ["format_vnd", "render_outcome"]
+
+_GREEN = "\033[1;97;42m"
+_RED = "\033[1;97;41m"
+_YELLOW = "\033[1;33m"
+_DIM = "\033[2m"
+_RESET = "\033[0m"
+
+
+def format_vnd(amount: int) -> str:
+    """`4000` -> `4.000 ₫` (Vietnamese thousands separator)."""
+    return f"{amount:,}".replace(",", ".") + " ₫"
+
+
+def _paint(text: str, style: str, colour: bool) -> str:
+    return f"{style}{text}{_RESET}" if colour else text
+
+
+def _describe(outcome: ScanOutcome) -> list[str]:
+    lines: list[str] = []
+    seen = outcome.recognised
+    ticket = outcome.ticket
+    if isinstance(ticket, TicketSeen):
+        route = f" {ticket.origin} → {ticket.destination}" if ticket.origin else ""
+        check = "" if ticket.verified else "  (chữ ký không hợp lệ / signature not verified)"
+        lines.append(f"  Vé / Ticket: {ticket.product.value}{route} · #{ticket.serial}{check}")
+    if isinstance(seen, PassSeen):
+        who = " · ".join(
+            x
+            for x in (
+                f"CCCD {seen.cccd_masked}" if seen.cccd_masked else "",
+                seen.initials or "",
+                f"sinh năm / born {seen.birth_year}" if seen.birth_year else "",
+            )
+            if x
+        )
+        product = seen.product.value if seen.product else "—"
+        lines.append(f"  Vé tháng / Pass: {product} {seen.pass_id or ''}".rstrip())
+        if who:
+            lines.append(f"  Đối chiếu thẻ / Compare with the card: {who}")
+    return lines
+
+
+def render_outcome(outcome: ScanOutcome, colour: bool, label: str | None = None) -> str:
+    """Several lines for a terminal; `colour` adds ANSI colours (only when writing to a TTY)."""
+    if outcome.accepted:
+        banner = _paint("  ✔ ACCEPT · MỜI QUA  ", _GREEN, colour)
+    else:
+        banner = _paint("  ✖ DENY · TỪ CHỐI  ", _RED, colour)
+    lines = [f"{banner}  {label}" if label else banner]
+    message = outcome.message
+    lines.append(f"  {message.vi}")
+    lines.append(f"  {message.en}")
+    if outcome.owed_vnd:
+        lines.append(_paint(f"  THU THÊM / FARE OWED: {format_vnd(outcome.owed_vnd)}", _YELLOW, colour))
+    lines.extend(_describe(outcome))
+    if outcome.flags:
+        flags = ", ".join(sorted(f.value for f in outcome.flags))
+        lines.append(_paint(f"  flags: {flags}", _DIM, colour))
+    return "\n".join(lines)
