@@ -25,7 +25,10 @@ from validator.records import PassRecord, RevocationRecord
 from validator.signing import SIGNATURE_HEADER, sign_response
 from validator.wire import iso
 
-__all__ = ["CCCD_EXAMPLE", "CCCD_NUMBER", "FakeServer", "TestIssuer", "cccd_qr"]
+__all__ = ["CCCD_EXAMPLE", "CCCD_NUMBER", "TEST_NOW", "FakeServer", "TestIssuer", "cccd_qr"]
+
+# A fixed "now" for tests: 10:00 in Ho Chi Minh City, two hours after TestIssuer.ticket()'s default issue.
+TEST_NOW = datetime(2025, 3, 1, 3, 0, tzinfo=UTC)
 
 # Fabricated (domain.md): no real person.
 CCCD_NUMBER = "079303001234"
