@@ -47,8 +47,8 @@ async def _fare_rules(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _cccd(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CccdError)
-    # CccdError details describe the fault (province, century digit), never echo the number.
-    return error_response(422, exc.code, exc.detail)
+    # CccdError details describe the fault (province, century digit) and show the number masked only.
+    return error_response(422, f"cccd_{exc.code}", exc.detail)
 
 
 async def _validation(_request: Request, exc: Exception) -> JSONResponse:

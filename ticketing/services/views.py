@@ -42,7 +42,8 @@ def _item_public(item: OrderItem) -> OrderItemPublic:
 
 
 def ticket_public(ticket: Ticket, holder_pass: Pass | None) -> TicketPublic:
-    data = ticket.model_dump()
+    # Attributes, not model_dump(): rows loaded from the database hold plain str where enums are declared.
+    data = {name: getattr(ticket, name) for name in Ticket.model_fields}
     data["serial"] = str(ticket.serial)
     data["pass"] = None if holder_pass is None else PassPublic.model_validate(holder_pass)
     return TicketPublic.model_validate(data)

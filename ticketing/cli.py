@@ -1,0 +1,144 @@
+"""`python -m ticketing init | serve | keys rotate|list|revoke | tokens create`: the operator's commands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from ticketing.catalog import load_catalog
+from ticketing.db import make_engine, migrate, utcnow
+from ticketing.errors import TicketingError
+from ticketing.keys import active_key, create_key, revoke_key, rotate_keys
+from ticketing.models import ApiToken, Role, SigningKey
+from ticketing.services.api_tokens import create_token
+from ticketing.settings import Settings, load_settings, resolve_secrets
+
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "initialise", "main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ticketing", description="metro-qr issuing service")
+    parser.add_argument("--data-dir", type=Path, help="data folder (default: $METRO_DATA_DIR or ./var)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init", help="migrate the database, make a first signing key and admin token")
+    serve = commands.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--data-dir", type=Path, dest="serve_data_dir")
+    serve.add_argument("--init-if-missing", action="store_true", help="run init first (idempotent)")
+    keys = commands.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("rotate", help="retire the signing key and make a new one")
+    keys.add_parser("list", help="list signing keys")
+    revoke = keys.add_parser("revoke", help="revoke a compromised key: gates refuse all it signed")
+    revoke.add_argument("kid", type=int)
+    tokens = commands.add_parser("tokens", help="operator API tokens").add_subparsers(dest="tokens_command")
+    create = tokens.add_parser("create", help="create a token (printed once)")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("--label", default="")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    data_dir = getattr(args, "serve_data_dir", None) or args.data_dir
+    if data_dir is not None:
+        os.environ["METRO_DATA_DIR"] = str(data_dir)  # serve's workers build their settings from the env
+    try:
+        settings = resolve_secrets(load_settings())
+        if args.command == "init":
+            return initialise(settings)
+        if args.command == "serve":
+            return _serve(settings, args)
+        if args.command == "keys":
+            return _keys(settings, args)
+        if args.command == "tokens" and args.tokens_command == "create":
+            return _create_token(settings, Role(args.role), args.label)
+    except TicketingError as error:
+        print(f"error: {error.code}: {error.detail}", file=sys.stderr)
+        return EXIT_ERROR
+    _parser().print_usage(sys.stderr)
+    return EXIT_USAGE
+
+
+def initialise(settings: Settings) -> int:
+    """Migrate to head; make a signing key and an admin token if there are none. Safe to run again."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    with Session(engine) as session:
+        now = utcnow()
+        if active_key(session) is None:
+            key = create_key(session, settings.secret("key_passphrase"), now)
+            session.commit()
+            print(f"signing key {key.kid} created")
+        if session.exec(select(ApiToken).where(ApiToken.role == Role.ADMIN)).first() is None:
+            token = create_token(session, Role.ADMIN, "created by init", now)
+            print(f"admin token (shown once, keep it safe): {token.token}")
+    engine.dispose()
+    print(f"database ready: {_redacted(settings.effective_database_url)}")
+    return EXIT_OK
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415  (only `serve` needs the server)
+
+    if args.init_if_missing:
+        initialise(settings)
+    print(f"serving on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
+    uvicorn.run(
+        "ticketing.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+    )
+    return EXIT_OK
+
+
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.effective_database_url)
+    with Session(engine) as session:
+        now = utcnow()
+        if args.keys_command == "rotate":
+            longest = load_catalog(settings.policy_file).longest_validity
+            key = rotate_keys(session, settings.secret("key_passphrase"), longest, now)
+            print(f"signing key {key.kid} created; older keys stay published until their tickets expire")
+        elif args.keys_command == "revoke":
+            revoke_key(session, args.kid, now)
+            print(f"key {args.kid} revoked")
+        for row in session.exec(select(SigningKey).order_by(SigningKey.created_at)).all():  # type: ignore[arg-type]
+            state = "revoked" if row.revoked else "retired" if row.retired_at else "signing"
+            print(
+                f"{row.kid:>5}  {state:<8} created {row.created_at:%Y-%m-%d %H:%M}  not_after {row.not_after}"
+            )
+    engine.dispose()
+    return EXIT_OK
+
+
+def _create_token(settings: Settings, role: Role, label: str) -> int:
+    engine = make_engine(settings.effective_database_url)
+    with Session(engine) as session:
+        token = create_token(session, role, label, utcnow())
+    engine.dispose()
+    print(token.token)
+    return EXIT_OK
+
+
+def _redacted(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        rest = "***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
