@@ -1,8 +1,8 @@
 """Shared fixtures: a real database on both engines.
 
 `database_url` runs each test on SQLite (a fresh file copied from a migrated template) and on PostgreSQL
-(one database per test session and xdist worker, migrated once, truncated between tests). Without a PostgreSQL server
-the PostgreSQL runs are skipped and the summary says so loudly; with `CI` set they fail.
+(one database per test session and xdist worker, migrated once, truncated between tests). Without a
+PostgreSQL server the PostgreSQL runs are skipped and the summary says so loudly; with `CI` set they fail.
 """
 
 from __future__ import annotations
