@@ -15,6 +15,7 @@ class Reason(StrEnum):
     NOT_OUR_CODE = "not_our_code"
     UNSUPPORTED_VERSION = "unsupported_version"
     MALFORMED = "malformed"
+    TRUNCATED = "truncated"
     UNKNOWN_KEY = "unknown_key"
     BAD_SIGNATURE = "bad_signature"
     KEY_REVOKED = "key_revoked"
@@ -50,6 +51,7 @@ _MESSAGES: dict[Reason, Message] = {
     Reason.NOT_OUR_CODE: Message("Mã không phải vé Metro", "Not a metro ticket code"),
     Reason.UNSUPPORTED_VERSION: Message("Phiên bản vé không hỗ trợ", "Unsupported ticket version"),
     Reason.MALFORMED: Message("Mã vé bị hỏng hoặc không đầy đủ", "Ticket code damaged or incomplete"),
+    Reason.TRUNCATED: Message("Mã vé bị thiếu — quét lại", "Ticket code cut short — scan again"),
     Reason.UNKNOWN_KEY: Message("Khóa ký không xác định", "Signed with an unknown key"),
     Reason.BAD_SIGNATURE: Message("Chữ ký không hợp lệ — vé giả", "Invalid signature — forged ticket"),
     Reason.KEY_REVOKED: Message("Khóa ký đã bị thu hồi", "Signing key revoked"),

@@ -118,7 +118,8 @@ Keyset = Mapping[int, KeyEntry]
 
 @dataclass(frozen=True, slots=True)
 class DecodeFailure:
-    reason: Reason  # NOT_OUR_CODE, UNSUPPORTED_VERSION, MALFORMED, TRUNCATED, UNKNOWN_KEY, KEY_REVOKED, BAD_SIGNATURE
+    # NOT_OUR_CODE, UNSUPPORTED_VERSION, MALFORMED, TRUNCATED, UNKNOWN_KEY, KEY_REVOKED or BAD_SIGNATURE
+    reason: Reason
     detail: str
 
 
@@ -202,8 +203,8 @@ def decode(text: str, keyset: Keyset) -> TicketBody | DecodeFailure:
     """Parse and verify a payload. Never raises on any input: every failure is a DecodeFailure.
 
     Checks run in this order, the first failure wins: scheme prefix (NOT_OUR_CODE), Base45 (MALFORMED),
-    version byte (UNSUPPORTED_VERSION), layout (TRUNCATED if short, else MALFORMED), key id (UNKNOWN_KEY, then KEY_REVOKED),
-    signature (BAD_SIGNATURE). Datetimes in the result are UTC.
+    version byte (UNSUPPORTED_VERSION), layout (TRUNCATED if short, else MALFORMED), key id (UNKNOWN_KEY,
+    then KEY_REVOKED), signature (BAD_SIGNATURE). Datetimes in the result are UTC.
     """
     parsed = _parse(text)
     if isinstance(parsed, DecodeFailure):

@@ -28,6 +28,7 @@ KID = derive_key_id(KEY.public_key())
 KEYSET = {KID: KeyEntry(KID, KEY.public_key())}
 CODEC_REASONS = {
     Reason.MALFORMED,
+    Reason.TRUNCATED,
     Reason.UNSUPPORTED_VERSION,
     Reason.UNKNOWN_KEY,
     Reason.KEY_REVOKED,

@@ -149,6 +149,7 @@ def test_every_kind_of_decode_failure_has_a_negative_vector() -> None:
     assert listed == {
         Reason.NOT_OUR_CODE,
         Reason.MALFORMED,
+        Reason.TRUNCATED,
         Reason.UNSUPPORTED_VERSION,
         Reason.UNKNOWN_KEY,
         Reason.KEY_REVOKED,

@@ -141,15 +141,15 @@ def _invalid(single: str, monthly: str) -> list[dict[str, str]]:
         ("dangling Base45 digit", SCHEME + "ABCD", "malformed", "length 3n+1 cannot be Base45"),
         ("Base45 group overflow", SCHEME + ":::", "malformed", "':::' is 91124, above 65535"),
         ("non-ASCII after prefix", SCHEME + "ÄBC", "malformed", "not a Base45 digit"),
-        ("truncated signature", single[:-3], "malformed", "last two bytes missing"),
-        ("truncated header", _b45(raw[:10]), "malformed", "10 bytes: the header alone is 32"),
+        ("truncated signature", single[:-3], "truncated", "last two bytes missing"),
+        ("truncated header", _b45(raw[:10]), "truncated", "10 bytes: the header alone is 32"),
         ("trailing byte", _b45(raw + b"\x00"), "malformed", "97 bytes for a single"),
         ("unknown product code", _signed(_with(body, 11, b"\x07")), "malformed", "code 7, validly signed"),
         ("holder hash on a single", _signed(body + HOLDER_HASH), "malformed", "48-byte body, validly signed"),
         (
             "monthly without holder hash",
             _signed(_raw(monthly)[:32]),
-            "malformed",
+            "truncated",
             "32-byte body, validly signed",
         ),
         (
