@@ -7,6 +7,7 @@ PostgreSQL server the PostgreSQL runs are skipped and the summary says so loudly
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -126,9 +127,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    """Override in a test module (or with indirect parametrisation) to change settings."""
-    return {}
+def settings_overrides(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Settings for `api`, by indirect parametrisation; a "policy" dict becomes a policy file."""
+    overrides = dict(getattr(request, "param", None) or {})
+    if "policy" in overrides:
+        path = tmp_path / "policy.json"
+        path.write_text(json.dumps(overrides.pop("policy")), encoding="utf-8")
+        overrides["policy_file"] = path
+    return overrides
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -82,8 +83,18 @@ def _scanned_payload(client: httpx.Client, ticket_id: str, auth: dict[str, str])
     return str(symbols[0].data.decode("ascii"))
 
 
+def _zbarimg(client: httpx.Client, ticket_id: str, auth: dict[str, str], tmp_path: Path) -> str | None:
+    """The payload as the zbarimg command reads it; None where zbar-tools is not installed."""
+    if shutil.which("zbarimg") is None:
+        return None
+    image = tmp_path / "ticket.png"
+    image.write_bytes(client.get(f"/v1/tickets/{ticket_id}/qr.png", headers=auth).content)
+    result = subprocess.run(["zbarimg", "--quiet", "--raw", str(image)], capture_output=True, check=True)
+    return result.stdout.decode("ascii").strip()
+
+
 def test_a_rider_buys_a_single_ticket_whose_qr_image_verifies_against_the_published_keys(
-    server: httpx.Client,
+    server: httpx.Client, tmp_path: Path
 ) -> None:
     order = _buy(server, {"product": "single", "origin": "L1-01", "destination": "L1-14"})
     ticket = order["tickets"][0]
@@ -92,6 +103,7 @@ def test_a_rider_buys_a_single_ticket_whose_qr_image_verifies_against_the_publis
     body = decode(payload, load_keyset(server.get("/v1/keys").json()))
 
     assert payload == ticket["qr_payload"]
+    assert _zbarimg(server, ticket["id"], order["auth"], tmp_path) in (None, payload)
     assert isinstance(body, TicketBody)
     assert body.fare_vnd == 19_000
 

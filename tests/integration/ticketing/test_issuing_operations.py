@@ -1,0 +1,124 @@
+"""Operators: settings and secrets, signing-key rotation and revocation, refunds on the revocation list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from issuing_support import Api, bearer, single
+from pydantic import SecretStr
+from sqlmodel import Session, col, select
+
+from ticketing.cli import main
+from ticketing.db import make_engine
+from ticketing.errors import ConfigurationError
+from ticketing.models import Revocation
+from ticketing.settings import DEV_SECRETS_FILE, Settings, resolve_secrets
+from validator.codec import TicketBody, decode, load_keyset
+
+
+def test_dev_secrets_are_generated_once_into_the_data_folder(tmp_path: Path) -> None:
+    first = resolve_secrets(Settings(data_dir=tmp_path))
+    second = resolve_secrets(Settings(data_dir=tmp_path))
+
+    assert (tmp_path / DEV_SECRETS_FILE).stat().st_mode & 0o077 == 0
+    assert first.secret("key_passphrase") == second.secret("key_passphrase")
+
+
+def test_production_refuses_missing_or_generated_secrets(tmp_path: Path) -> None:
+    dev = resolve_secrets(Settings(data_dir=tmp_path))
+    strong: dict[str, Any] = {
+        name: SecretStr("s" * 40 + name) for name in ("webhook_secret", "cccd_hash_key", "token_secret")
+    }
+
+    with pytest.raises(ConfigurationError):
+        resolve_secrets(Settings(data_dir=tmp_path, environment="prod", payment_provider="vietqr"))
+    with pytest.raises(ConfigurationError, match="generated"):
+        resolve_secrets(
+            Settings(
+                data_dir=tmp_path,
+                environment="prod",
+                payment_provider="vietqr",
+                key_passphrase=dev.key_passphrase,
+                **strong,
+            )
+        )
+
+
+def test_production_refuses_the_sandbox_provider(tmp_path: Path) -> None:
+    strong: dict[str, Any] = {
+        n: SecretStr("x" * 40 + n)
+        for n in ("key_passphrase", "webhook_secret", "cccd_hash_key", "token_secret")
+    }
+
+    with pytest.raises(ConfigurationError, match="sandbox"):
+        resolve_secrets(Settings(data_dir=tmp_path, environment="prod", **strong))
+
+
+def test_rotation_signs_with_a_new_key_and_keeps_the_old_one_published(api: Api) -> None:
+    before = api.paid_order(single())["tickets"][0]
+
+    rotated = api.client.post("/v1/admin/keys/rotate", headers=bearer(api.admin_token))
+    after = api.paid_order(single())["tickets"][0]
+    keyset = load_keyset(api.client.get("/v1/keys").json())
+
+    assert rotated.status_code == 200
+    assert after["key_id"] != before["key_id"]
+    assert isinstance(decode(before["qr_payload"], keyset), TicketBody)
+    assert isinstance(decode(after["qr_payload"], keyset), TicketBody)
+    assert keyset[before["key_id"]].not_after is not None
+
+
+def test_a_revoked_key_is_published_as_revoked_and_signs_no_more(api: Api) -> None:
+    kid = api.paid_order(single())["tickets"][0]["key_id"]
+
+    api.client.post(f"/v1/admin/keys/{kid}/revoke", headers=bearer(api.admin_token))
+    refused = api.client.post("/v1/orders", json={"items": [single()]}).json()
+    pay = api.client.post(f"/v1/sandbox/orders/{refused['id']}/pay", headers=bearer(refused["access_token"]))
+    keys = {k["kid"]: k for k in api.client.get("/v1/keys").json()["keys"]}
+
+    assert keys[kid]["revoked"] is True
+    assert (pay.status_code, pay.json()["code"]) == (503, "no_signing_key")
+
+
+def test_keys_rotate_and_tokens_create_from_the_cli(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METRO_DATABASE_URL", database_url)
+
+    assert main(["--data-dir", str(tmp_path), "init"]) == 0
+    assert main(["--data-dir", str(tmp_path), "keys", "rotate"]) == 0
+    assert main(["--data-dir", str(tmp_path), "tokens", "create", "--role", "auditor"]) == 0
+    out = capsys.readouterr().out
+
+    assert "retired" in out
+    assert "mqa_auditor_" in out
+
+
+@pytest.mark.parametrize("settings_overrides", [{"policy": {"refunds_allowed": True}}], indirect=True)
+def test_a_refunded_ticket_goes_on_the_revocation_list_at_once(api: Api) -> None:
+    order = api.paid_order(single())
+    ticket_id = order["tickets"][0]["id"]
+
+    refunded = api.client.post(f"/v1/tickets/{ticket_id}/refund", headers=bearer(order["access_token"]))
+    again = api.client.post(f"/v1/tickets/{ticket_id}/refund", headers=bearer(order["access_token"]))
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:
+        revocations = session.exec(select(Revocation).order_by(col(Revocation.seq))).all()
+    engine.dispose()
+
+    assert refunded.json()["status"] == "refunded"
+    assert (again.status_code, again.json()["code"]) == (409, "ticket_not_refundable")
+    assert [(r.seq, r.ticket_id, r.reason) for r in revocations] == [(1, ticket_id, "refunded")]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"payment_provider": "vietqr"}], indirect=True)
+def test_with_the_vietqr_provider_orders_carry_a_vietqr_payload_and_there_is_no_sandbox(api: Api) -> None:
+    order = api.order(single()).json()
+
+    pay = api.client.post(f"/v1/sandbox/orders/{order['id']}/pay", headers=bearer(order["access_token"]))
+
+    assert order["payment"]["vietqr_payload"].startswith("000201")
+    assert order["payment"]["reference"] in order["payment"]["vietqr_payload"]
+    assert (pay.status_code, pay.json()["code"]) == (404, "not_found")
