@@ -26,7 +26,7 @@ from validator.commands import (
     scan_item,
     sync_gate,
 )
-from validator.core import ScanOutcome, normalise
+from validator.core import InputKind, ScanOutcome, classify, normalise
 from validator.gate import Gate, Inspection
 from validator.images import DECODERS, get_decoder
 from validator.screen import render_outcome
@@ -111,9 +111,11 @@ def _emit(outcome: ScanOutcome, as_json: bool, label: str | None, out: TextIO) -
 
 
 def _label(item: str) -> str:
-    # Never echo a scanned text back in full: it may be a CCCD QR with a number, name and address.
+    # Never echo a scanned text in full: a CCCD QR holds the number, name and address.
     text = normalise(item)
-    return text if len(text) <= 24 and "|" not in text else text[:12] + "…"
+    if classify(text) is InputKind.CCCD:
+        return "CCCD QR"
+    return text if len(text) <= 24 else text[:12] + "…"
 
 
 def _cmd_scan(args: argparse.Namespace, gate: Gate) -> int:

@@ -1,0 +1,203 @@
+"""The gate CLI as station staff use it: main([...]) in process, and the real script as a subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import qrcode
+
+import scanner_cli
+from scanner_cli import EXIT_DENIED, EXIT_OK, EXIT_SYNC_FAILED, EXIT_USAGE, main
+from validator import commands
+from validator.testing import CCCD_NUMBER, FakeServer, TestIssuer, cccd_qr
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _recent(issuer: TestIssuer, **kw: object) -> str:
+    return issuer.ticket(issued_at=datetime.now(UTC) - timedelta(minutes=5), **kw)[1]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def issuer() -> TestIssuer:
+    issuer = TestIssuer()
+    issuer.add_pass(valid_from=datetime.now(UTC) - timedelta(days=1))
+    return issuer
+
+
+@pytest.fixture
+def gate_dir(tmp_path: Path, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "bundle.json").write_text(issuer.bundle(server_time=datetime.now(UTC)), encoding="utf-8")
+    monkeypatch.setenv("METRO_GATE_DIR", str(tmp_path / "gate"))
+    monkeypatch.delenv("METRO_GATE_DB", raising=False)
+    assert main(["init", "--station", "L1-01", "--gate", "G1", "--bundle", str(tmp_path / "bundle.json")]) == 0
+    return tmp_path / "gate"
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_a_ticket_typed_and_as_an_image_enters_then_exits(
+    gate_dir: Path, issuer: TestIssuer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ticket = _recent(issuer, origin=101, destination=101)
+    image = tmp_path / "ticket.png"
+    qrcode.make(ticket).save(image)
+    capsys.readouterr()
+
+    entered = main(["scan", "--direction", "entry", "--json", str(image)])
+    left = main(["scan", "--direction", "exit", "--json", ticket])
+
+    out = _json_lines(capsys.readouterr().out)
+    assert (entered, left) == (EXIT_OK, EXIT_OK)
+    assert [o["verdict"] for o in out] == ["accept", "accept"]
+    assert out[0]["message"] == {"vi": "Mời qua", "en": "Go ahead"}
+    assert set(out[0]) >= {"verdict", "reason", "message", "recognised", "owed_vnd", "flags"}
+
+
+def test_any_denied_item_makes_the_exit_status_one(
+    gate_dir: Path, issuer: TestIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["scan", "--direction", "entry", "--json", _recent(issuer), "garbage"])
+
+    out = _json_lines(capsys.readouterr().out)
+    assert status == EXIT_DENIED
+    assert [o["reason"] for o in out] == [None, "not_our_code"]
+
+
+def test_a_cccd_scan_shows_the_masked_number_and_never_the_full_one(
+    gate_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["scan", "--direction", "entry", cccd_qr()])
+
+    out = capsys.readouterr().out
+    assert status == EXIT_OK
+    assert "ACCEPT" in out and "0793******34" in out and "N.T.M." in out
+    assert CCCD_NUMBER not in out
+
+
+def test_the_human_screen_shows_deny_with_both_languages(
+    gate_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_image = tmp_path / "photo.jpg"
+    not_image.write_text("this is not a jpeg")
+
+    status = main(["scan", "--direction", "entry", str(not_image)])
+
+    out = capsys.readouterr().out
+    assert status == EXIT_DENIED
+    assert "DENY" in out and "Không đọc được tệp ảnh" in out and "Image file cannot be read" in out
+
+
+def test_listen_reads_one_payload_per_line_and_a_bad_line_never_stops_it(
+    gate_dir: Path, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [_recent(issuer), "\x00\x01garbage", "", "MQR:XXXX", _recent(issuer), cccd_qr(birth="15061990")]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+
+    status = main(["listen", "--direction", "entry", "--json"])
+
+    out = _json_lines(capsys.readouterr().out)
+    assert status == EXIT_DENIED
+    assert [o["verdict"] for o in out] == ["accept", "deny", "deny", "accept", "deny"]
+    assert out[1]["reason"] == "not_our_code" and out[4]["reason"] == "cccd_invalid"
+
+
+def test_inspect_shows_a_ticket_without_using_it(
+    gate_dir: Path, issuer: TestIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ticket = _recent(issuer)
+
+    assert main(["inspect", "--json", ticket]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["ticket"]["verified"] is True
+    assert main(["scan", "--direction", "entry", ticket]) == EXIT_OK  # still unused
+
+
+def test_status_reports_gate_station_lists_and_backlog(gate_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["scan", "--direction", "entry", "junk"])
+    capsys.readouterr()
+
+    assert main(["status", "--json"]) == EXIT_OK
+    status = json.loads(capsys.readouterr().out)
+    assert (status["gate"], status["station"], status["journal_backlog"]) == ("G1", "L1-01", 1)
+    assert "clock_suspect" in status["flags"]  # provisioned offline: the clock was never checked
+
+
+def test_commands_before_provisioning_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["--data-dir", str(tmp_path / "empty"), "scan", "--direction", "entry", "x"])
+
+    assert status == EXIT_USAGE
+    assert "init" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["scan", "x"], ["scan", "--direction", "sideways", "x"], ["fly"]])
+def test_bad_arguments_exit_with_the_usage_code(argv: list[str]) -> None:
+    assert main(argv) == EXIT_USAGE
+
+
+def test_a_tampered_bundle_is_refused(tmp_path: Path, issuer: TestIssuer) -> None:
+    text = issuer.bundle().replace('"L1-01"', '"L1-02"')
+    (tmp_path / "b.json").write_text(text)
+
+    argv = ["--data-dir", str(tmp_path / "g"), "init", "--station", "L1-02", "--gate", "G1"]
+    assert main([*argv, "--bundle", str(tmp_path / "b.json")]) == EXIT_USAGE
+
+
+def test_enroll_sync_scan_offline_then_sync_delivers_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = FakeServer()
+    server.add_code("ONE-TIME", "G3", "L1-01")
+    online = {"up": True}
+
+    def fake_client(url: str, token: str | None = None) -> httpx.Client:
+        if not online["up"]:
+            return httpx.Client(transport=httpx.MockTransport(_down), base_url=url)
+        return server.client(token)
+
+    monkeypatch.setattr(commands, "http_client", fake_client)
+    base = ["--data-dir", str(tmp_path / "g3")]
+
+    assert main([*base, "enroll", "--server", "http://server.test", "--code", "ONE-TIME"]) == EXIT_OK
+    online["up"] = False  # the network cable is pulled
+    assert main([*base, "scan", "--direction", "entry", _recent(server.issuer)]) == EXIT_OK
+    assert main([*base, "sync"]) == EXIT_SYNC_FAILED
+    online["up"] = True
+    assert main([*base, "sync"]) == EXIT_OK
+
+    assert "journal stored 1" in capsys.readouterr().out
+    assert [e.event["verdict"] for e in server.journal.values()] == ["accept"]
+    assert (tmp_path / "g3" / "device-key.pem").stat().st_mode & 0o777 == 0o600
+
+
+def _down(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("network cable pulled", request=request)
+
+
+def test_the_script_runs_as_a_subprocess_with_its_exit_codes(tmp_path: Path, issuer: TestIssuer) -> None:
+    (tmp_path / "b.json").write_text(issuer.bundle(server_time=datetime.now(UTC)))
+    cli = [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(tmp_path / "g")]
+    ticket = _recent(issuer)
+
+    init = subprocess.run([*cli, "init", "--station", "L1-01", "--gate", "G1", "--bundle", str(tmp_path / "b.json")],
+                          capture_output=True, text=True, check=False)
+    first = subprocess.run([*cli, "scan", "--direction", "entry", "--json", ticket], capture_output=True, text=True, check=False)
+    again = subprocess.run([*cli, "scan", "--direction", "entry", ticket], capture_output=True, text=True, check=False)
+
+    assert init.returncode == 0, init.stderr
+    assert first.returncode == EXIT_OK and json.loads(first.stdout)["verdict"] == "accept"
+    assert again.returncode == EXIT_DENIED and "DENY" in again.stdout
+    assert "\033[" not in again.stdout  # no colour codes when not writing to a terminal
+
+
+def test_exit_code_constants_match_the_contract() -> None:
+    assert (scanner_cli.EXIT_OK, EXIT_DENIED, EXIT_USAGE, EXIT_SYNC_FAILED) == (0, 1, 2, 3)
