@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out; SQLite keeps no zone, so store naive UTC everywhere."""
+    """Aware UTC datetimes in and out; SQLite keeps no zone, so naive UTC is what is stored everywhere."""
 
     impl = sa.DateTime
     cache_ok = True

@@ -1,4 +1,4 @@
-"""Errors of the issuing service. Each has a stable `code` (wire contract: add, never rename) and an HTTP status.
+"""Errors of the issuing service: each a stable `code` (wire contract: add, never rename) and an HTTP status.
 
 Hierarchy::
 

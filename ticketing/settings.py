@@ -1,7 +1,7 @@
 """Service settings, read from the environment (prefix `METRO_`) by the deployable, never at import time.
 
-Secrets: in `dev` a missing secret is generated once into the data folder (with a warning), so `make run` works
-on a fresh machine; in `prod` a missing, short or generated secret stops the service before it serves anything.
+Secrets: in `dev` a missing secret is generated once into the data folder (with a warning), so `make run`
+works on a fresh machine; in `prod` a missing, short or generated secret stops the service before it serves.
 """
 
 from __future__ import annotations
