@@ -55,7 +55,7 @@ def http_client(server_url: str, token: str | None = None) -> httpx.Client:
 def init_gate(data_dir: Path, db: Path | None, bundle_text: str, station: str, gate_id: str) -> Bundle:
     """Provision from an exported bundle; returns it (for the fingerprint and counts)."""
     bundle = load_bundle(bundle_text)
-    provision_from_bundle(data_dir, db, bundle, station, gate_id, datetime.now(UTC))
+    provision_from_bundle(data_dir, db, bundle, station=station, gate_id=gate_id, now=datetime.now(UTC))
     return bundle
 
 
@@ -78,7 +78,14 @@ def enroll_gate(data_dir: Path, db: Path | None, server_url: str, code: str) -> 
     conn = open_store(db_path(data_dir, db))
     try:
         with transaction(conn):
-            provision(conn, config, enrolment.network_id, {}, enrolment.cccd_hash_key, datetime.now(UTC))
+            provision(
+                conn,
+                config,
+                network_id=enrolment.network_id,
+                keyset={},
+                cccd_hash_key=enrolment.cccd_hash_key,
+                now=datetime.now(UTC),
+            )
     finally:
         conn.close()
     return config
@@ -156,7 +163,8 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
 
 class BackgroundSync:
     """`listen`'s sync every few seconds on its own thread and connection. A failure is reported through
-    `on_error` and retried next round: it never blocks or breaks a scan (they share only the database file)."""
+    `on_error` and retried next round: it never blocks or breaks a scan (they share only the database).
+    """
 
     def __init__(
         self, data_dir: Path, db: Path | None, interval: float, on_error: Callable[[Exception], None]
@@ -181,7 +189,7 @@ class BackgroundSync:
             while not self._stop.is_set():
                 try:
                     sync_gate(self.data_dir, gate)
-                except Exception as exc:  # noqa: BLE001 - any failure waits for the next round
+                except Exception as exc:
                     self.on_error(exc)
                 self._stop.wait(self.interval)
         finally:

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 DEVICE_KEY_FILE = "device-key.pem"
-TOKEN_FILE = "gate-token"
+TOKEN_FILE = "gate-token"  # noqa: S105 - a file name, not the token
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -1,7 +1,7 @@
 """The gate: one scan is one SQLite transaction (read state → decide → record the use and the journal event).
 
-`Gate.scan` never raises on bad input: every input, garbage included, ends as an ACCEPT or a DENY with a reason,
-recorded in the journal, committed durably before the answer is returned (the barrier opens only then).
+`Gate.scan` never raises on bad input: every input, garbage included, ends as an ACCEPT or a DENY with a
+reason, recorded in the journal, committed durably before the answer returns (the barrier opens only then).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 
 from fare_rules.cccd import CccdError, holder_hash, mask, parse_card_qr
 from fare_rules.errors import FareRulesError, UnknownStation
-from fare_rules.model import Credential, Denied, Direction, Flag, History, Scan
+from fare_rules.model import Credential, Denied, Direction, History, Scan
 from fare_rules.network import Network
 from fare_rules.policy import Policy
 from fare_rules.reasons import Reason
@@ -242,7 +242,13 @@ class Gate:
         records.append_journal(self.conn, event, now)
         if outcome.accepted and ev.credential_key is not None:
             records.record_use(
-                self.conn, ev.credential_key, outcome.station, direction, now, outcome.gate, outcome.seq
+                self.conn,
+                ev.credential_key,
+                station=outcome.station,
+                direction=direction,
+                at=now,
+                gate=outcome.gate,
+                seq=outcome.seq,
             )
         return outcome
 

@@ -1,7 +1,8 @@
 """Read QR codes from image files behind one small interface, with zxing-cpp (default) or pyzbar.
 
 zxing-cpp is the default: on degraded gate-camera frames it decodes more and faster, and with its retries
-(`try_invert`) it reads an inverted "dark mode" phone screen that zbar does not (figures: benchmarks/bench_gate.py).
+(`try_invert`) it reads an inverted "dark mode" phone screen that zbar does not
+(figures: benchmarks/bench_gate.py).
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ class ZxingDecoder:
     name = "zxing"
 
     def decode(self, image: Image.Image) -> list[str]:
-        import zxingcpp  # imported on first use: a gate scanning typed payloads never pays for it
+        # Imported on first use: a gate that only reads typed payloads never loads the native library.
+        import zxingcpp  # noqa: PLC0415
 
-        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
         return [str(b.text) for b in found if b.valid]
 
 
@@ -50,8 +52,9 @@ class PyzbarDecoder:
     name = "pyzbar"
 
     def decode(self, image: Image.Image) -> list[str]:
-        from pyzbar.pyzbar import ZBarSymbol
-        from pyzbar.pyzbar import decode as zbar_decode
+        # Lazy for the same reason; pyzbar also needs the system libzbar, missing on some gates.
+        from pyzbar.pyzbar import ZBarSymbol  # noqa: PLC0415
+        from pyzbar.pyzbar import decode as zbar_decode  # noqa: PLC0415
 
         return [r.data.decode("utf-8", "replace") for r in zbar_decode(image, symbols=[ZBarSymbol.QRCODE])]
 
@@ -68,7 +71,7 @@ def get_decoder(name: str = "zxing") -> QrDecoder:
 
 
 def looks_like_image_path(item: str) -> bool:
-    """An existing file, or text ending like an image file name (so a mistyped path is not read as a payload)."""
+    """An existing file, or text ending like an image file name (a mistyped path is not a payload)."""
     if "\n" in item or len(item) > 4096:
         return False
     path = Path(item)

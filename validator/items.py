@@ -1,4 +1,4 @@
-"""Parse the list items a gate receives (bundle and sync share them). Each parser raises ValueError on bad data."""
+"""Parse the list items a gate receives (bundle and sync share them). Parsers raise ValueError on bad data."""
 
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ def parse_pass(item: object) -> PassRecord:
 
 
 def parse_remote_use(item: object) -> RemoteUse:
-    """`{"seq": cursor, "gate", "gate_seq", "credential": "t:<serial>"|"p:<pass id>", "station", "direction", "at"}`."""
+    """One use by another gate: seq (cursor), gate, gate_seq, credential (`t:<serial>` or `p:<pass id>`),
+    station, direction, at."""
     obj = _object(item)
     credential = _str(obj, "credential")
     if not credential.startswith(("t:", "p:")):

@@ -43,8 +43,10 @@ BATCH_DOMAIN = b"metro-qr journal batch v1\x00"
 
 
 class JournalError(ValueError):
-    """A batch or chain that does not verify. `code` is stable: bad_format, bad_signature, wrong_gate,
-    broken_chain, bad_sequence."""
+    """A batch or chain that does not verify.
+
+    `code` is stable: bad_format, bad_signature, wrong_gate, broken_chain, bad_sequence.
+    """
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(f"{code}: {detail}")
@@ -108,8 +110,9 @@ def verify_batch(
 ) -> list[ChainedEvent]:
     """Check a batch: device signature, one gate, consecutive seqs, every hash and the chain's link.
 
-    `expected_prev_hash` is the hash the server holds for seq `first - 1` (GENESIS_HASH when the batch starts at
-    seq 1); pass None to skip only that outer link (e.g. the server lost its copy and will report a gap).
+    `expected_prev_hash` is the hash the server holds for seq `first - 1` (GENESIS_HASH when the batch
+    starts at seq 1); pass None to skip only that outer link (e.g. the server lost its copy and will
+    report a gap).
     Returns the events; raises JournalError otherwise.
     """
     try:

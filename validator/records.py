@@ -106,7 +106,8 @@ class RemoteUse:
 
 def add_gate(conn: sqlite3.Connection, config: GateConfig, now: datetime) -> None:
     conn.execute(
-        "INSERT INTO gate_config (gate_id, station, device_public_key, device_key_path, server_url, enrolled_at)"
+        "INSERT INTO gate_config"
+        " (gate_id, station, device_public_key, device_key_path, server_url, enrolled_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (gate_id) DO UPDATE SET station = excluded.station,"
         " device_public_key = excluded.device_public_key, device_key_path = excluded.device_key_path,"
         " server_url = excluded.server_url",
@@ -137,7 +138,8 @@ def get_state(conn: sqlite3.Connection, key: str) -> str | None:
 
 def set_state(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute(
-        "INSERT INTO station_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO station_state (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
 
@@ -245,6 +247,7 @@ def uses_of(conn: sqlite3.Connection, credential: str) -> tuple[Use, ...]:
 def record_use(
     conn: sqlite3.Connection,
     credential: str,
+    *,
     station: str,
     direction: Direction,
     at: datetime,
@@ -296,7 +299,8 @@ def append_journal(conn: sqlite3.Connection, event: ChainedEvent, at: datetime) 
 
 def pending_events(conn: sqlite3.Connection, gate: str, limit: int) -> list[ChainedEvent]:
     rows = conn.execute(
-        "SELECT seq, event, prev_hash, hash FROM journal WHERE gate = ? AND uploaded = 'no' ORDER BY seq LIMIT ?",
+        "SELECT seq, event, prev_hash, hash FROM journal"
+        " WHERE gate = ? AND uploaded = 'no' ORDER BY seq LIMIT ?",
         (gate, limit),
     ).fetchall()
     return [ChainedEvent(gate, seq, json.loads(ev), prev, digest) for seq, ev, prev, digest in rows]

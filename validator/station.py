@@ -58,7 +58,7 @@ class Rules:
 
 @lru_cache(maxsize=1)
 def load_rules() -> Rules:
-    """The network, tariff and policy shipped in fare_rules/data (a gate runs with the files it was built with)."""
+    """The network, tariff and policy shipped in fare_rules/data (a gate runs with what it was built with)."""
     data = resources.files("fare_rules.data")
     network = load_network(data.joinpath("hcmc-line1.json").read_text(encoding="utf-8"))
     tariff = load_tariff(data.joinpath("hcmc-line1-tariff.json").read_text(encoding="utf-8"), network)
@@ -90,8 +90,11 @@ def apply_lists(
     passes: tuple[PassRecord, ...] | list[PassRecord],
     cursors: dict[str, int],
 ) -> None:
-    """Store list items and advance cursors (caller's transaction). Items at or below a cursor the store already
-    passed are skipped, so an older bundle can never roll back a newer status."""
+    """Store list items and advance cursors (caller's transaction).
+
+    Items at or below a cursor the store already passed are skipped, so an older bundle can never roll
+    back a newer status.
+    """
     rev_cursor = int(records.get_state(conn, "cursor_revocations") or "0")
     pass_cursor = int(records.get_state(conn, "cursor_passes") or "0")
     records.upsert_revocations(conn, [r for r in revocations if r.seq > rev_cursor])
@@ -104,6 +107,7 @@ def apply_lists(
 def provision(
     conn: sqlite3.Connection,
     config: GateConfig,
+    *,
     network_id: str,
     keyset: Keyset,
     cccd_hash_key: bytes,
@@ -125,7 +129,7 @@ def provision(
 
 
 def provision_from_bundle(
-    data_dir: Path, db: Path | None, bundle: Bundle, station: str, gate_id: str, now: datetime
+    data_dir: Path, db: Path | None, bundle: Bundle, *, station: str, gate_id: str, now: datetime
 ) -> GateConfig:
     """`init`: make the device key if needed and load a verified bundle into the (possibly shared) store."""
     if bundle.station != station:
@@ -143,7 +147,14 @@ def provision_from_bundle(
     conn = open_store(db_path(data_dir, db))
     try:
         with transaction(conn):
-            provision(conn, config, bundle.network_id, bundle.keyset, bundle.cccd_hash_key, now)
+            provision(
+                conn,
+                config,
+                network_id=bundle.network_id,
+                keyset=bundle.keyset,
+                cccd_hash_key=bundle.cccd_hash_key,
+                now=now,
+            )
             apply_lists(conn, bundle.revocations, bundle.passes, bundle.cursors)
             for name in ("revocations_synced_at", "passes_synced_at"):
                 # The lists are as old as the bundle, not as old as this init.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,8 +33,8 @@ TEST_NOW = datetime(2025, 3, 1, 3, 0, tzinfo=UTC)
 # Fabricated (domain.md): no real person.
 CCCD_NUMBER = "079303001234"
 CCCD_EXAMPLE = (
-    "079303001234|025123456|Nguyễn Thị Mẫu|15062003|Nữ|12 Đường Số 1, Phường Bến Thành, Quận 1, TP. Hồ Chí Minh"
-    "|20042021"
+    "079303001234|025123456|Nguyễn Thị Mẫu|15062003|Nữ"
+    "|12 Đường Số 1, Phường Bến Thành, Quận 1, TP. Hồ Chí Minh|20042021"
 )
 
 
@@ -84,7 +84,7 @@ class TestIssuer:
         key: Ed25519PrivateKey | None = None,
         kid: int | None = None,
     ) -> tuple[int, str]:
-        """(serial, payload text) of a freshly signed ticket. Station numbers are wire numbers (101 = L1-01)."""
+        """(serial, payload text) of a freshly signed ticket. Stations are wire numbers (101 = L1-01)."""
         issued = (issued_at or datetime(2025, 3, 1, 1, 0, tzinfo=UTC)).replace(microsecond=0)
         self.next_serial += 1
         single = product is Product.SINGLE
@@ -215,7 +215,9 @@ class FakeServer:
             return self._journal(request, gate)
         return httpx.Response(404, json={"code": "not_found", "detail": path})
 
-    def _signed(self, request: httpx.Request, body: dict[str, object], status: int = 200) -> httpx.Response:
+    def _signed(
+        self, request: httpx.Request, body: Mapping[str, object], status: int = 200
+    ) -> httpx.Response:
         content = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if self.sign:

@@ -38,7 +38,9 @@ def gate_dir(tmp_path: Path, issuer: TestIssuer, monkeypatch: pytest.MonkeyPatch
     (tmp_path / "bundle.json").write_text(issuer.bundle(server_time=datetime.now(UTC)), encoding="utf-8")
     monkeypatch.setenv("METRO_GATE_DIR", str(tmp_path / "gate"))
     monkeypatch.delenv("METRO_GATE_DB", raising=False)
-    assert main(["init", "--station", "L1-01", "--gate", "G1", "--bundle", str(tmp_path / "bundle.json")]) == 0
+    assert (
+        main(["init", "--station", "L1-01", "--gate", "G1", "--bundle", str(tmp_path / "bundle.json")]) == 0
+    )
     return tmp_path / "gate"
 
 
@@ -81,7 +83,9 @@ def test_a_cccd_scan_shows_the_masked_number_and_never_the_full_one(
 
     out = capsys.readouterr().out
     assert status == EXIT_OK
-    assert "ACCEPT" in out and "0793******34" in out and "N.T.M." in out
+    assert "ACCEPT" in out
+    assert "0793******34" in out
+    assert "N.T.M." in out
     assert CCCD_NUMBER not in out
 
 
@@ -95,7 +99,9 @@ def test_the_human_screen_shows_deny_with_both_languages(
 
     out = capsys.readouterr().out
     assert status == EXIT_DENIED
-    assert "DENY" in out and "Không đọc được tệp ảnh" in out and "Image file cannot be read" in out
+    assert "DENY" in out
+    assert "Không đọc được tệp ảnh" in out
+    assert "Image file cannot be read" in out
 
 
 def test_listen_reads_one_payload_per_line_and_a_bad_line_never_stops_it(
@@ -109,7 +115,8 @@ def test_listen_reads_one_payload_per_line_and_a_bad_line_never_stops_it(
     out = _json_lines(capsys.readouterr().out)
     assert status == EXIT_DENIED
     assert [o["verdict"] for o in out] == ["accept", "deny", "deny", "accept", "deny"]
-    assert out[1]["reason"] == "not_our_code" and out[4]["reason"] == "cccd_invalid"
+    assert out[1]["reason"] == "not_our_code"
+    assert out[4]["reason"] == "cccd_invalid"
 
 
 def test_inspect_shows_a_ticket_without_using_it(
@@ -122,7 +129,9 @@ def test_inspect_shows_a_ticket_without_using_it(
     assert main(["scan", "--direction", "entry", ticket]) == EXIT_OK  # still unused
 
 
-def test_status_reports_gate_station_lists_and_backlog(gate_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_reports_gate_station_lists_and_backlog(
+    gate_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["scan", "--direction", "entry", "junk"])
     capsys.readouterr()
 
@@ -132,7 +141,9 @@ def test_status_reports_gate_station_lists_and_backlog(gate_dir: Path, capsys: p
     assert "clock_suspect" in status["flags"]  # provisioned offline: the clock was never checked
 
 
-def test_commands_before_provisioning_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_commands_before_provisioning_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     status = main(["--data-dir", str(tmp_path / "empty"), "scan", "--direction", "entry", "x"])
 
     assert status == EXIT_USAGE
@@ -188,14 +199,24 @@ def test_the_script_runs_as_a_subprocess_with_its_exit_codes(tmp_path: Path, iss
     cli = [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(tmp_path / "g")]
     ticket = _recent(issuer)
 
-    init = subprocess.run([*cli, "init", "--station", "L1-01", "--gate", "G1", "--bundle", str(tmp_path / "b.json")],
-                          capture_output=True, text=True, check=False)
-    first = subprocess.run([*cli, "scan", "--direction", "entry", "--json", ticket], capture_output=True, text=True, check=False)
-    again = subprocess.run([*cli, "scan", "--direction", "entry", ticket], capture_output=True, text=True, check=False)
+    init = subprocess.run(
+        [*cli, "init", "--station", "L1-01", "--gate", "G1", "--bundle", str(tmp_path / "b.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    first = subprocess.run(
+        [*cli, "scan", "--direction", "entry", "--json", ticket], capture_output=True, text=True, check=False
+    )
+    again = subprocess.run(
+        [*cli, "scan", "--direction", "entry", ticket], capture_output=True, text=True, check=False
+    )
 
     assert init.returncode == 0, init.stderr
-    assert first.returncode == EXIT_OK and json.loads(first.stdout)["verdict"] == "accept"
-    assert again.returncode == EXIT_DENIED and "DENY" in again.stdout
+    assert first.returncode == EXIT_OK
+    assert json.loads(first.stdout)["verdict"] == "accept"
+    assert again.returncode == EXIT_DENIED
+    assert "DENY" in again.stdout
     assert "\033[" not in again.stdout  # no colour codes when not writing to a terminal
 
 

@@ -38,19 +38,23 @@ def test_scanned_text_is_classified_before_any_parsing(raw: str, kind: InputKind
 
 def _pass(pass_id: str, start_days: int, days: int = 30, status: str = "active") -> PassRecord:
     start = NOW + timedelta(days=start_days)
-    return PassRecord(1, pass_id, b"\x01" * 16, Product.MONTHLY, start, start + timedelta(days=days), status, "A.B.", 1990)
+    return PassRecord(
+        1, pass_id, b"\x01" * 16, Product.MONTHLY, start, start + timedelta(days=days), status, "A.B.", 1990
+    )
 
 
 def test_the_current_active_pass_is_chosen_over_expired_and_future_ones() -> None:
     chosen = pick_pass([_pass("old", -60), _pass("now", -5), _pass("next", 25)], NOW)
 
-    assert chosen is not None and chosen.pass_id == "now"
+    assert chosen is not None
+    assert chosen.pass_id == "now"
 
 
 def test_an_expired_pass_is_still_chosen_so_the_refusal_says_expired() -> None:
     chosen = pick_pass([_pass("older", -90), _pass("old", -45)], NOW)
 
-    assert chosen is not None and chosen.pass_id == "old"
+    assert chosen is not None
+    assert chosen.pass_id == "old"
 
 
 def test_no_pass_means_none() -> None:

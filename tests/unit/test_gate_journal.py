@@ -46,7 +46,9 @@ def test_a_batch_signed_by_another_gates_key_is_refused() -> None:
 
 def test_an_edited_event_breaks_the_chain_even_when_re_signed() -> None:
     events = _chain()
-    edited = ChainedEvent("G1", 2, {**events[1].event, "verdict": "deny"}, events[1].prev_hash, events[1].hash)
+    edited = ChainedEvent(
+        "G1", 2, {**events[1].event, "verdict": "deny"}, events[1].prev_hash, events[1].hash
+    )
 
     with pytest.raises(JournalError) as caught:
         verify_batch(build_batch("G1", [events[0], edited, events[2]], KEY), KEY.public_key(), GENESIS_HASH)
@@ -77,7 +79,9 @@ def test_events_of_another_gate_inside_a_batch_are_refused() -> None:
     assert caught.value.code == "wrong_gate"
 
 
-@pytest.mark.parametrize("batch", [{}, {"gate": "G1"}, {"format": 1, "gate": "G1", "events": [], "signature": ""}])
+@pytest.mark.parametrize(
+    "batch", [{}, {"gate": "G1"}, {"format": 1, "gate": "G1", "events": [], "signature": ""}]
+)
 def test_a_malformed_batch_is_a_bad_format_error(batch: dict[str, object]) -> None:
     with pytest.raises(JournalError) as caught:
         verify_batch(batch, KEY.public_key(), GENESIS_HASH)

@@ -21,13 +21,15 @@ def issuer() -> TestIssuer:
 
 @pytest.fixture
 def provision(tmp_path: Path, issuer: TestIssuer) -> Iterator[object]:
-    """provision(station, gate, data_dir=None, db=None) -> Gate, from a bundle of what `issuer` issued so far."""
+    """provision(station, gate, data_dir=None, db=None) -> Gate, from a bundle of what `issuer` issued."""
     opened: list[Gate] = []
 
-    def make(station: str = "L1-01", gate: str = "G1", data_dir: Path | None = None, db: Path | None = None) -> Gate:
+    def make(
+        station: str = "L1-01", gate: str = "G1", data_dir: Path | None = None, db: Path | None = None
+    ) -> Gate:
         folder = data_dir or tmp_path / f"{station}-{gate}"
         bundle = load_bundle(issuer.bundle(station, server_time=NOW))
-        provision_from_bundle(folder, db, bundle, station, gate, NOW)
+        provision_from_bundle(folder, db, bundle, station=station, gate_id=gate, now=NOW)
         opened.append(open_gate(folder, db))
         return opened[-1]
 

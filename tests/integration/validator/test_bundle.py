@@ -74,20 +74,25 @@ def test_garbage_is_a_bad_format_bundle(text: str) -> None:
 
 def test_a_bundle_for_another_station_is_refused(tmp_path: Path, issuer: TestIssuer) -> None:
     with pytest.raises(ProvisionError):
-        provision_from_bundle(tmp_path, None, load_bundle(issuer.bundle("L1-02")), "L1-01", "G1", NOW)
+        provision_from_bundle(
+            tmp_path, None, load_bundle(issuer.bundle("L1-02")), station="L1-01", gate_id="G1", now=NOW
+        )
 
 
 def test_two_gates_of_one_station_share_one_database(tmp_path: Path, issuer: TestIssuer) -> None:
     _, ticket = issuer.ticket()
     db = tmp_path / "station.db"
     for gate in ("G1", "G2"):
-        provision_from_bundle(tmp_path / gate, db, load_bundle(issuer.bundle()), "L1-01", gate, NOW)
+        provision_from_bundle(
+            tmp_path / gate, db, load_bundle(issuer.bundle()), station="L1-01", gate_id=gate, now=NOW
+        )
     g1, g2 = open_gate(tmp_path / "G1", db), open_gate(tmp_path / "G2", db)
 
     first, second = g1.scan(ticket, Direction.ENTRY, NOW), g2.scan(ticket, Direction.ENTRY, NOW)
 
     assert (g1.config.gate_id, g2.config.gate_id) == ("G1", "G2")
-    assert first.accepted and second.reason is Reason.ALREADY_INSIDE
+    assert first.accepted
+    assert second.reason is Reason.ALREADY_INSIDE
     assert (first.seq, second.seq) == (1, 1)  # each gate its own journal sequence
 
 
@@ -98,7 +103,9 @@ def test_an_older_bundle_never_rolls_back_a_newer_pass_status(tmp_path: Path, is
     old = issuer.bundle()
     issuer.add_pass(pass_id="P1", status="revoked")
     db = tmp_path / "station.db"
-    provision_from_bundle(tmp_path / "G1", db, load_bundle(issuer.bundle()), "L1-01", "G1", NOW)
-    provision_from_bundle(tmp_path / "G2", db, load_bundle(old), "L1-01", "G2", NOW)
+    provision_from_bundle(
+        tmp_path / "G1", db, load_bundle(issuer.bundle()), station="L1-01", gate_id="G1", now=NOW
+    )
+    provision_from_bundle(tmp_path / "G2", db, load_bundle(old), station="L1-01", gate_id="G2", now=NOW)
 
     assert open_gate(tmp_path / "G2", db).scan(cccd_qr(), Direction.ENTRY, NOW).reason is Reason.REVOKED

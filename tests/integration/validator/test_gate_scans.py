@@ -33,8 +33,10 @@ def test_a_valid_single_ticket_enters_at_its_origin_and_exits_at_its_destination
     # The exit gate learns of the entry only through sync; here it exits unseen but within the fare.
     left = destination.scan(ticket, EXIT, NOW + timedelta(minutes=25))
 
-    assert entered.accepted and entered.reason is None
-    assert left.accepted and Flag.ENTRY_UNSEEN in left.flags
+    assert entered.accepted
+    assert entered.reason is None
+    assert left.accepted
+    assert Flag.ENTRY_UNSEEN in left.flags
 
 
 def test_the_same_ticket_cannot_enter_twice(issuer: TestIssuer, provision: Provision) -> None:
@@ -57,7 +59,9 @@ def test_a_spent_ticket_is_refused_as_already_used(issuer: TestIssuer, provision
     assert gate.scan(ticket, ENTRY, NOW + timedelta(minutes=20)).reason is Reason.ALREADY_USED
 
 
-def test_entry_at_another_station_than_the_origin_is_refused(issuer: TestIssuer, provision: Provision) -> None:
+def test_entry_at_another_station_than_the_origin_is_refused(
+    issuer: TestIssuer, provision: Provision
+) -> None:
     _, ticket = issuer.ticket(origin=101, destination=105)
 
     assert provision("L1-03").scan(ticket, ENTRY, NOW).reason is Reason.WRONG_STATION
@@ -110,7 +114,8 @@ def test_a_forged_ticket_is_a_bad_signature_and_shows_what_it_claims(
     outcome = provision().scan(ticket, ENTRY, NOW)
 
     assert outcome.reason is Reason.BAD_SIGNATURE
-    assert outcome.ticket is not None and outcome.ticket.verified is False
+    assert outcome.ticket is not None
+    assert outcome.ticket.verified is False
 
 
 def test_a_ticket_of_a_revoked_key_is_refused(issuer: TestIssuer, provision: Provision) -> None:
@@ -217,7 +222,8 @@ def test_every_scan_is_journaled_in_one_unbroken_chain_and_only_accepts_are_uses
     rows = gate.conn.execute("SELECT seq, event, prev_hash, hash FROM journal ORDER BY seq").fetchall()
     prev = GENESIS_HASH
     for _seq, event, prev_hash, digest in rows:
-        assert prev_hash == prev and chain_hash(prev_hash, json.loads(event)) == digest
+        assert prev_hash == prev
+        assert chain_hash(prev_hash, json.loads(event)) == digest
         prev = digest
     verdicts = [json.loads(r[1])["verdict"] for r in rows]
     uses = gate.conn.execute("SELECT count(*) FROM uses").fetchone()[0]
@@ -234,7 +240,8 @@ def test_the_journal_never_holds_a_cccd_number(issuer: TestIssuer, provision: Pr
 
     dump = "\n".join(r[0] for r in gate.conn.execute("SELECT event FROM journal"))
 
-    assert CCCD_NUMBER not in dump and "079303009999" not in dump
+    assert CCCD_NUMBER not in dump
+    assert "079303009999" not in dump
 
 
 def test_decisions_on_stale_lists_are_flagged_on_screen_and_in_the_journal(
@@ -245,6 +252,8 @@ def test_decisions_on_stale_lists_are_flagged_on_screen_and_in_the_journal(
 
     outcome = gate.scan(ticket, ENTRY, NOW + timedelta(days=2, hours=1))
 
-    event = json.loads(gate.conn.execute("SELECT event FROM journal WHERE seq = ?", (outcome.seq,)).fetchone()[0])
+    event = json.loads(
+        gate.conn.execute("SELECT event FROM journal WHERE seq = ?", (outcome.seq,)).fetchone()[0]
+    )
     assert Flag.STALE_LISTS in outcome.flags
     assert "stale_lists" in event["flags"]

@@ -16,7 +16,8 @@ DECODERS: list[QrDecoder] = [ZxingDecoder(), PyzbarDecoder()]
 
 
 def _qr(text: str) -> Image.Image:
-    return qrcode.make(text, border=4, box_size=6).get_image().convert("L")
+    image: Image.Image = qrcode.make(text, border=4, box_size=6).get_image().convert("L")
+    return image
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,9 @@ def test_an_image_with_two_codes_asks_for_one_at_a_time(tmp_path: Path, decoder:
 
 @pytest.mark.parametrize("decoder", DECODERS, ids=lambda d: d.name)
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n truncated"])
-def test_a_file_that_is_not_an_image_is_unreadable(tmp_path: Path, decoder: QrDecoder, content: bytes) -> None:
+def test_a_file_that_is_not_an_image_is_unreadable(
+    tmp_path: Path, decoder: QrDecoder, content: bytes
+) -> None:
     path = tmp_path / "fake.png"
     path.write_bytes(content)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -45,11 +46,15 @@ def _provision_station(tmp_path: Path, issuer: TestIssuer, gates: list[str]) -> 
     db = tmp_path / "station.db"
     bundle = load_bundle(issuer.bundle(server_time=datetime.now(UTC)))
     for gate in gates:
-        provision_from_bundle(tmp_path / gate, db, bundle, "L1-01", gate, datetime.now(UTC))
+        provision_from_bundle(
+            tmp_path / gate, db, bundle, station="L1-01", gate_id=gate, now=datetime.now(UTC)
+        )
     return db
 
 
-def test_two_gate_processes_scanning_the_same_ticket_at_the_same_instant_accept_it_once(tmp_path: Path) -> None:
+def test_two_gate_processes_scanning_the_same_ticket_at_the_same_instant_accept_it_once(
+    tmp_path: Path,
+) -> None:
     issuer = TestIssuer()
     tickets = [issuer.ticket(issued_at=datetime.now(UTC) - timedelta(minutes=5))[1] for _ in range(30)]
     db = _provision_station(tmp_path, issuer, ["G1", "G2"])
@@ -57,7 +62,16 @@ def test_two_gate_processes_scanning_the_same_ticket_at_the_same_instant_accept_
     start = time.time() + 1.5
     procs = [
         subprocess.Popen(
-            [PYTHON, "-c", _WORKER, str(tmp_path / g), str(db), str(start), "0.02", str(tmp_path / "tickets.json")],
+            [
+                PYTHON,
+                "-c",
+                _WORKER,
+                str(tmp_path / g),
+                str(db),
+                str(start),
+                "0.02",
+                str(tmp_path / "tickets.json"),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -73,7 +87,8 @@ def test_two_gate_processes_scanning_the_same_ticket_at_the_same_instant_accept_
     gate = open_gate(tmp_path / "G1", db)
     per_ticket = gate.conn.execute("SELECT count(*) FROM uses GROUP BY credential").fetchall()
     gate.conn.close()
-    assert len(per_ticket) == len(tickets) and {n for (n,) in per_ticket} == {1}
+    assert len(per_ticket) == len(tickets)
+    assert {n for (n,) in per_ticket} == {1}
 
 
 def test_a_scanner_killed_mid_stream_loses_no_accepted_scan_and_no_ticket_works_twice(tmp_path: Path) -> None:
@@ -84,34 +99,48 @@ def test_a_scanner_killed_mid_stream_loses_no_accepted_scan_and_no_ticket_works_
     lines = [t if i % 5 else "garbage line" for i, t in enumerate(tickets)] + ["junk"] * 5000
     env = {**os.environ, "METRO_GATE_DB": str(tmp_path / "station.db")}
     proc = subprocess.Popen(
-        [PYTHON, "scanner_cli.py", "--data-dir", str(tmp_path / "G1"), "listen", "--direction", "entry", "--json"],
+        [
+            PYTHON,
+            "scanner_cli.py",
+            "--data-dir",
+            str(tmp_path / "G1"),
+            "listen",
+            "--direction",
+            "entry",
+            "--json",
+        ],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env=env,
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     proc.stdin.write("\n".join(lines) + "\n")
     proc.stdin.flush()
     printed = [json.loads(proc.stdout.readline()) for _ in range(40)]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     for pipe in (proc.stdin, proc.stdout):
-        try:
+        # The buffered rest of our input has nowhere to go: the reader is dead.
+        with contextlib.suppress(BrokenPipeError):
             pipe.close()
-        except BrokenPipeError:  # the buffered rest of our input had nowhere to go: the reader is dead
-            pass
 
     gate = open_gate(tmp_path / "G1", tmp_path / "station.db")
     rows = gate.conn.execute("SELECT seq, event, prev_hash, hash FROM journal ORDER BY seq").fetchall()
     prev = GENESIS_HASH
     for _, event, prev_hash, digest in rows:
-        assert prev_hash == prev and chain_hash(prev_hash, json.loads(event)) == digest
+        assert prev_hash == prev
+        assert chain_hash(prev_hash, json.loads(event)) == digest
         prev = digest
-    journal_accepts = {json.loads(e)["credential"] for _, e, _, _ in rows if json.loads(e)["verdict"] == "accept"}
+    journal_accepts = {
+        json.loads(e)["credential"] for _, e, _, _ in rows if json.loads(e)["verdict"] == "accept"
+    }
     uses = [c for (c,) in gate.conn.execute("SELECT credential FROM uses")]
-    printed_accepts = {f"t:{p['recognised']['ticket']['serial']}" for p in printed if p["verdict"] == "accept"}
+    printed_accepts = {
+        f"t:{p['recognised']['ticket']['serial']}" for p in printed if p["verdict"] == "accept"
+    }
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
     assert len(printed) <= len(rows) < len(lines)  # killed mid-stream; all that was shown was durable
     assert printed_accepts <= journal_accepts == set(uses)

@@ -21,15 +21,19 @@ from validator.testing import TEST_NOW as NOW
 from validator.testing import FakeServer, TestIssuer, cccd_qr
 
 
-def _enrolled(tmp_path: Path, server: FakeServer, gate: str = "G1", station: str = "L1-01") -> tuple[Gate, str]:
+def _enrolled(
+    tmp_path: Path, server: FakeServer, gate: str = "G1", station: str = "L1-01"
+) -> tuple[Gate, str]:
     folder = tmp_path / gate
     key = load_or_create_device_key(folder)
     server.add_code(f"code-{gate}", gate, station)
     enrolment = enroll(server.client(), f"code-{gate}", public_key_text(key))
     conn = open_store(folder / "gate.db")
-    config = GateConfig(gate, station, public_key_text(key), str(folder / "device-key.pem"), "http://server.test")
+    config = GateConfig(
+        gate, station, public_key_text(key), str(folder / "device-key.pem"), "http://server.test"
+    )
     with transaction(conn):
-        provision(conn, config, "hcmc", {}, enrolment.cccd_hash_key, NOW)
+        provision(conn, config, network_id="hcmc", keyset={}, cccd_hash_key=enrolment.cccd_hash_key, now=NOW)
     conn.close()
     return open_gate(folder), enrolment.token
 
@@ -60,7 +64,9 @@ def test_a_full_sync_pulls_keys_and_lists_and_the_gate_then_decides_with_them(
     assert report.clock_offset_seconds == pytest.approx(2.0)
     assert gate.scan(ticket, Direction.ENTRY, NOW).reason is Reason.REVOKED
     accepted = gate.scan(cccd_qr(), Direction.ENTRY, NOW)
-    assert accepted.accepted and Flag.STALE_LISTS not in accepted.flags and Flag.CLOCK_SUSPECT not in accepted.flags
+    assert accepted.accepted
+    assert Flag.STALE_LISTS not in accepted.flags
+    assert Flag.CLOCK_SUSPECT not in accepted.flags
 
 
 def test_an_interrupted_sync_resumes_from_the_last_stored_page(tmp_path: Path, server: FakeServer) -> None:
@@ -126,11 +132,14 @@ def test_the_journal_arrives_once_even_when_a_batch_is_sent_twice(tmp_path: Path
     gate.conn.execute("UPDATE journal SET uploaded = 'no'")  # as if the answer had been lost
     second = client.sync().journal
 
-    assert first["stored"] == 3 and second == {"stored": 0, "duplicate": 3, "refused": 0}
+    assert first["stored"] == 3
+    assert second == {"stored": 0, "duplicate": 3, "refused": 0}
     assert sorted(server.journal) == [("G1", 1), ("G1", 2), ("G1", 3)]
 
 
-def test_a_gate_offline_for_a_week_uploads_everything_exactly_once(tmp_path: Path, server: FakeServer) -> None:
+def test_a_gate_offline_for_a_week_uploads_everything_exactly_once(
+    tmp_path: Path, server: FakeServer
+) -> None:
     gate, token = _enrolled(tmp_path, server)
     for minute in range(1200):
         gate.scan(f"junk {minute}", Direction.ENTRY, NOW + timedelta(minutes=minute * 8))
@@ -162,7 +171,9 @@ def test_when_the_server_lost_events_the_gate_resends_from_where_it_asks(
 def test_the_server_refuses_a_batch_signed_by_another_gate(tmp_path: Path, server: FakeServer) -> None:
     gate, token = _enrolled(tmp_path, server)
     gate.scan("junk", Direction.ENTRY, NOW)
-    client = SyncClient(server.client(token), gate.conn, "G1", Ed25519PrivateKey.generate(), clock=lambda: NOW)
+    client = SyncClient(
+        server.client(token), gate.conn, "G1", Ed25519PrivateKey.generate(), clock=lambda: NOW
+    )
 
     with pytest.raises(SyncError):
         client.push_journal()
@@ -182,7 +193,11 @@ def test_an_exit_gate_learns_of_an_entry_at_another_station_through_events(
     for (gate_id, seq), event in sorted(server.journal.items()):
         if event.event["verdict"] == "accept":
             server.events.append(
-                {"gate": gate_id, "gate_seq": seq, **{k: event.event[k] for k in ("credential", "station", "direction", "at")}}
+                {
+                    "gate": gate_id,
+                    "gate_seq": seq,
+                    **{k: event.event[k] for k in ("credential", "station", "direction", "at")},
+                }
             )
 
     report = _client(exit_gate, server, exit_token).sync()
@@ -193,13 +208,15 @@ def test_an_exit_gate_learns_of_an_entry_at_another_station_through_events(
 
 
 def test_sync_over_a_dead_network_fails_cleanly(tmp_path: Path, server: FakeServer) -> None:
-    gate, token = _enrolled(tmp_path, server)
+    gate, _token = _enrolled(tmp_path, server)
 
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("no route", request=request)
 
     client = SyncClient(
-        httpx.Client(transport=httpx.MockTransport(down), base_url="http://x"), gate.conn, "G1",
+        httpx.Client(transport=httpx.MockTransport(down), base_url="http://x"),
+        gate.conn,
+        "G1",
         load_or_create_device_key(tmp_path / "G1"),
     )
 
