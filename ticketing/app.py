@@ -11,7 +11,8 @@ from ticketing.context import build_context
 from ticketing.db import make_engine, utcnow
 from ticketing.handlers import install_handlers
 from ticketing.limits import BodySizeLimit
-from ticketing.routes import admin, orders, payments, public, tickets
+from ticketing.routes import admin, gate, orders, payments, public, tickets
+from ticketing.services.journal import JOURNAL_MAX_BYTES
 from ticketing.settings import Settings, load_settings, resolve_secrets
 
 __all__ = ["app_from_env", "create_app"]
@@ -30,8 +31,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     app.state.context = build_context(settings)
     app.state.clock = clock
     install_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (public.router, orders.router, payments.router, tickets.router, admin.router):
+    # Journal batches (500 signed events) outgrow the riders' body limit; only that path gets more.
+    journal_limit = {"/v1/gate/journal": max(JOURNAL_MAX_BYTES, settings.max_body_bytes)}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, per_path=journal_limit)
+    routers = (public.router, orders.router, payments.router, tickets.router, admin.router, gate.router)
+    for router in routers:
         app.include_router(router)
     if app.state.context.provider.sandbox:
         app.include_router(payments.sandbox_router)

@@ -11,10 +11,22 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ticketing.context import ServiceContext
-from ticketing.models import ApiToken, Role
+from ticketing.models import ApiToken, Gate, Role
+from ticketing.responses import Signer
 from ticketing.services.api_tokens import authenticate
+from ticketing.services.gates import authenticate_gate
 
-__all__ = ["AdminDep", "BearerDep", "ContextDep", "NowDep", "SessionDep", "bearer_token", "get_session"]
+__all__ = [
+    "AdminDep",
+    "BearerDep",
+    "ContextDep",
+    "GateDep",
+    "NowDep",
+    "SessionDep",
+    "SignerDep",
+    "bearer_token",
+    "get_session",
+]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -46,8 +58,23 @@ def require_admin(session: Annotated[Session, Depends(get_session)], request: Re
     return authenticate(session, bearer_token(request), Role.ADMIN)
 
 
+def require_gate(session: Annotated[Session, Depends(get_session)], request: Request) -> Gate:
+    return authenticate_gate(session, bearer_token(request))
+
+
+def get_signer(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    context: Annotated[ServiceContext, Depends(get_context)],
+    now: Annotated[datetime, Depends(get_now)],
+) -> Signer:
+    return Signer(request, session, context.keyring, now)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 NowDep = Annotated[datetime, Depends(get_now)]
 BearerDep = Annotated[str | None, Depends(bearer_token)]
 AdminDep = Annotated[ApiToken, Depends(require_admin)]
+GateDep = Annotated[Gate, Depends(require_gate)]
+SignerDep = Annotated[Signer, Depends(get_signer)]

@@ -12,13 +12,18 @@ Hierarchy::
     ├── Unauthorized                  (401 unauthorized)
     │   └── BadSignature              (401 bad_signature)
     ├── Forbidden                     (403 forbidden)
-    │   └── RefundsNotAllowed         (403 refunds_not_allowed)
+    │   ├── RefundsNotAllowed         (403 refunds_not_allowed)
+    │   ├── BadEnrolmentCode          (403 bad_code; code_expired)
+    │   └── WrongGate                 (403 wrong_gate)
+    ├── JournalRejected               (400 bad_format, bad_signature, wrong_gate, broken_chain, bad_sequence)
     ├── NotFound                      (404 not_found; order_not_found, ticket_not_found, pass_not_found)
     ├── Conflict                      (409 conflict)
     │   ├── OrderExpired              (409 order_expired)
     │   ├── OrderNotPayable           (409 order_not_payable)
     │   ├── AmountMismatch            (409 amount_mismatch)
     │   ├── TicketNotRefundable       (409 ticket_not_refundable)
+    │   ├── GateExists                (409 gate_exists)
+    │   ├── JournalGapFound           (409 journal_gap, with expected_seq)
     │   └── NoSigningKey              (503 no_signing_key)
     └── PayloadTooLarge               (413 payload_too_large)
 """
@@ -27,14 +32,18 @@ from __future__ import annotations
 
 __all__ = [
     "AmountMismatch",
+    "BadEnrolmentCode",
     "BadSignature",
     "ConfigurationError",
     "Conflict",
     "Forbidden",
+    "GateExists",
     "HolderRequired",
     "IdempotencyKeyReused",
     "InvalidRequest",
     "InvalidStartDate",
+    "JournalGapFound",
+    "JournalRejected",
     "NoSigningKey",
     "NotFound",
     "OrderExpired",
@@ -45,6 +54,7 @@ __all__ = [
     "TicketNotRefundable",
     "TicketingError",
     "Unauthorized",
+    "WrongGate",
 ]
 
 
@@ -57,6 +67,11 @@ class TicketingError(Exception):
         self.detail = detail
         if code is not None:
             self.code = code
+
+    @property
+    def extra(self) -> dict[str, object]:
+        """Fields the error body carries besides code and detail (a machine-readable hint)."""
+        return {}
 
 
 class ConfigurationError(TicketingError):
@@ -136,3 +151,36 @@ class NoSigningKey(Conflict):
 class PayloadTooLarge(TicketingError):
     code = "payload_too_large"
     status = 413
+
+
+class BadEnrolmentCode(Forbidden):
+    code = "bad_code"
+
+
+class WrongGate(Forbidden):
+    code = "wrong_gate"
+
+
+class GateExists(Conflict):
+    code = "gate_exists"
+
+
+class JournalRejected(TicketingError):
+    """A journal batch that does not verify; `code` is validator.journal.JournalError's."""
+
+    code = "bad_format"
+    status = 400
+
+
+class JournalGapFound(Conflict):
+    """The batch starts after events the server never received: resend from `expected_seq`."""
+
+    code = "journal_gap"
+
+    def __init__(self, detail: str, expected_seq: int) -> None:
+        super().__init__(detail)
+        self.expected_seq = expected_seq
+
+    @property
+    def extra(self) -> dict[str, object]:
+        return {"expected_seq": self.expected_seq}

@@ -28,8 +28,10 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, code: str, detail: str) -> JSONResponse:
-    return JSONResponse({"code": code, "detail": detail}, status_code=status)
+def error_response(
+    status: int, code: str, detail: str, extra: dict[str, object] | None = None
+) -> JSONResponse:
+    return JSONResponse({"code": code, "detail": detail, **(extra or {})}, status_code=status)
 
 
 async def _ticketing(_request: Request, exc: Exception) -> JSONResponse:
@@ -37,7 +39,7 @@ async def _ticketing(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.error("%s: %s", exc.code, exc.detail)
         return error_response(exc.status, exc.code, "the service cannot do this right now")
-    return error_response(exc.status, exc.code, exc.detail)
+    return error_response(exc.status, exc.code, exc.detail, exc.extra)
 
 
 async def _fare_rules(_request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -10,20 +11,23 @@ __all__ = ["BodySizeLimit"]
 
 
 class BodySizeLimit:
-    """413 for a body over `max_bytes`: by Content-Length up front, or by counting a chunked upload."""
+    """413 for a body over `max_bytes` (or its path's own limit in `per_path`): by Content-Length up front,
+    or by counting a chunked upload."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"], self.max_bytes)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
-            if not length.isdigit() or int(length) > self.max_bytes:
-                await _too_large(send, self.max_bytes)
+            if not length.isdigit() or int(length) > limit:
+                await _too_large(send, limit)
                 return
             await self.app(scope, receive, send)
             return
@@ -36,8 +40,8 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await _too_large(send, self.max_bytes)
+            if size > limit:
+                await _too_large(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

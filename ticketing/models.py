@@ -20,8 +20,13 @@ from ticketing.db import UTCDateTime
 __all__ = [
     "ApiToken",
     "ChangeCounter",
+    "Gate",
+    "GateCreated",
+    "GatePublic",
+    "GateStatus",
     "HolderPublic",
     "IdempotencyRecord",
+    "JournalGap",
     "Order",
     "OrderBase",
     "OrderItem",
@@ -37,6 +42,7 @@ __all__ = [
     "Revocation",
     "Role",
     "SQLModel",
+    "ScanEvent",
     "SigningKey",
     "Ticket",
     "TicketBase",
@@ -60,6 +66,12 @@ class TicketStatus(StrEnum):
 
 class PassStatus(StrEnum):
     PENDING_VERIFICATION = "pending_verification"
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class GateStatus(StrEnum):
+    PENDING = "pending"  # created, waiting for its one-time code
     ACTIVE = "active"
     REVOKED = "revoked"
 
@@ -273,3 +285,105 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int
     response_body: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(sa_column=_utc())
+
+
+# --- gates and what they upload -----------------------------------------------------------------------------
+
+
+class GateBase(SQLModel):
+    # Gate ids are unique on the whole network and never reused: journal events, uses and (gate, seq)
+    # idempotency all name a gate by this id alone.
+    gate_id: str = Field(primary_key=True, max_length=32)
+    station: str = Field(max_length=16)
+    status: GateStatus = Field(sa_type=sa.String(16))
+
+
+class Gate(GateBase, table=True):
+    """An enrolled (or enrolling) gate device. Only hashes of its one-time code and its token are kept."""
+
+    __tablename__ = "gates"
+
+    created_at: datetime = Field(sa_column=_utc())
+    code_hash: str | None = Field(default=None, max_length=64, unique=True)
+    code_expires_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    enrolled_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    device_public_key: str | None = Field(default=None, max_length=64, unique=True)  # base64url raw Ed25519
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    journal_head: int = Field(default=0, sa_type=sa.BigInteger)  # highest seq stored
+    last_upload_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class GatePublic(GateBase):
+    created_at: datetime
+    enrolled_at: datetime | None = None
+    revoked_at: datetime | None = None
+    journal_head: int = 0
+    last_upload_at: datetime | None = None
+
+
+class GateCreated(GatePublic):
+    code: str  # shown once: the one-time enrolment code
+    code_expires_at: datetime
+
+
+_BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+
+class ScanEvent(SQLModel, table=True):
+    """One journal event as a gate signed it: every field in a column for the audits, plus the canonical
+    JSON the chain hash covers, so an auditor can re-verify the chain from this table alone.
+
+    Columns a malformed event lacks stay NULL and `problem` says why it was refused (it is kept anyway: the
+    next event chains onto its hash). `feed_seq` numbers accepted uses for `GET /v1/gate/events`, drawn from
+    `change_counters` like the list cursors, so they become visible in commit order.
+    """
+
+    __tablename__ = "scan_events"
+    __table_args__ = (
+        sa.UniqueConstraint("gate_id", "seq", name="uq_scan_events_gate_seq"),
+        sa.Index("ix_scan_events_station_at", "station", "at"),
+        sa.Index("ix_scan_events_at", "at"),
+        sa.Index("ix_scan_events_credential_at", "credential", "at"),
+        sa.Index("ix_scan_events_holder_hash_at", "holder_hash", "at"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(_BIGINT_ID, primary_key=True, autoincrement=True)
+    )
+    gate_id: str = Field(foreign_key="gates.gate_id", max_length=32)
+    seq: int = Field(sa_type=sa.BigInteger)
+    hash: str = Field(max_length=64)
+    prev_hash: str = Field(max_length=64)
+    station: str | None = Field(default=None, max_length=16)
+    at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    direction: str | None = Field(default=None, max_length=8)
+    input_kind: str | None = Field(default=None, max_length=16)
+    verdict: str | None = Field(default=None, max_length=8)
+    reason: str | None = Field(default=None, max_length=40)
+    flags: str = Field(default="", max_length=200)  # sorted, comma-separated
+    owed_vnd: int = 0
+    credential: str | None = Field(default=None, max_length=48)  # t:<serial> | p:<pass id>
+    ticket_serial: int | None = Field(default=None, sa_type=sa.BigInteger)
+    product: str | None = Field(default=None, max_length=24)
+    pass_id: str | None = Field(default=None, max_length=32)
+    holder_hash: str | None = Field(default=None, max_length=32)
+    event: str = Field(sa_type=sa.Text)  # canonical JSON, exactly the bytes the chain hash covers
+    received_at: datetime = Field(sa_column=_utc())
+    feed_seq: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
+    problem: str | None = Field(default=None, max_length=200)
+
+
+class JournalGap(SQLModel, table=True):
+    """Events a gate's upload skipped. Reported to the gate (409) first; if it then sends the same batch
+    again it has lost them, and the gap is accepted and kept here for the auditors."""
+
+    __tablename__ = "journal_gaps"
+    __table_args__ = (sa.UniqueConstraint("gate_id", "from_seq", name="uq_journal_gaps_gate_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    gate_id: str = Field(foreign_key="gates.gate_id", max_length=32)
+    from_seq: int = Field(sa_type=sa.BigInteger)  # first missing seq
+    to_seq: int = Field(sa_type=sa.BigInteger)  # last missing seq
+    detected_at: datetime = Field(sa_column=_utc())
+    accepted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from fare_rules.products import PaymentMethod, Product
 
 __all__ = [
+    "GateCreate",
+    "GateEnroll",
     "HolderCreate",
     "NetworkPublic",
     "OrderCreate",
@@ -89,3 +91,13 @@ class TokenCreated(BaseModel):
 class PaymentAccepted(BaseModel):
     order_id: str
     status: str
+
+
+class GateCreate(_Strict):
+    station: str = Field(min_length=1, max_length=16)
+    gate_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+class GateEnroll(_Strict):
+    code: str = Field(min_length=1, max_length=64)
+    device_public_key: str = Field(min_length=1, max_length=64)  # base64url of the raw Ed25519 key

@@ -1,4 +1,5 @@
-"""Administrator actions (Bearer admin token): verify student passes, rotate and revoke signing keys."""
+"""Administrator actions (Bearer admin token): verify student passes, rotate and revoke signing keys,
+enrol and revoke gates."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from fastapi import APIRouter
 
 from ticketing import keys
 from ticketing.deps import AdminDep, ContextDep, NowDep, SessionDep
-from ticketing.models import PassPublic
+from ticketing.models import GateCreated, GatePublic, PassPublic
+from ticketing.schemas import GateCreate
+from ticketing.services import gates
 from ticketing.services.passes import verify_pass
 
 __all__ = ["router"]
@@ -31,3 +34,20 @@ def rotate(session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep) 
 def revoke(kid: int, session: SessionDep, now: NowDep, _admin: AdminDep) -> dict[str, Any]:
     keys.revoke_key(session, kid, now)
     return keys.published_keyset(session, now)
+
+
+@router.post("/gates", status_code=201)
+def create_gate(
+    body: GateCreate, session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep
+) -> GateCreated:
+    return gates.create_gate(session, ctx, body.station, body.gate_id, now)
+
+
+@router.get("/gates")
+def list_gates(session: SessionDep, _admin: AdminDep) -> list[GatePublic]:
+    return gates.list_gates(session)
+
+
+@router.post("/gates/{gate_id}/revoke")
+def revoke_gate(gate_id: str, session: SessionDep, now: NowDep, _admin: AdminDep) -> GatePublic:
+    return gates.revoke_gate(session, gate_id, now)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from fare_rules.products import PaymentMethod, Product
 from fare_rules.tariff import quote
-from ticketing.deps import ContextDep, NowDep, SessionDep
+from ticketing.deps import ContextDep, NowDep, SessionDep, SignerDep
 from ticketing.keys import published_keyset
 from ticketing.schemas import NetworkPublic, ProductPublic, QuotePublic, StationPublic
 from ticketing.services.orders import NOT_FOR_SALE
@@ -49,6 +47,7 @@ def get_quote(
     return QuotePublic(product=product, payment=payment, amount_vnd=priced.amount_vnd, rule=priced.rule)
 
 
-@router.get("/keys")
-def get_keys(session: SessionDep, now: NowDep) -> dict[str, Any]:
-    return published_keyset(session, now)
+@router.get("/keys", response_class=Response)
+def get_keys(session: SessionDep, now: NowDep, sign: SignerDep) -> Response:
+    # Signed like the gate's lists: a gate accepts a new keyset only under a key it already trusts.
+    return sign(published_keyset(session, now))

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from ticketing.models import ChangeCounter
 
-__all__ = ["hash_token", "new_id", "next_seq", "order_access_token", "tokens_match"]
+__all__ = ["hash_token", "new_id", "next_seq", "next_seqs", "order_access_token", "tokens_match"]
 
 
 def new_id() -> str:
@@ -39,9 +39,14 @@ def order_access_token(secret: bytes, order_id: str) -> str:
 
 def next_seq(session: Session, name: str) -> int:
     """The next number of a sync list. The UPDATE locks the counter row until commit: see models.py."""
+    return next_seqs(session, name, 1)[0]
+
+
+def next_seqs(session: Session, name: str, count: int) -> range:
+    """`count` consecutive numbers of a sync list, reserved in one UPDATE (locked until commit)."""
     table = ChangeCounter.__table__  # type: ignore[attr-defined]
-    session.exec(sa.update(table).where(table.c.name == name).values(value=table.c.value + 1))
+    session.exec(sa.update(table).where(table.c.name == name).values(value=table.c.value + count))
     counter = session.get(ChangeCounter, name, populate_existing=True)
     if counter is None:
         raise RuntimeError(f"change counter {name!r} is missing: run the migrations")
-    return counter.value
+    return range(counter.value - count + 1, counter.value + 1)

@@ -1,0 +1,57 @@
+"""The gate sync protocol (Bearer gate token; every answer signed with `X-Signature`): enrolment, the lists
+by cursor, other gates' uses, journal upload. Contract: validator/sync.py and validator/testing.FakeServer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from ticketing.deps import ContextDep, GateDep, NowDep, SessionDep, SignerDep
+from ticketing.schemas import GateEnroll
+from ticketing.services import gates, journal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/gate", tags=["gate"])
+After = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=gates.MAX_PAGE)]
+
+
+@router.post("/enroll", response_class=Response)
+def enroll(body: GateEnroll, session: SessionDep, ctx: ContextDep, now: NowDep, sign: SignerDep) -> Response:
+    return sign(gates.enroll_gate(session, ctx, body.code, body.device_public_key, now))
+
+
+@router.get("/revocations", response_class=Response)
+def revocations(
+    _gate: GateDep, session: SessionDep, sign: SignerDep, after: After = 0, limit: Limit = gates.DEFAULT_PAGE
+) -> Response:
+    return sign(gates.revocations_page(session, after, limit))
+
+
+@router.get("/passes", response_class=Response)
+def passes(
+    _gate: GateDep, session: SessionDep, sign: SignerDep, after: After = 0, limit: Limit = gates.DEFAULT_PAGE
+) -> Response:
+    return sign(gates.passes_page(session, after, limit))
+
+
+@router.get("/events", response_class=Response)
+def events(
+    gate: GateDep,
+    *,
+    session: SessionDep,
+    now: NowDep,
+    sign: SignerDep,
+    after: After = 0,
+    limit: Limit = gates.DEFAULT_PAGE,
+) -> Response:
+    return sign(gates.events_page(session, gate, after, limit, now))
+
+
+@router.post("/journal", response_class=Response)
+def upload_journal(
+    batch: Annotated[dict[str, Any], Body()], gate: GateDep, session: SessionDep, now: NowDep, sign: SignerDep
+) -> Response:
+    return sign({"results": journal.ingest_batch(session, gate, batch, now)})

@@ -1,0 +1,244 @@
+"""Journal ingest: verify a gate's signed batch and its chain, store each event once, report per event.
+
+One upload per gate at a time (the gate row is locked), so the chain check and the head are consistent.
+The insert still tolerates duplicates (ON CONFLICT DO NOTHING on both engines): it is what makes a batch
+sent twice, or by two sync loops at once, land once whatever the locking does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
+from ticketing.models import Gate, GateStatus, JournalGap, ScanEvent, Ticket
+from ticketing.services.common import next_seqs
+from validator.codec import public_key_from_bytes
+from validator.journal import (
+    GENESIS_HASH,
+    ChainedEvent,
+    JournalError,
+    b64url_decode,
+    canonical_json,
+    verify_batch,
+)
+from validator.wire import parse_iso
+
+__all__ = ["JOURNAL_MAX_BYTES", "MAX_BATCH_EVENTS", "ingest_batch"]
+
+MAX_BATCH_EVENTS = 1000  # the gate sends 500 (validator.sync.JOURNAL_BATCH)
+JOURNAL_MAX_BYTES = 4 * 1024 * 1024  # request body limit for POST /v1/gate/journal only
+
+_STORED, _DUPLICATE, _REFUSED = "stored", "duplicate", "refused"
+_LENGTHS = {"station": 16, "direction": 8, "input_kind": 16, "verdict": 8, "reason": 40, "credential": 48}
+_LENGTHS |= {"product": 24, "pass_id": 32, "holder_hash": 32, "flags": 200}
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    hash: str
+    problem: str | None
+
+
+def ingest_batch(
+    session: Session, gate: Gate, batch: Mapping[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """Store a batch from `gate`; returns `[{"seq", "status"}]`, status stored, duplicate or refused.
+    Commits. Raises WrongGate, JournalRejected (the batch does not verify) or JournalGapFound."""
+    if batch.get("gate") != gate.gate_id:
+        raise WrongGate(f"this token belongs to gate {gate.gate_id}, the batch names another gate")
+    items = batch.get("events")
+    if not isinstance(items, list) or not items or len(items) > MAX_BATCH_EVENTS:
+        raise JournalRejected(f"a batch holds 1 to {MAX_BATCH_EVENTS} events")
+    first = items[0].get("seq") if isinstance(items[0], dict) else None
+    if not isinstance(first, int) or isinstance(first, bool) or first < 1:
+        raise JournalRejected("the first event has no valid seq", code="bad_sequence")
+    locked = session.get(Gate, gate.gate_id, with_for_update=True, populate_existing=True)
+    if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key is None:
+        raise Unauthorized("unknown or revoked gate token")
+    prev = _expected_prev(session, locked, first, now)
+    try:
+        device_key = public_key_from_bytes(b64url_decode(locked.device_public_key))
+        events = verify_batch(batch, device_key, prev)
+    except JournalError as exc:
+        raise JournalRejected(exc.detail, code=exc.code) from None
+    known = _stored(session, locked.gate_id, [e.seq for e in events])
+    rows = [_row(locked.gate_id, e, now) for e in events if e.seq not in known]
+    inserted = _insert(session, rows)
+    stored = [r for r in rows if r["seq"] in inserted]
+    _mark_first_uses(session, stored)
+    locked.journal_head = max([locked.journal_head, *inserted])
+    locked.last_upload_at = now
+    session.add(locked)
+    session.commit()
+    problems = {r["seq"]: r["problem"] for r in rows}
+    return [{"seq": e.seq, "status": _status(e, known, inserted, problems)} for e in events]
+
+
+def _status(
+    event: ChainedEvent, known: dict[int, _Stored], inserted: set[int], problems: dict[int, Any]
+) -> str:
+    if event.seq in inserted:
+        return _REFUSED if problems[event.seq] else _STORED
+    was = known.get(event.seq)
+    # Same seq, other hash: the gate's chain forked (a restored or cloned store). Keep the first, refuse this.
+    if was is None or was.hash != event.hash or was.problem:
+        return _REFUSED
+    return _DUPLICATE
+
+
+def _expected_prev(session: Session, gate: Gate, first: int, now: datetime) -> str | None:
+    """The hash the batch must chain onto; None across a gap the gate has declared lost. A first gap is
+    answered 409 (the gate resends from `expected_seq`); the same gap again means it no longer has them."""
+    if first == 1:
+        return GENESIS_HASH
+    before = _stored(session, gate.gate_id, [first - 1]).get(first - 1)
+    if before is not None:
+        return before.hash
+    gaps = session.exec(select(JournalGap).where(JournalGap.gate_id == gate.gate_id)).all()
+    if any(g.accepted_at and g.from_seq <= first - 1 <= g.to_seq for g in gaps):
+        return None
+    missing_from = gate.journal_head + 1
+    gap = next((g for g in gaps if g.from_seq == missing_from), None)
+    if gap is not None:
+        gap.to_seq = max(gap.to_seq, first - 1)
+        gap.accepted_at = now
+        session.add(gap)
+        return None
+    session.add(JournalGap(gate_id=gate.gate_id, from_seq=missing_from, to_seq=first - 1, detected_at=now))
+    session.commit()
+    raise JournalGapFound(f"events {missing_from} to {first - 1} never arrived", expected_seq=missing_from)
+
+
+def _stored(session: Session, gate_id: str, seqs: Sequence[int]) -> dict[int, _Stored]:
+    rows = session.exec(
+        select(ScanEvent.seq, ScanEvent.hash, ScanEvent.problem).where(
+            ScanEvent.gate_id == gate_id, col(ScanEvent.seq).in_(seqs)
+        )
+    ).all()
+    return {seq: _Stored(digest, problem) for seq, digest, problem in rows}
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert, skipping any (gate, seq) already there; returns the seqs actually inserted."""
+    if not rows:
+        return set()
+    uses = [r for r in rows if r["verdict"] == "accept" and r["credential"] and not r["problem"]]
+    # Reserved last, just before the insert: the counter row stays locked until commit (see models.py).
+    for row, feed_seq in zip(uses, next_seqs(session, "events", len(uses)), strict=True) if uses else ():
+        row["feed_seq"] = feed_seq
+    table = ScanEvent.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(table).on_conflict_do_nothing(index_elements=["gate_id", "seq"]).returning(table.c.seq)
+    )
+    return set(session.execute(statement, rows).scalars())
+
+
+def _mark_first_uses(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    """A ticket's first accepted use, entry or exit, becomes tickets.first_used_at: refunds check it."""
+    first: dict[int, datetime] = {}
+    for r in rows:
+        if (
+            r["verdict"] == "accept"
+            and r["ticket_serial"] is not None
+            and r["at"] is not None
+            and not r["problem"]
+        ):
+            first[r["ticket_serial"]] = min(r["at"], first.get(r["ticket_serial"], r["at"]))
+    for serial, at in first.items():
+        session.exec(
+            sa.update(Ticket)
+            .where(col(Ticket.serial) == serial)
+            .where(sa.or_(col(Ticket.first_used_at).is_(None), col(Ticket.first_used_at) > at))
+            .values(first_used_at=at)
+        )
+
+
+# --- one event into columns --------------------------------------------------------------------------------
+
+
+def _row(gate_id: str, event: ChainedEvent, now: datetime) -> dict[str, Any]:
+    columns, problems = _columns(event.event)
+    return {
+        "gate_id": gate_id,
+        "seq": event.seq,
+        "hash": event.hash,
+        "prev_hash": event.prev_hash,
+        "event": canonical_json(event.event).decode("utf-8"),
+        "received_at": now,
+        "feed_seq": None,
+        "problem": "; ".join(problems)[:200] or None,
+        **columns,
+    }
+
+
+def _text(value: object, name: str, problems: list[str], required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > _LENGTHS[name]:
+        problems.append(f"bad {name}")
+        return None
+    return value
+
+
+def _columns(event: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Every field of a journal event (validator.core.event_for) as columns; a misfit is a problem."""
+    problems: list[str] = []
+    ticket = _object(event.get("ticket"))
+    holder_pass = _object(event.get("pass"))
+    credential = _text(event.get("credential"), "credential", problems)
+    if credential is not None and not credential.startswith(("t:", "p:")):
+        problems.append("bad credential")
+    direction = _text(event.get("direction"), "direction", problems, required=True)
+    verdict = _text(event.get("verdict"), "verdict", problems, required=True)
+    if direction not in (None, "entry", "exit") or verdict not in (None, "accept", "deny"):
+        problems.append("bad direction or verdict")
+    flags = event.get("flags") or []
+    owed = event.get("owed_vnd") or 0
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        problems.append("bad flags")
+        flags = []
+    if not isinstance(owed, int) or owed < 0:
+        problems.append("bad owed_vnd")
+        owed = 0
+    return {
+        "station": _text(event.get("station"), "station", problems, required=True),
+        "at": _time(event.get("at"), problems),
+        "direction": direction,
+        "input_kind": _text(event.get("input"), "input_kind", problems),
+        "verdict": verdict,
+        "reason": _text(event.get("reason"), "reason", problems),
+        "flags": _text(",".join(sorted(flags)) or None, "flags", problems) or "",
+        "owed_vnd": owed,
+        "credential": credential,
+        "ticket_serial": _serial(credential, ticket.get("serial")),
+        "product": _text(holder_pass.get("product") or ticket.get("product"), "product", problems),
+        "pass_id": _text(holder_pass.get("pass_id"), "pass_id", problems),
+        "holder_hash": _text(event.get("holder_hash"), "holder_hash", problems),
+    }, problems
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _time(value: object, problems: list[str]) -> datetime | None:
+    try:
+        return parse_iso(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        problems.append("bad at")
+        return None
+
+
+def _serial(credential: str | None, shown: object) -> int | None:
+    text = credential[2:] if credential and credential.startswith("t:") else shown
+    if isinstance(text, str) and text.isdigit() and len(text) <= 19 and int(text) < 2**63:
+        return int(text)
+    return None
