@@ -1,4 +1,5 @@
-"""`python -m ticketing init | serve | keys rotate|list|revoke | tokens create`: the operator's commands."""
+"""The operator's commands: `python -m ticketing init | serve | keys rotate|list|revoke | tokens create |
+gates add|list|revoke|bundle`."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from ticketing.catalog import load_catalog
+from ticketing.context import build_context
 from ticketing.db import make_engine, migrate, utcnow
 from ticketing.errors import TicketingError
 from ticketing.keys import active_key, create_key, revoke_key, rotate_keys
 from ticketing.models import ApiToken, Role, SigningKey
+from ticketing.schemas import GateCreate
+from ticketing.services import gates
 from ticketing.services.api_tokens import create_token
 from ticketing.settings import Settings, load_settings, resolve_secrets
 
@@ -46,7 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     create = tokens.add_parser("create", help="create a token (printed once)")
     create.add_argument("--role", choices=[r.value for r in Role], required=True)
     create.add_argument("--label", default="")
+    _gate_commands(commands)
     return parser
+
+
+def _gate_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("gates", help="gate devices: enrolment codes, revocation, offline bundles")
+    sub = parser.add_subparsers(dest="gates_command", required=True)
+    add = sub.add_parser("add", help="create a gate; prints its one-time enrolment code")
+    add.add_argument("--station", required=True)
+    add.add_argument("--gate", required=True, help="gate id, unique on the network and never reused")
+    sub.add_parser("list", help="list gates")
+    revoke = sub.add_parser("revoke", help="revoke a gate: its token stops working at once")
+    revoke.add_argument("gate")
+    bundle = sub.add_parser("bundle", help="export a signed offline provisioning bundle")
+    bundle.add_argument("--station", required=True)
+    bundle.add_argument("--gate", help="the gate it is for (default: any gate of the station)")
+    bundle.add_argument("--out", required=True, type=Path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keys(settings, args)
         if args.command == "tokens" and args.tokens_command == "create":
             return _create_token(settings, Role(args.role), args.label)
+        if args.command == "gates":
+            return _gates(settings, args)
     except TicketingError as error:
         print(f"error: {error.code}: {error.detail}", file=sys.stderr)
         return EXIT_ERROR
@@ -134,6 +157,46 @@ def _create_token(settings: Settings, role: Role, label: str) -> int:
         token = create_token(session, role, label, utcnow())
     engine.dispose()
     print(token.token)
+    return EXIT_OK
+
+
+def _gates(settings: Settings, args: argparse.Namespace) -> int:
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session:
+            return _gate_command(settings, session, args)
+    finally:
+        engine.dispose()
+
+
+def _gate_command(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    now = utcnow()
+    if args.gates_command == "add":
+        try:
+            wanted = GateCreate(station=args.station, gate_id=args.gate)
+        except ValidationError:
+            print("error: a gate id is 1-32 letters, digits, '.', '_' or '-'", file=sys.stderr)
+            return EXIT_USAGE
+        created = gates.create_gate(session, build_context(settings), wanted.station, wanted.gate_id, now)
+        until = f"{created.code_expires_at:%Y-%m-%d %H:%M} UTC"
+        print(f"gate {created.gate_id} at {created.station}: one-time enrolment code, valid until {until}")
+        print(created.code)
+    elif args.gates_command == "revoke":
+        revoked = gates.revoke_gate(session, args.gate, now)
+        print(f"gate {revoked.gate_id} revoked")
+    elif args.gates_command == "bundle":
+        text, fingerprint = gates.export_bundle(
+            session, build_context(settings), args.station, args.gate, now
+        )
+        args.out.write_text(text, encoding="utf-8")
+        print(f"bundle for {args.station} written to {args.out}; issuer key fingerprint {fingerprint}")
+    else:
+        for gate in gates.list_gates(session):
+            seen = f"{gate.last_upload_at:%Y-%m-%d %H:%M}" if gate.last_upload_at else "never"
+            print(
+                f"{gate.gate_id:<12} {gate.station:<6} {gate.status:<8}"
+                f" journal {gate.journal_head:>8}  last upload {seen}"
+            )
     return EXIT_OK
 
 
