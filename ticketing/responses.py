@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 from sqlmodel import Session
 
+from ticketing.errors import NoSigningKey
 from ticketing.keys import KeyRing
 from validator.signing import SIGNATURE_HEADER, sign_response
 from validator.wire import iso
@@ -37,13 +38,16 @@ class Signer:
         self.keyring = keyring
         self.now = now
 
-    def __call__(self, body: Mapping[str, Any], *, with_time: bool = True) -> Response:
-        """The body (plus `server_time`, which gates use to measure their clock offset), signed."""
-        payload = {**body, "server_time": iso(self.now)} if with_time else dict(body)
-        content = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    def __call__(self, body: Mapping[str, Any], *, required: bool = True) -> Response:
+        """The body plus `server_time` (gates measure their clock offset by it), signed by every key in
+        `KeyRing.response_keys`. With no key to sign with: 503, or unsigned when not `required` (the public
+        keyset must still show riders and operators that every key was revoked)."""
+        content = json.dumps(
+            {**body, "server_time": iso(self.now)}, ensure_ascii=False, separators=(",", ":")
+        ).encode()
         target = request_target(self.request)
-        header = ", ".join(
-            sign_response(target, content, kid, key)
-            for kid, key in self.keyring.response_keys(self.session, self.now)
-        )
-        return Response(content, media_type="application/json", headers={SIGNATURE_HEADER: header})
+        keys = self.keyring.response_keys(self.session, self.now)
+        if not keys and required:
+            raise NoSigningKey("no unrevoked issuer key to sign with: run `python -m ticketing keys rotate`")
+        headers = {SIGNATURE_HEADER: ", ".join(sign_response(target, content, k, key) for k, key in keys)}
+        return Response(content, media_type="application/json", headers=headers if keys else {})
