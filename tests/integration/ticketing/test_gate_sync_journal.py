@@ -162,7 +162,8 @@ def test_a_gate_offline_for_a_week_uploads_everything_exactly_once(api: Api, tmp
     assert again.journal == {"duplicate": 0, "refused": 0, "stored": 0}
     assert [e.seq for e in stored] == list(range(1, scans + 1))
     first_at, last_at = stored[0].at, stored[-1].at
-    assert first_at is not None and last_at is not None
+    assert first_at is not None
+    assert last_at is not None
     assert (last_at - first_at).days == 7
 
 
