@@ -77,3 +77,25 @@ def test_only_zxing_reads_an_inverted_dark_mode_screen(tmp_path: Path, payload: 
 
     assert decode_image_file(path, ZxingDecoder()) == payload
     assert decode_image_file(path, PyzbarDecoder()) is Reason.NO_CODE_IN_IMAGE
+
+
+@pytest.mark.parametrize("decoder", DECODERS, ids=lambda d: d.name)
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "1"])
+def test_a_colour_or_palette_image_decodes_like_a_gray_one(
+    tmp_path: Path, payload: str, decoder: QrDecoder, mode: str
+) -> None:
+    path = tmp_path / f"ticket-{mode}.png"
+    _qr(payload).convert(mode).save(path)
+
+    assert decode_image_file(path, decoder) == payload
+
+
+def test_zxing_reads_an_underexposed_frame_that_a_fixed_threshold_misses(
+    tmp_path: Path, payload: str
+) -> None:
+    # All below mid-gray: the fast pass (fixed threshold) sees only black; the full search still reads it.
+    dark = _qr(payload).point(lambda v: 20 if v < 128 else 70)
+    path = tmp_path / "dim.png"
+    dark.save(path)
+
+    assert decode_image_file(path, ZxingDecoder()) == payload
