@@ -27,7 +27,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
         description="Signed QR tickets and CCCD-linked passes for HCMC Metro Line 1.",
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.effective_database_url)
+    app.state.engine = make_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
     app.state.context = build_context(settings)
     app.state.clock = clock
     install_handlers(app)

@@ -117,6 +117,8 @@ def initialise(settings: Settings) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415  (only `serve` needs the server)
 
+    from ticketing.serving import HTTP_PROTOCOL  # noqa: PLC0415
+
     if args.init_if_missing:
         initialise(settings)
     print(f"serving on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
@@ -126,6 +128,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        http=HTTP_PROTOCOL,  # TCP_NODELAY, which --workers N otherwise loses (see ticketing.serving)
         log_level="warning",
     )
     return EXIT_OK

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ticketing.errors import ConfigurationError
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     token_secret: SecretStr | None = None
     policy_file: Path | None = None  # default: the bundled fare_rules/data/policy.json
     max_body_bytes: int = 64 * 1024
+    # Database connections each worker keeps open. Size it to the requests a worker runs at once: beyond it,
+    # every request opens and closes a connection of its own (a new PostgreSQL backend each time).
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     # VietQR receiving account (used only with payment_provider=vietqr)
     vietqr_bank_bin: str = "970436"
     vietqr_account: str = "0000000000"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -81,7 +82,7 @@ def create_order(
         if replay is None:
             raise
         return replay
-    return order_view(session, ctx, order, now, with_token=True)
+    return order_view(session, ctx, order, now, with_token=True, items=items)
 
 
 def authorised_order(session: Session, order_id: str, access_token: str | None) -> Order:
@@ -100,11 +101,17 @@ def read_order(
 
 
 def order_view(
-    session: Session, ctx: ServiceContext, order: Order, now: datetime, with_token: bool = False
+    session: Session,
+    ctx: ServiceContext,
+    order: Order,
+    now: datetime,
+    *,
+    with_token: bool = False,
+    items: Sequence[OrderItem] | None = None,
 ) -> OrderPublic:
     instructions = ctx.provider.instructions(order.payment_reference, order.amount_vnd)
     token = order_access_token(ctx.token_secret, order.id) if with_token else None
-    return order_public(session, order, instructions, now, token)
+    return order_public(session, order, instructions, now, token, items=items)
 
 
 def _replay(

@@ -80,7 +80,7 @@ def confirm_payment(
         return _already_paid(order, transaction_id)
     _issue(session, ctx, order, now)
     session.commit()
-    session.refresh(order)
+    # No refresh: the ORM UPDATE above already set status, paid_at and the transaction on `order`.
     return order
 
 

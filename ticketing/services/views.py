@@ -55,10 +55,14 @@ def order_public(
     instructions: PaymentInstructions,
     now: datetime,
     access_token: str | None = None,
+    *,
+    items: Sequence[OrderItem] | None = None,
 ) -> OrderPublic:
-    items: Sequence[OrderItem] = session.exec(
-        select(OrderItem).where(OrderItem.order_id == order.id).order_by(col(OrderItem.position))
-    ).all()
+    """`items`: the order's items in position order, when the caller holds them already (saves a query)."""
+    if items is None:
+        items = session.exec(
+            select(OrderItem).where(OrderItem.order_id == order.id).order_by(col(OrderItem.position))
+        ).all()
     tickets: list[TicketPublic] = []
     if order.status == OrderStatus.PAID:
         rows = session.exec(
