@@ -33,6 +33,9 @@ class Policy:
     refunds_allowed: bool = False  # HCMC singles are non-refundable; an operator may allow it
     refund_fee_vnd: int = 0
     order_expiry_minutes: int = 15
+    # Audits: no train covers a station-to-station segment faster than this, so a pass seen at two
+    # stations closer in time than hops x this was carried by two people (or the clocks are wrong).
+    min_seconds_per_hop: int = 90
 
     @property
     def local_tz(self) -> timezone:

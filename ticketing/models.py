@@ -48,6 +48,8 @@ __all__ = [
     "TicketBase",
     "TicketPublic",
     "TicketStatus",
+    "Trip",
+    "TripStatus",
 ]
 
 
@@ -74,6 +76,12 @@ class GateStatus(StrEnum):
     PENDING = "pending"  # created, waiting for its one-time code
     ACTIVE = "active"
     REVOKED = "revoked"
+
+
+class TripStatus(StrEnum):
+    OPEN = "open"  # an entry, no exit yet
+    COMPLETE = "complete"  # entry paired with its exit
+    ORPHAN_EXIT = "orphan_exit"  # an exit whose entry never reached the server
 
 
 class Role(StrEnum):
@@ -341,11 +349,15 @@ class ScanEvent(SQLModel, table=True):
 
     __tablename__ = "scan_events"
     __table_args__ = (
+        # SQLite shape. On PostgreSQL (migration 0003) the table is partitioned by month on `at`, so the
+        # unique key must hold `at`: (gate_id, seq, at) NULLS NOT DISTINCT, and ingest dedups by (gate, seq).
         sa.UniqueConstraint("gate_id", "seq", name="uq_scan_events_gate_seq"),
         sa.Index("ix_scan_events_station_at", "station", "at"),
         sa.Index("ix_scan_events_at", "at"),
         sa.Index("ix_scan_events_credential_at", "credential", "at"),
         sa.Index("ix_scan_events_holder_hash_at", "holder_hash", "at"),
+        sa.Index("ix_scan_events_ticket_serial_at", "ticket_serial", "at"),
+        sa.Index("ix_scan_events_reason_at", "reason", "at"),
     )
 
     id: int | None = Field(
@@ -387,3 +399,41 @@ class JournalGap(SQLModel, table=True):
     to_seq: int = Field(sa_type=sa.BigInteger)  # last missing seq
     detected_at: datetime = Field(sa_column=_utc())
     accepted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class Trip(SQLModel, table=True):
+    """An accepted entry paired with the accepted exit of the same credential, kept up to date by journal
+    ingest in the transaction that stores the events. `started_at` is the entry time, or the exit time of
+    an orphan exit (whose entry may still arrive from an offline gate and is then filled in)."""
+
+    __tablename__ = "trips"
+    __table_args__ = (
+        sa.UniqueConstraint("entry_gate", "entry_seq", name="uq_trips_entry"),
+        sa.UniqueConstraint("exit_gate", "exit_seq", name="uq_trips_exit"),
+        sa.Index("ix_trips_credential_started_at", "credential", "started_at"),
+        sa.Index("ix_trips_started_at", "started_at"),
+        sa.Index("ix_trips_entry_station_started_at", "entry_station", "started_at"),
+        sa.Index("ix_trips_exit_station_started_at", "exit_station", "started_at"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(_BIGINT_ID, primary_key=True, autoincrement=True)
+    )
+    credential: str = Field(max_length=48)  # t:<serial> | p:<pass id>
+    status: TripStatus = Field(sa_type=sa.String(12))
+    started_at: datetime = Field(sa_column=_utc())
+    product: str | None = Field(default=None, max_length=24)
+    ticket_serial: int | None = Field(default=None, sa_type=sa.BigInteger)
+    pass_id: str | None = Field(default=None, max_length=32)
+    entry_gate: str | None = Field(default=None, max_length=32)
+    entry_seq: int | None = Field(default=None, sa_type=sa.BigInteger)
+    entry_station: str | None = Field(default=None, max_length=16)
+    entry_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    exit_gate: str | None = Field(default=None, max_length=32)
+    exit_seq: int | None = Field(default=None, sa_type=sa.BigInteger)
+    exit_station: str | None = Field(default=None, max_length=16)
+    exit_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    duration_s: int | None = None
+    fare_vnd: int = 0  # charged: what the single ticket paid; 0 for a ride on a pass
+    owed_vnd: int = 0  # fare adjustment collected at the exit
+    flags: str = Field(default="", max_length=200)  # entry and exit flags, sorted, comma-separated

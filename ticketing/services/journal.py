@@ -1,23 +1,31 @@
 """Journal ingest: verify a gate's signed batch and its chain, store each event once, report per event.
 
-One upload per gate at a time (the gate row is locked), so the chain check and the head are consistent.
-The insert still tolerates duplicates (ON CONFLICT DO NOTHING on both engines): it is what makes a batch
-sent twice, or by two sync loops at once, land once whatever the locking does.
+One upload per gate at a time (the gate row is locked), so the chain check, the head and the (gate, seq)
+dedup below are consistent. The insert still tolerates duplicates (ON CONFLICT DO NOTHING on both engines:
+(gate_id, seq) on SQLite, (gate_id, seq, at) on partitioned PostgreSQL, where a unique key must hold the
+partition key): a batch sent twice lands once whatever the locking does.
+
+Speed (PostgreSQL): one transaction and about ten round trips per batch of 500, whatever its size: the rows
+go in as one INSERT ... SELECT FROM unnest(arrays), first uses as one UPDATE ... FROM unnest, trips as one
+insert and one update (ticketing.services.trips). Per-row statements were what capped ingest at 6,400/s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
+from ticketing import partitions
+from ticketing.db import UTCDateTime
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
 from ticketing.models import Gate, GateStatus, JournalGap, ScanEvent, Ticket
+from ticketing.services import trips
 from ticketing.services.common import next_seqs
 from validator.codec import public_key_from_bytes
 from validator.journal import (
@@ -30,7 +38,7 @@ from validator.journal import (
 )
 from validator.wire import parse_iso
 
-__all__ = ["JOURNAL_MAX_BYTES", "MAX_BATCH_EVENTS", "ingest_batch"]
+__all__ = ["JOURNAL_MAX_BYTES", "MAX_BATCH_EVENTS", "ingest_batch", "naive_utc"]
 
 MAX_BATCH_EVENTS = 1000  # the gate sends 500 (validator.sync.JOURNAL_BATCH)
 JOURNAL_MAX_BYTES = 4 * 1024 * 1024  # request body limit for POST /v1/gate/journal only
@@ -59,6 +67,7 @@ def ingest_batch(
     first = items[0].get("seq") if isinstance(items[0], dict) else None
     if not isinstance(first, int) or isinstance(first, bool) or first < 1:
         raise JournalRejected("the first event has no valid seq", code="bad_sequence")
+    partitions.ensure_for_times(session.get_bind(), _months(items), now)  # type: ignore[arg-type]
     locked = session.get(Gate, gate.gate_id, with_for_update=True, populate_existing=True)
     if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key is None:
         raise Unauthorized("unknown or revoked gate token")
@@ -69,10 +78,15 @@ def ingest_batch(
     except JournalError as exc:
         raise JournalRejected(exc.detail, code=exc.code) from None
     known = _stored(session, locked.gate_id, [e.seq for e in events])
-    rows = [_row(locked.gate_id, e, now) for e in events if e.seq not in known]
+    fresh = [e for e in events if e.seq not in known]
+    rows = [_row(locked.gate_id, e, now) for e in fresh]
     inserted = _insert(session, rows)
     stored = [r for r in rows if r["seq"] in inserted]
     _mark_first_uses(session, stored)
+    uses = {r["seq"] for r in stored if r["feed_seq"] is not None}
+    trips.record_uses(
+        session, [trips.use_of(r, e.event) for r, e in zip(rows, fresh, strict=True) if r["seq"] in uses]
+    )
     locked.journal_head = max([locked.journal_head, *inserted])
     locked.last_upload_at = now
     session.add(locked)
@@ -135,14 +149,65 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> set[int]:
         return set()
     uses = [r for r in rows if r["verdict"] == "accept" and r["credential"] and not r["problem"]]
     # Reserved last, just before the insert: the counter row stays locked until commit (see models.py).
+    # That lock also orders concurrent uploads that carry uses, which trip pairing relies on.
     for row, feed_seq in zip(uses, next_seqs(session, "events", len(uses)), strict=True) if uses else ():
         row["feed_seq"] = feed_seq
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_unnest(session, rows)
     table = ScanEvent.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(table).on_conflict_do_nothing(index_elements=["gate_id", "seq"]).returning(table.c.seq)
+        sqlite.insert(table).on_conflict_do_nothing(index_elements=["gate_id", "seq"]).returning(table.c.seq)
     )
     return set(session.execute(statement, rows).scalars())
+
+
+_PG_TYPES = {
+    "gate_id": "varchar",
+    "seq": "bigint",
+    "hash": "varchar",
+    "prev_hash": "varchar",
+    "station": "varchar",
+    "at": "timestamp",
+    "direction": "varchar",
+    "input_kind": "varchar",
+    "verdict": "varchar",
+    "reason": "varchar",
+    "flags": "varchar",
+    "owed_vnd": "integer",
+    "credential": "varchar",
+    "ticket_serial": "bigint",
+    "product": "varchar",
+    "pass_id": "varchar",
+    "holder_hash": "varchar",
+    "event": "text",
+    "received_at": "timestamp",
+    "feed_seq": "bigint",
+    "problem": "varchar",
+}
+_PG_INSERT = (
+    f"INSERT INTO scan_events ({', '.join(_PG_TYPES)}) SELECT * FROM unnest("  # noqa: S608 - fixed names
+    + ", ".join(f"%({name})s::{kind}[]" for name, kind in _PG_TYPES.items())
+    + ") ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
+)
+
+
+def _insert_unnest(session: Session, rows: list[dict[str, Any]]) -> set[int]:
+    """One statement for the whole batch: a column array per field, bound once (psycopg sends them binary)."""
+    arrays: dict[str, list[Any]] = {name: [] for name in _PG_TYPES}
+    for row in rows:
+        for name, values in arrays.items():
+            values.append(row[name])
+    for name in ("at", "received_at"):
+        arrays[name] = [naive_utc(v) for v in arrays[name]]
+    return set(session.connection().exec_driver_sql(_PG_INSERT, arrays).scalars())
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """What a UTCDateTime column holds, for statements that bypass SQLAlchemy's types."""
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+_AT = sa.bindparam("b_at", type_=UTCDateTime())
 
 
 def _mark_first_uses(session: Session, rows: Iterable[dict[str, Any]]) -> None:
@@ -156,13 +221,41 @@ def _mark_first_uses(session: Session, rows: Iterable[dict[str, Any]]) -> None:
             and not r["problem"]
         ):
             first[r["ticket_serial"]] = min(r["at"], first.get(r["ticket_serial"], r["at"]))
-    for serial, at in first.items():
-        session.exec(
-            sa.update(Ticket)
-            .where(col(Ticket.serial) == serial)
-            .where(sa.or_(col(Ticket.first_used_at).is_(None), col(Ticket.first_used_at) > at))
-            .values(first_used_at=at)
+    if not first:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql(
+            "UPDATE tickets SET first_used_at = u.at FROM unnest(%(serial)s::bigint[], %(at)s::timestamp[])"
+            " AS u(serial, at) WHERE tickets.serial = u.serial"
+            " AND (tickets.first_used_at IS NULL OR tickets.first_used_at > u.at)",
+            {"serial": list(first), "at": [naive_utc(a) for a in first.values()]},
         )
+        return
+    tickets = Ticket.__table__  # type: ignore[attr-defined]
+    session.connection().execute(  # Core executemany: the ORM would want primary keys
+        sa.update(tickets)
+        .where(tickets.c.serial == sa.bindparam("b_serial"))
+        .where(sa.or_(tickets.c.first_used_at.is_(None), tickets.c.first_used_at > _AT))
+        .values(first_used_at=_AT),
+        [{"b_serial": serial, "b_at": at} for serial, at in first.items()],
+    )
+
+
+def _months(items: list[Any]) -> list[datetime]:
+    """The months a batch's events fall in, read cheaply from their ISO times (parsed properly later)."""
+    months: set[str] = set()
+    for item in items:
+        event = item.get("event") if isinstance(item, dict) else None
+        at = event.get("at") if isinstance(event, dict) else None
+        if isinstance(at, str) and len(at) >= 7:
+            months.add(at[:7])
+    found = []
+    for text in months:
+        try:
+            found.append(datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=UTC))
+        except ValueError:
+            continue
+    return found
 
 
 # --- one event into columns --------------------------------------------------------------------------------
