@@ -10,7 +10,7 @@ Both decoders get a grayscale ('L') picture: converting in PIL is cheaper than l
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from PIL import Image, UnidentifiedImageError
 
@@ -49,33 +49,24 @@ class ZxingDecoder:
 
     name = "zxing"
 
-    def __init__(self) -> None:
-        self._read: Any = None  # zxingcpp.read_barcodes, bound on first use
-        self._fast: dict[str, Any] = {}
-        self._full: dict[str, Any] = {}
-
-    def _load(self) -> None:
+    def decode(self, image: Image.Image) -> list[str]:
         # Imported on first use: a gate that only reads typed payloads never loads the native library.
+        # The options are built per call (about a microsecond): nanobind objects held by a long-lived
+        # decoder outlive the module at interpreter exit and nanobind reports them as leaks.
         import zxingcpp  # noqa: PLC0415
 
         formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-        self._fast = {
-            "formats": formats,
-            "binarizer": zxingcpp.Binarizer.FixedThreshold,
-            "try_rotate": False,  # QR finder patterns are rotation-invariant: no need to turn the image
-            "try_downscale": False,
-            "try_invert": False,
-        }
-        self._full = {"formats": formats}
-        self._read = zxingcpp.read_barcodes
-
-    def decode(self, image: Image.Image) -> list[str]:
-        if self._read is None:
-            self._load()
-        found = [str(b.text) for b in self._read(image, **self._fast) if b.valid]
-        if not found:
-            found = [str(b.text) for b in self._read(image, **self._full) if b.valid]
-        return found
+        found = zxingcpp.read_barcodes(
+            image,
+            formats=formats,
+            binarizer=zxingcpp.Binarizer.FixedThreshold,
+            try_rotate=False,  # for linear barcodes; QR finder patterns are found at any angle
+            try_downscale=False,
+            try_invert=False,
+        )
+        if not any(b.valid for b in found):
+            found = zxingcpp.read_barcodes(image, formats=formats)
+        return [str(b.text) for b in found if b.valid]
 
 
 class PyzbarDecoder:
