@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,24 +18,12 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from issuing_support import Api, Clock, make_settings, seed
 from psycopg import sql
 
 from ticketing.app import create_app
 from ticketing.db import make_engine, migrate
-
-
-def _test_client_class() -> type[Any]:
-    """Starlette 1.x asks for the `httpx2` package and warns (an error under filterwarnings=error) when its
-    test client runs on httpx. httpx is what we ship and test with: the first import happens here, warning
-    silenced; later imports are cached and silent."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*install `httpx2`", category=Warning)
-        from fastapi.testclient import TestClient
-    return TestClient
-
-
-_test_client_class()
 
 PG_ADMIN_DSN = os.environ.get("METRO_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_SKIP_REASON = "PostgreSQL unreachable"
@@ -143,6 +130,6 @@ def api(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -
     admin_token = seed(database_url, b"test-passphrase")
     clock = Clock()
     app = create_app(settings, clock=clock)
-    with _test_client_class()(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, clock, admin_token, database_url, settings)
     app.state.engine.dispose()

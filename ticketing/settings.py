@@ -13,9 +13,10 @@ import secrets
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fare_rules import cccd
 from ticketing.errors import ConfigurationError
 
 __all__ = ["DEV_SECRETS_FILE", "SECRET_FIELDS", "Settings", "load_settings", "resolve_secrets"]
@@ -25,6 +26,14 @@ log = logging.getLogger(__name__)
 DEV_SECRETS_FILE = "dev-secrets.json"
 SECRET_FIELDS = ("key_passphrase", "webhook_secret", "cccd_hash_key", "token_secret")
 _MIN_SECRET_LENGTH = 32
+# Refused in every environment, dev included: shorter keys are guessable, and the CCCD hash key must satisfy
+# fare_rules.cccd.holder_hash (16 bytes) or the first pass sold would fail instead of the start.
+_MIN_KEY_BYTES = {
+    "key_passphrase": 1,
+    "webhook_secret": 16,
+    "cccd_hash_key": cccd.MIN_KEY_SIZE,
+    "token_secret": 16,
+}
 _WEAK = {"changeme", "change-me", "secret", "password", "dev", "development", "test"}
 
 
@@ -51,6 +60,18 @@ class Settings(BaseSettings):
     vietqr_account: str = "0000000000"
     vietqr_merchant_name: str = "METRO HCMC"
 
+    @field_validator(*SECRET_FIELDS)
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:  # missing: generated in dev, refused in prod (resolve_secrets)
+            return None
+        name = str(info.field_name)
+        need = _MIN_KEY_BYTES[name]
+        if len(value.get_secret_value().encode()) < need:
+            what = "must not be empty" if need == 1 else f"must be at least {need} bytes"
+            raise ValueError(f"METRO_{name.upper()} {what}")
+        return value
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -66,8 +87,12 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the environment (and the overrides) into Settings."""
-    return Settings(**overrides)
+    """Read the environment (and the overrides) into Settings. Bad values: ConfigurationError, naming them."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ConfigurationError(f"invalid settings: {problems}") from None
 
 
 def resolve_secrets(settings: Settings) -> Settings:

@@ -46,6 +46,22 @@ def test_production_refuses_missing_or_generated_secrets(tmp_path: Path) -> None
         )
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("key_passphrase", "password"), ("webhook_secret", "twenty-bytes-secret!")],
+)
+def test_production_refuses_weak_secrets_that_dev_accepts(tmp_path: Path, name: str, value: str) -> None:
+    strong: dict[str, Any] = {
+        n: SecretStr("x" * 40 + n)
+        for n in ("key_passphrase", "webhook_secret", "cccd_hash_key", "token_secret")
+    }
+    weak = {**strong, name: SecretStr(value)}
+
+    resolve_secrets(Settings(data_dir=tmp_path, **weak))  # dev: accepted
+    with pytest.raises(ConfigurationError, match="too weak"):
+        resolve_secrets(Settings(data_dir=tmp_path, environment="prod", payment_provider="vietqr", **weak))
+
+
 def test_production_refuses_the_sandbox_provider(tmp_path: Path) -> None:
     strong: dict[str, Any] = {
         n: SecretStr("x" * 40 + n)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +15,12 @@ from validator.codec import TicketBody, decode, load_keyset
 
 
 def _notify(
-    api: Api, order: dict[str, Any], amount: int | None = None, tx: str = "bank-tx-1", **kw: Any
+    api: Api,
+    order: dict[str, Any],
+    amount: int | None = None,
+    tx: str = "bank-tx-1",
+    signed_at: datetime | None = None,
+    **kw: Any,
 ) -> Any:
     body = PaymentNotification(
         order_id=kw.get("order_id", order["id"]),
@@ -26,7 +30,7 @@ def _notify(
     ).to_json()
     secret = kw.get("secret", WEBHOOK_SECRET).encode()
     headers = {
-        "X-Signature": sign_notification(body, secret, int(time.time())),
+        "X-Signature": sign_notification(body, secret, int((signed_at or api.clock.now).timestamp())),
         "content-type": "application/json",
     }
     return api.client.post("/v1/payments/notify", content=body, headers=headers)
@@ -306,6 +310,40 @@ def test_a_bad_bank_notification_issues_nothing(
 
     assert (got.status_code, got.json()["code"]) == (status, code)
     assert read["status"] == "awaiting_payment"
+
+
+def test_a_notification_replayed_after_the_300_second_window_is_refused(api: Api) -> None:
+    order = api.order(single()).json()
+    signed_at = api.clock.now
+    api.clock.advance(seconds=301)
+
+    got = _notify(api, order, signed_at=signed_at)
+    read = api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"])).json()
+
+    assert (got.status_code, got.json()["code"]) == (401, "bad_signature")
+    assert read["status"] == "awaiting_payment"
+
+
+def test_a_notification_replayed_inside_the_window_is_answered_once_and_issues_once(api: Api) -> None:
+    order = api.order(single(quantity=2)).json()
+    signed_at = api.clock.now
+    first = _notify(api, order, signed_at=signed_at)
+    api.clock.advance(seconds=299)
+
+    replayed = _notify(api, order, signed_at=signed_at)
+    read = api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"])).json()
+
+    assert first.status_code == replayed.status_code == 200
+    assert replayed.json() == {"order_id": order["id"], "status": "paid"}
+    assert len(read["tickets"]) == 2
+
+
+def test_a_notification_signed_too_far_ahead_of_the_clock_is_refused(api: Api) -> None:
+    order = api.order(single()).json()
+
+    got = _notify(api, order, signed_at=api.clock.now + timedelta(seconds=301))
+
+    assert (got.status_code, got.json()["code"]) == (401, "bad_signature")
 
 
 def test_a_second_transaction_for_a_paid_order_is_reported_not_issued(api: Api) -> None:
