@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from fare_rules.errors import FareRulesError
 from fare_rules.model import Direction
 from fare_rules.reasons import Reason, message_for
-from validator.bundle import BundleError, key_fingerprint
+from validator.bundle import BundleError, key_fingerprint, normalise_fingerprint
 from validator.commands import (
     BackgroundSync,
     enroll_gate,
@@ -30,7 +30,7 @@ from validator.core import InputKind, ScanOutcome, classify, normalise
 from validator.gate import Gate, Inspection
 from validator.images import DECODERS, get_decoder
 from validator.screen import render_outcome
-from validator.station import GateNotProvisioned, ProvisionError, open_gate
+from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_station, open_gate
 from validator.store import StoreError
 from validator.sync import SyncError, SyncReport
 
@@ -42,6 +42,18 @@ EXIT_USAGE = 2  # bad arguments, unprovisioned gate, bad bundle
 EXIT_SYNC_FAILED = 3  # sync or enrolment with the server failed
 
 DEFAULT_DATA_DIR = Path("var/gate")
+_UNIQUE_IDS = "gate ids are unique on the whole network: name gates after their station, e.g. L1-01-G1"
+_PIN_HELP = (
+    "accept only an issuer key with this fingerprint (16 hex digits, as the service prints it):"
+    " also how a gate whose trusted keys were all revoked is recovered (docs/gate.md)"
+)
+
+
+def _fingerprint(text: str) -> str:
+    try:
+        return normalise_fingerprint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,16 +66,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("enroll", help="enrol this gate online")
+    p = sub.add_parser(
+        "enroll",
+        help="enrol this gate online",
+        description=f"Enrol online with a one-time code; the gate id is the one the administrator created"
+        f" ({_UNIQUE_IDS}).",
+    )
     p.add_argument("--server", required=True)
     p.add_argument("--code", required=True)
+    p.add_argument("--trust-fingerprint", type=_fingerprint, metavar="FP", help=_PIN_HELP)
 
-    p = sub.add_parser("init", help="provision offline from an exported bundle")
+    p = sub.add_parser(
+        "init",
+        help="provision offline from an exported bundle",
+        description=f"Provision offline from a bundle that `python -m ticketing gates bundle` exported"
+        f" ({_UNIQUE_IDS}).",
+    )
     p.add_argument("--station", required=True)
-    p.add_argument("--gate", required=True)
+    p.add_argument("--gate", required=True, help=f"this gate's id; {_UNIQUE_IDS}")
     p.add_argument("--bundle", required=True, type=Path)
+    p.add_argument("--trust-fingerprint", type=_fingerprint, metavar="FP", help=_PIN_HELP)
 
-    sub.add_parser("sync", help="pull keyset and lists, push the journal")
+    p = sub.add_parser("sync", help="pull keyset and lists, push the journal")
+    p.add_argument(
+        "--retry-journal",
+        action="store_true",
+        help="upload the journal again after the server refused it for good (once the cause is fixed)",
+    )
 
     for name, text in (
         ("scan", "scan image files or payload texts"),
@@ -193,11 +222,23 @@ def _cmd_status(args: argparse.Namespace, gate: Gate, data_dir: Path) -> int:
         print(json.dumps(status, ensure_ascii=False))
         return EXIT_OK
     for key, value in status.items():
-        shown = (
-            ", ".join(f"{k} {_seconds(v)}" for k, v in value.items()) if isinstance(value, dict) else value
-        )
+        if key in ("last_sync_error", "journal_stopped"):
+            shown = _problem(value)
+        elif isinstance(value, dict):
+            shown = ", ".join(f"{k} {_seconds(v)}" for k, v in value.items())
+        else:
+            shown = value
         print(f"{key:>22}: {shown}")
     return EXIT_OK
+
+
+def _problem(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "none"
+    code = value.get("code")
+    server = value.get("server_code")
+    codes = f"{code} (server: {server})" if server and code != server else str(code or server)
+    return f"{codes} at {value.get('at')}: {value.get('detail')}"
 
 
 def _seconds(value: float | None) -> str:
@@ -219,7 +260,16 @@ def _report(report: SyncReport) -> str:
 def _run(args: argparse.Namespace) -> int:
     data_dir, db = _paths(args)
     if args.command == "init":
-        bundle = init_gate(data_dir, db, args.bundle.read_text(encoding="utf-8"), args.station, args.gate)
+        if not gate_id_names_station(args.gate, args.station):
+            _err(f"warning: gate id {args.gate!r} does not start with {args.station}-; {_UNIQUE_IDS}")
+        bundle = init_gate(
+            data_dir,
+            db,
+            args.bundle.read_text(encoding="utf-8"),
+            args.station,
+            args.gate,
+            trust_fingerprint=args.trust_fingerprint,
+        )
         signer = bundle.keyset[bundle.signer_kid]
         print(
             f"gate {args.gate} at {args.station} provisioned: {len(bundle.revocations)} revocations,"
@@ -229,7 +279,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "enroll":
         try:
-            config = enroll_gate(data_dir, db, args.server, args.code)
+            config = enroll_gate(
+                data_dir, db, args.server, args.code, trust_fingerprint=args.trust_fingerprint
+            )
         except SyncError as exc:
             _err(f"enrolment failed: {exc}")
             return EXIT_SYNC_FAILED
@@ -238,7 +290,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.command in ("sync", "enroll"):
             try:
-                print(_report(sync_gate(data_dir, gate)))
+                print(_report(sync_gate(data_dir, gate, retry_journal=getattr(args, "retry_journal", False))))
             except SyncError as exc:
                 _err(f"sync failed: {exc}")
                 return EXIT_SYNC_FAILED

@@ -31,6 +31,8 @@ __all__ = [
     "build_bundle",
     "key_fingerprint",
     "load_bundle",
+    "normalise_fingerprint",
+    "pinned_keys",
 ]
 
 BUNDLE_FORMAT = 1
@@ -65,6 +67,24 @@ def key_fingerprint(entry: KeyEntry) -> str:
     """sha256 of the raw public key, first 16 hex digits in groups: what an operator compares by eye."""
     digest = hashlib.sha256(public_key_to_bytes(entry.public_key)).hexdigest()[:16]
     return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+def normalise_fingerprint(text: str) -> str:
+    """An operator-typed fingerprint (`61d1 2956 d635 c0ff`, `61D12956D635C0FF`, `61d1-2956-…`) in the form
+    `key_fingerprint` prints; ValueError unless it is 16 hex digits."""
+    digits = "".join(c for c in text.lower() if c not in " -:")
+    if len(digits) != 16 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"a key fingerprint is 16 hex digits, not {text!r}")
+    return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def pinned_keys(keyset: Mapping[int, KeyEntry], fingerprint: str) -> dict[int, KeyEntry]:
+    """The unrevoked keys of `keyset` with this fingerprint: what `load_bundle(trusted=…)` and the first
+    keyset sync of a pinned gate accept a signature from."""
+    wanted = normalise_fingerprint(fingerprint)
+    return {
+        kid: entry for kid, entry in keyset.items() if not entry.revoked and key_fingerprint(entry) == wanted
+    }
 
 
 def build_bundle(

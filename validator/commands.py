@@ -14,7 +14,8 @@ from fare_rules.model import Direction
 from fare_rules.reasons import Reason
 from fare_rules.rules import gate_flags
 from validator import records
-from validator.bundle import Bundle, load_bundle
+from validator.bundle import Bundle, BundleError, load_bundle, normalise_fingerprint, pinned_keys
+from validator.codec import KeyEntry
 from validator.core import ScanOutcome
 from validator.device import (
     DEVICE_KEY_FILE,
@@ -28,7 +29,7 @@ from validator.images import QrDecoder, decode_image_file, looks_like_image_path
 from validator.records import GateConfig
 from validator.station import ProvisionError, db_path, load_rules, open_gate, provision, provision_from_bundle
 from validator.store import open_store, transaction
-from validator.sync import SyncClient, SyncError, SyncReport, enroll
+from validator.sync import SyncClient, SyncError, SyncReport, enroll, journal_stopped, last_sync_error
 from validator.wire import parse_iso
 
 __all__ = [
@@ -52,15 +53,61 @@ def http_client(server_url: str, token: str | None = None) -> httpx.Client:
     return httpx.Client(base_url=server_url, headers=headers, timeout=HTTP_TIMEOUT)
 
 
-def init_gate(data_dir: Path, db: Path | None, bundle_text: str, station: str, gate_id: str) -> Bundle:
-    """Provision from an exported bundle; returns it (for the fingerprint and counts)."""
+def init_gate(
+    data_dir: Path,
+    db: Path | None,
+    bundle_text: str,
+    station: str,
+    gate_id: str,
+    *,
+    trust_fingerprint: str | None = None,
+) -> Bundle:
+    """Provision from an exported bundle; returns it (for the fingerprint and counts).
+
+    A bundle carries its own keyset, so its signature alone proves integrity, not origin. The signer must be
+    the key with `trust_fingerprint` when given; otherwise, when the store already trusts issuer keys, one of
+    those (a bundle must not hand a running gate a keyset that its keys did not sign). BundleError if not.
+    """
     bundle = load_bundle(bundle_text)
+    if trust_fingerprint is not None:
+        bundle = load_bundle(bundle_text, trusted=pinned_keys(bundle.keyset, trust_fingerprint))
+    elif (trusted := _trusted_keys(db_path(data_dir, db))) is not None:
+        if bundle.signer_kid not in trusted:
+            raise BundleError(
+                "untrusted",
+                f"bundle signed by key {bundle.signer_kid}, which this gate does not trust (new or revoked):"
+                " compare its fingerprint with the service's and pass --trust-fingerprint",
+            )
+        # Verified again against the stored key: the bundle's own copy of that kid proves nothing.
+        bundle = load_bundle(bundle_text, trusted=trusted)
     provision_from_bundle(data_dir, db, bundle, station=station, gate_id=gate_id, now=datetime.now(UTC))
     return bundle
 
 
-def enroll_gate(data_dir: Path, db: Path | None, server_url: str, code: str) -> GateConfig:
-    """Enrol online: device key, one-time code, token saved 0600, gate registered in the store."""
+def _trusted_keys(path: Path) -> dict[int, KeyEntry] | None:
+    """The unrevoked issuer keys of an existing store; None for a store that trusts no key yet."""
+    if not path.exists():
+        return None
+    conn = open_store(path)
+    try:
+        keyset = records.keyset_from_records(records.load_keys(conn))
+    finally:
+        conn.close()
+    if not keyset:
+        return None
+    return {kid: entry for kid, entry in keyset.items() if not entry.revoked}
+
+
+def enroll_gate(
+    data_dir: Path, db: Path | None, server_url: str, code: str, *, trust_fingerprint: str | None = None
+) -> GateConfig:
+    """Enrol online: device key, one-time code, token saved 0600, gate registered in the store.
+
+    With `trust_fingerprint`, the first keyset is accepted only if signed by the key with that fingerprint
+    (the pin is kept, also for a gate whose trusted keys all get revoked later); without it, the first
+    keyset is trusted on first use over TLS.
+    """
+    pin = normalise_fingerprint(trust_fingerprint) if trust_fingerprint is not None else None
     key = load_or_create_device_key(data_dir)
     with http_client(server_url) as http:
         enrolment = enroll(http, code, public_key_text(key))
@@ -86,19 +133,22 @@ def enroll_gate(data_dir: Path, db: Path | None, server_url: str, code: str) -> 
                 cccd_hash_key=enrolment.cccd_hash_key,
                 now=datetime.now(UTC),
             )
+            if pin is not None:
+                records.set_state(conn, "trusted_fingerprint", pin)
     finally:
         conn.close()
     return config
 
 
-def sync_gate(data_dir: Path, gate: Gate) -> SyncReport:
-    """One full sync of an enrolled gate; SyncError if it is offline-only or the sync fails."""
+def sync_gate(data_dir: Path, gate: Gate, *, retry_journal: bool = False) -> SyncReport:
+    """One full sync of an enrolled gate; SyncError if it is offline-only or the sync fails.
+    `retry_journal` resumes uploads that stopped after the server refused a batch for good."""
     token = load_token(data_dir)
     if not gate.config.server_url or not token:
         raise SyncError("not_enrolled", "this gate was provisioned offline: run `enroll` to sync online")
     key = load_or_create_device_key(data_dir)
     with http_client(gate.config.server_url, token) as http:
-        return SyncClient(http, gate.conn, gate.config.gate_id, key).sync()
+        return SyncClient(http, gate.conn, gate.config.gate_id, key).sync(retry_journal=retry_journal)
 
 
 def read_item(item: str, decoder: QrDecoder) -> str | Reason:
@@ -145,6 +195,8 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
         "server": gate.config.server_url,
         "enrolled_online": bool(gate.config.server_url and load_token(data_dir)),
         "last_sync": get(conn, "last_sync"),
+        "last_sync_error": last_sync_error(conn, gate.config.gate_id),
+        "journal_stopped": journal_stopped(conn, gate.config.gate_id),
         "list_age_seconds": {
             name: _age(now, get(conn, f"{name}_synced_at")) for name in ("revocations", "passes", "events")
         },

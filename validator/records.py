@@ -25,6 +25,7 @@ __all__ = [
     "RevocationRecord",
     "add_gate",
     "append_journal",
+    "delete_state",
     "get_state",
     "is_revoked",
     "journal_backlog",
@@ -142,6 +143,10 @@ def set_state(conn: sqlite3.Connection, key: str, value: str) -> None:
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (key, value),
     )
+
+
+def delete_state(conn: sqlite3.Connection, key: str) -> None:
+    conn.execute("DELETE FROM station_state WHERE key = ?", (key,))
 
 
 # --- keyset and lists ---

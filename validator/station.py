@@ -7,7 +7,7 @@ station shares one database file between its gates (`db` argument).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
@@ -23,7 +23,7 @@ from validator.device import DEVICE_KEY_FILE, load_or_create_device_key, public_
 from validator.gate import Gate
 from validator.records import GateConfig, PassRecord, RevocationRecord
 from validator.store import open_store, transaction
-from validator.wire import iso
+from validator.wire import iso, parse_iso
 
 __all__ = [
     "DB_FILE",
@@ -32,6 +32,7 @@ __all__ = [
     "Rules",
     "apply_lists",
     "db_path",
+    "gate_id_names_station",
     "load_rules",
     "open_gate",
     "provision",
@@ -64,6 +65,12 @@ def load_rules() -> Rules:
     tariff = load_tariff(data.joinpath("hcmc-line1-tariff.json").read_text(encoding="utf-8"), network)
     policy = load_policy(data.joinpath("policy.json").read_text(encoding="utf-8"))
     return Rules(network, tariff, policy)
+
+
+def gate_id_names_station(gate_id: str, station: str) -> bool:
+    """Whether a gate id starts with its station code (`L1-01-G1` at L1-01). Gate ids are unique on the
+    whole network (the service refuses a duplicate, 409 gate_exists), and a bare `G1` is bound to clash."""
+    return gate_id.startswith(f"{station}-")
 
 
 def db_path(data_dir: Path, db: Path | None = None) -> Path:
@@ -143,22 +150,51 @@ def provision_from_bundle(
         )
     rules.network.station(station)  # UnknownStation (a ValueError) for a station not on the line
     key = load_or_create_device_key(data_dir)
-    config = GateConfig(gate_id, station, public_key_text(key), str((data_dir / DEVICE_KEY_FILE).resolve()))
     conn = open_store(db_path(data_dir, db))
     try:
         with transaction(conn):
+            config = _bundle_config(conn, data_dir, public_key_text(key), station, gate_id)
             provision(
                 conn,
                 config,
                 network_id=bundle.network_id,
-                keyset=bundle.keyset,
+                keyset=_merged_keyset(conn, bundle.keyset),
                 cccd_hash_key=bundle.cccd_hash_key,
                 now=now,
             )
             apply_lists(conn, bundle.revocations, bundle.passes, bundle.cursors)
             for name in ("revocations_synced_at", "passes_synced_at"):
-                # The lists are as old as the bundle, not as old as this init.
-                records.set_state(conn, name, iso(bundle.server_time))
+                # The lists are as old as the bundle, not as old as this init; and a bundle older than the
+                # last sync must not make them look older (apply_lists kept the newer contents).
+                known = records.get_state(conn, name)
+                if known is None or parse_iso(known) < bundle.server_time:
+                    records.set_state(conn, name, iso(bundle.server_time))
     finally:
         conn.close()
     return config
+
+
+def _bundle_config(
+    conn: sqlite3.Connection, data_dir: Path, device_key: str, station: str, gate_id: str
+) -> GateConfig:
+    """This gate's config for `init`. Re-provisioning an existing gate keeps its online enrolment."""
+    mine = records.load_gate_by_key(conn, device_key)
+    if mine is not None and mine.gate_id != gate_id:
+        raise ProvisionError(f"this device is gate {mine.gate_id} in this database, not {gate_id}")
+    other = conn.execute(
+        "SELECT 1 FROM gate_config WHERE gate_id = ? AND device_public_key != ?", (gate_id, device_key)
+    ).fetchone()
+    if other is not None:
+        raise ProvisionError(f"another device is already gate {gate_id}: gate ids are unique")
+    server_url = mine.server_url if mine is not None else None
+    return GateConfig(gate_id, station, device_key, str((data_dir / DEVICE_KEY_FILE).resolve()), server_url)
+
+
+def _merged_keyset(conn: sqlite3.Connection, incoming: Keyset) -> Keyset:
+    # A bundle may be older than the last sync: a key revoked since stays revoked, a key learned since stays.
+    stored = records.keyset_from_records(records.load_keys(conn))
+    merged = {**stored, **incoming}
+    return {
+        kid: replace(entry, revoked=True) if kid in stored and stored[kid].revoked else entry
+        for kid, entry in merged.items()
+    }

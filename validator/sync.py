@@ -6,6 +6,7 @@ interrupted sync resumes where it stopped; every response must carry a valid iss
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from validator import records
+from validator.bundle import pinned_keys
 from validator.codec import Keyset, load_keyset
 from validator.items import parse_pass, parse_remote_use, parse_revocation
 from validator.journal import build_batch
@@ -23,20 +25,42 @@ from validator.signing import SignatureError, verify_response
 from validator.store import transaction
 from validator.wire import iso, parse_iso
 
-__all__ = ["JOURNAL_BATCH", "Enrolment", "SyncClient", "SyncError", "SyncReport", "enroll"]
+__all__ = [
+    "JOURNAL_BATCH",
+    "Enrolment",
+    "SyncClient",
+    "SyncError",
+    "SyncReport",
+    "enroll",
+    "journal_stopped",
+    "last_sync_error",
+]
 
 JOURNAL_BATCH = 500
 LISTS = ("revocations", "passes", "events")
 _JOURNAL_STATUSES = frozenset({"stored", "duplicate", "refused"})
+# A batch refused with these statuses fails the same way on every retry (bad_signature, broken_chain,
+# wrong_gate, bad_format, bad_sequence): uploads stop until an operator has looked (`sync --retry-journal`).
+_FINAL_JOURNAL_STATUSES = frozenset({400, 403, 422})
+_RECOVER = "re-provision it (`init --trust-fingerprint` from a fresh bundle, or enrol again): docs/gate.md"
 
 
 class SyncError(RuntimeError):
-    """A sync step failed. `code`: unreachable, unauthorized, bad_signature, bad_response, refused."""
+    """A sync step failed.
 
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
+    `code`, this gate's view: unreachable, unauthorized, bad_signature (a response that does not verify),
+    bad_response, refused (enrolment), untrusted (no key to trust a keyset with), journal_refused (the server
+    refused a journal batch for good), journal_stopped (uploads stopped after such a refusal), not_enrolled.
+    `server_code`: the `code` of the server's error answer when it sent one (bad_code, broken_chain,
+    bad_signature, wrong_gate, journal_gap, …), else None.
+    """
+
+    def __init__(self, code: str, detail: str, server_code: str | None = None) -> None:
+        shown = f"{code} (server: {server_code})" if server_code else code
+        super().__init__(f"{shown}: {detail}")
         self.code = code
         self.detail = detail
+        self.server_code = server_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +85,30 @@ class SyncReport:
     clock_offset_seconds: float | None = None
 
 
-def _request(http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+def _request(
+    http: httpx.Client, method: str, url: str, *, auth_errors: bool = True, **kwargs: Any
+) -> httpx.Response:
+    """Send a request; `auth_errors` turns 401/403 into an `unauthorized` SyncError (callers that read a
+    403's own code, e.g. enrolment's bad_code, pass False)."""
     try:
         response = http.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
         raise SyncError("unreachable", f"{method} {url}: {exc}") from exc
-    if response.status_code in (401, 403):
-        raise SyncError("unauthorized", f"{method} {url}: the server refused this gate's credentials")
+    if auth_errors and response.status_code in (401, 403):
+        code, _ = _server_error(response)
+        raise SyncError("unauthorized", f"{method} {url}: the server refused this gate's credentials", code)
     return response
+
+
+def _server_error(response: httpx.Response) -> tuple[str | None, str]:
+    """The `{"code", "detail"}` of an error answer: (code or None, detail or the start of the body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        return body["code"], str(body.get("detail", ""))[:300]
+    return None, response.text[:200]
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -84,10 +124,15 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 def enroll(http: httpx.Client, code: str, device_public_key: str) -> Enrolment:
     """`POST /v1/gate/enroll` with the one-time code and the device public key; the answer names the gate."""
     response = _request(
-        http, "POST", "/v1/gate/enroll", json={"code": code, "device_public_key": device_public_key}
+        http,
+        "POST",
+        "/v1/gate/enroll",
+        auth_errors=False,
+        json={"code": code, "device_public_key": device_public_key},
     )
     if response.status_code != 200:
-        raise SyncError("refused", f"enrolment refused ({response.status_code}): {response.text[:200]}")
+        server_code, detail = _server_error(response)
+        raise SyncError("refused", f"enrolment refused ({response.status_code}): {detail}", server_code)
     body = _json(response)
     try:
         return Enrolment(
@@ -120,16 +165,37 @@ class SyncClient:
         self.clock = clock
         self.report = SyncReport()
 
-    def sync(self) -> SyncReport:
-        """Pull keyset, revocations, passes and other gates' uses, then push the journal."""
+    def sync(self, *, retry_journal: bool = False) -> SyncReport:
+        """Pull keyset, revocations, passes and other gates' uses, then push the journal.
+
+        A failure is recorded for `status` (`last_sync_error`) and raised; a success clears it.
+        `retry_journal` lifts a stop left by a journal batch the server refused for good.
+        """
         self.report = SyncReport()
-        self.pull_keys()
-        for name in LISTS:
-            self.pull_list(name)
-        self.push_journal()
+        try:
+            self.pull_keys()
+            for name in LISTS:
+                self.pull_list(name)
+            if retry_journal:
+                with transaction(self.conn):
+                    records.delete_state(self.conn, _key("journal_stopped", self.gate_id))
+            self.push_journal()
+        except SyncError as exc:
+            self._record_failure(exc)
+            raise
         with transaction(self.conn):
             records.set_state(self.conn, "last_sync", iso(self.clock()))
+            records.delete_state(self.conn, _key("last_sync_error", self.gate_id))
         return self.report
+
+    def _record_failure(self, exc: SyncError) -> None:
+        failure = {"at": iso(self.clock()), "code": exc.code, "server_code": exc.server_code}
+        with transaction(self.conn):
+            records.set_state(
+                self.conn,
+                _key("last_sync_error", self.gate_id),
+                json.dumps({**failure, "detail": exc.detail}),
+            )
 
     # --- responses ---
 
@@ -138,7 +204,10 @@ class SyncClient:
 
     def _verified(self, response: httpx.Response, keyset: Keyset | None = None) -> dict[str, Any]:
         if response.status_code != 200:
-            raise SyncError("bad_response", f"{response.request.url}: HTTP {response.status_code}")
+            server_code, detail = _server_error(response)
+            raise SyncError(
+                "bad_response", f"{response.request.url}: HTTP {response.status_code} {detail}", server_code
+            )
         target = response.request.url.raw_path.decode("ascii")
         try:
             verify_response(target, response.content, response.headers, keyset or self._keyset())
@@ -165,18 +234,45 @@ class SyncClient:
     # --- steps ---
 
     def pull_keys(self) -> None:
-        """`GET /v1/keys`, signed by a key this gate already trusts (first sync after enrolment: by the new
-        keyset itself, trust on first use over TLS)."""
+        """`GET /v1/keys`, signed by a key this gate already trusts. Without one (first sync after enrolment,
+        or every trusted key revoked), by the key pinned with `enroll --trust-fingerprint`; with no pin
+        either, the first keyset is trusted on first use over TLS, and a gate whose keys were all revoked
+        refuses (`untrusted`): docs/gate.md, "When the issuer key is revoked"."""
         response = self._timed_get("/v1/keys")
         known = self._keyset()
         try:
             fresh = load_keyset(_json(response))
         except ValueError as exc:
             raise SyncError("bad_response", f"/v1/keys: {exc}") from exc
-        self._verified(response, known or fresh)
+        roots = self._trust_roots(known, fresh)
+        try:
+            self._verified(response, roots)
+        except SyncError as exc:
+            # The new keyset revokes every key we trust, so nothing we trust can sign it. The claim is
+            # unverified: it only words the error, and the gate keeps its keyset either way.
+            if exc.code == "bad_signature" and all(kid in fresh and fresh[kid].revoked for kid in roots):
+                raise SyncError(
+                    "untrusted", f"/v1/keys revokes every issuer key this gate trusts; {_RECOVER}"
+                ) from exc
+            raise
         with transaction(self.conn):
             records.replace_keys(self.conn, records.records_from_keyset(fresh))
         self.report.keys = len(fresh)
+
+    def _trust_roots(self, known: Keyset, fresh: Keyset) -> Keyset:
+        if any(not entry.revoked for entry in known.values()):
+            return known
+        pin = records.get_state(self.conn, "trusted_fingerprint")
+        if pin is not None:
+            roots = pinned_keys(fresh, pin)
+            if not roots:
+                raise SyncError("untrusted", f"/v1/keys holds no unrevoked key with fingerprint {pin}")
+            return roots
+        if known:
+            # New keysets must be signed by a key we trust: accepting this one would let anyone on the
+            # network path hand the gate a keyset. Recovery is an operator's step.
+            raise SyncError("untrusted", f"every issuer key this gate trusts is revoked; {_RECOVER}")
+        return fresh
 
     def pull_list(self, name: str) -> None:
         """Page through `GET /v1/gate/<name>?after=<cursor>` until a page comes back empty."""
@@ -214,14 +310,23 @@ class SyncClient:
 
     def push_journal(self) -> None:
         """`POST /v1/gate/journal` in signed batches until the backlog is empty."""
+        stopped = journal_stopped(self.conn, self.gate_id)
+        if stopped is not None:
+            raise SyncError(
+                "journal_stopped",
+                f"uploads stopped since the server refused the batch from event {stopped.get('seq')}"
+                f" ({stopped.get('detail')}); fix the cause, then `sync --retry-journal`",
+                stopped.get("code"),
+            )
         gap_retries = 0
         while events := records.pending_events(self.conn, self.gate_id, JOURNAL_BATCH):
             batch = build_batch(self.gate_id, events, self.device_key)
-            response = _request(self.http, "POST", "/v1/gate/journal", json=batch)
+            response = _request(self.http, "POST", "/v1/gate/journal", auth_errors=False, json=batch)
             if response.status_code == 409 and gap_retries < 3:
                 self._rewind(_json(response))
                 gap_retries += 1
                 continue
+            self._check_journal_answer(response, events[0].seq)
             body = self._verified(response)
             statuses = self._statuses(body, {e.seq for e in events})
             with transaction(self.conn):
@@ -231,11 +336,31 @@ class SyncClient:
             if not statuses:  # the server answered nothing for this batch: stop rather than loop
                 raise SyncError("bad_response", "journal upload answered no event")
 
+    def _check_journal_answer(self, response: httpx.Response, first_seq: int) -> None:
+        """Raise for an error answer; a final refusal also stops further uploads (a broken chain or a foreign
+        signature fails identically on every retry, and resending 500 events every few seconds helps no one).
+        """
+        if response.status_code == 200:
+            return
+        server_code, detail = _server_error(response)
+        if response.status_code == 401 or (response.status_code == 403 and server_code != "wrong_gate"):
+            raise SyncError("unauthorized", "the server refused this gate's credentials", server_code)
+        if response.status_code not in _FINAL_JOURNAL_STATUSES:
+            raise SyncError(
+                "bad_response", f"journal upload: HTTP {response.status_code} {detail}", server_code
+            )
+        stop = {"at": iso(self.clock()), "code": server_code, "detail": detail, "seq": first_seq}
+        with transaction(self.conn):
+            records.set_state(self.conn, _key("journal_stopped", self.gate_id), json.dumps(stop))
+        raise SyncError(
+            "journal_refused", f"the server refused the batch from event {first_seq}: {detail}", server_code
+        )
+
     def _rewind(self, body: dict[str, Any]) -> None:
         # The server is missing events before this batch (e.g. it lost a batch): resend from where it says.
         expected = body.get("expected_seq")
         if body.get("code") != "journal_gap" or not isinstance(expected, int):
-            raise SyncError("refused", f"journal refused: {body}")
+            raise SyncError("bad_response", f"journal conflict: {body}", str(body.get("code")))
         with transaction(self.conn):
             self.conn.execute(
                 "UPDATE journal SET uploaded = 'no' WHERE gate = ? AND seq >= ?", (self.gate_id, expected)
@@ -251,3 +376,24 @@ class SyncClient:
             if isinstance(item, dict) and item.get("seq") in sent and item.get("status") in _JOURNAL_STATUSES:
                 statuses[int(item["seq"])] = str(item["status"])
         return statuses
+
+
+def _key(name: str, gate_id: str) -> str:
+    # Per gate: the gates of one station share station_state, but each has its own token and journal.
+    return f"{name}:{gate_id}"
+
+
+def _state_json(conn: sqlite3.Connection, name: str, gate_id: str) -> dict[str, Any] | None:
+    text = records.get_state(conn, _key(name, gate_id))
+    value = json.loads(text) if text else None
+    return value if isinstance(value, dict) else None
+
+
+def last_sync_error(conn: sqlite3.Connection, gate_id: str) -> dict[str, Any] | None:
+    """The last failed sync of this gate, `{"at", "code", "server_code", "detail"}`; None after a success."""
+    return _state_json(conn, "last_sync_error", gate_id)
+
+
+def journal_stopped(conn: sqlite3.Connection, gate_id: str) -> dict[str, Any] | None:
+    """Why this gate stopped uploading its journal, `{"at", "code", "detail", "seq"}`, or None."""
+    return _state_json(conn, "journal_stopped", gate_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,12 +12,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fare_rules.model import Direction, Flag
 from fare_rules.reasons import Reason
+from validator import records
+from validator.bundle import key_fingerprint
 from validator.device import load_or_create_device_key, public_key_text
 from validator.gate import Gate
 from validator.records import GateConfig
 from validator.station import open_gate, provision
 from validator.store import open_store, transaction
-from validator.sync import SyncClient, SyncError, enroll
+from validator.sync import SyncClient, SyncError, enroll, journal_stopped, last_sync_error
 from validator.testing import TEST_NOW as NOW
 from validator.testing import FakeServer, TestIssuer, cccd_qr
 
@@ -175,8 +178,10 @@ def test_the_server_refuses_a_batch_signed_by_another_gate(tmp_path: Path, serve
         server.client(token), gate.conn, "G1", Ed25519PrivateKey.generate(), clock=lambda: NOW
     )
 
-    with pytest.raises(SyncError):
+    with pytest.raises(SyncError) as caught:
         client.push_journal()
+
+    assert (caught.value.code, caught.value.server_code) == ("journal_refused", "bad_signature")
     assert server.journal == {}
 
 
@@ -224,3 +229,145 @@ def test_sync_over_a_dead_network_fails_cleanly(tmp_path: Path, server: FakeServ
         client.sync()
 
     assert caught.value.code == "unreachable"
+
+
+def _break_the_servers_chain(server: FakeServer, gate: str, seq: int) -> None:
+    stored = server.journal[(gate, seq)]
+    server.journal[(gate, seq)] = dataclasses.replace(stored, hash="ab" * 32)
+
+
+def test_a_batch_refused_for_a_broken_chain_carries_the_servers_code_and_is_recorded(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)
+    gate.scan("junk 1", Direction.ENTRY, NOW)
+    _client(gate, server, token).sync()
+    _break_the_servers_chain(server, "G1", 1)
+    gate.scan("junk 2", Direction.ENTRY, NOW)
+
+    with pytest.raises(SyncError) as caught:
+        _client(gate, server, token).sync()
+
+    assert (caught.value.code, caught.value.server_code) == ("journal_refused", "broken_chain")
+    recorded = last_sync_error(gate.conn, "G1")
+    assert recorded is not None
+    assert (recorded["code"], recorded["server_code"]) == ("journal_refused", "broken_chain")
+    stopped = journal_stopped(gate.conn, "G1")
+    assert stopped is not None
+    assert (stopped["code"], stopped["seq"]) == ("broken_chain", 2)
+
+
+def test_after_a_final_refusal_the_gate_still_pulls_lists_but_stops_resending_the_journal(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)
+    gate.scan("junk 1", Direction.ENTRY, NOW)
+    _client(gate, server, token).sync()
+    _break_the_servers_chain(server, "G1", 1)
+    gate.scan("junk 2", Direction.ENTRY, NOW)
+    with pytest.raises(SyncError):
+        _client(gate, server, token).sync()
+    server.issuer.revoke(4242)
+    already = len(server.requests)
+
+    with pytest.raises(SyncError) as caught:
+        _client(gate, server, token).sync()
+
+    assert (caught.value.code, caught.value.server_code) == ("journal_stopped", "broken_chain")
+    assert not [r for r in server.requests[already:] if r.startswith("POST /v1/gate/journal")]
+    assert gate.conn.execute("SELECT count(*) FROM revocations").fetchone()[0] == 1
+
+
+def test_retrying_the_journal_after_the_cause_is_fixed_uploads_it_and_clears_the_error(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)
+    gate.scan("junk 1", Direction.ENTRY, NOW)
+    _client(gate, server, token).sync()
+    original = server.journal[("G1", 1)]
+    _break_the_servers_chain(server, "G1", 1)
+    gate.scan("junk 2", Direction.ENTRY, NOW)
+    with pytest.raises(SyncError):
+        _client(gate, server, token).sync()
+    server.journal[("G1", 1)] = original  # e.g. the operator restored the server's copy
+
+    report = _client(gate, server, token).sync(retry_journal=True)
+
+    assert report.journal["stored"] == 1
+    assert sorted(server.journal) == [("G1", 1), ("G1", 2)]
+    assert last_sync_error(gate.conn, "G1") is None
+    assert journal_stopped(gate.conn, "G1") is None
+
+
+def test_a_server_error_answer_keeps_its_code_and_is_retried_next_time(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)
+    gate.scan("junk", Direction.ENTRY, NOW)
+    handle = server.handle
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/gate/journal":
+            return httpx.Response(503, json={"code": "unavailable", "detail": "try later"})
+        return handle(request)
+
+    busy_client = SyncClient(
+        httpx.Client(
+            transport=httpx.MockTransport(busy),
+            base_url="http://server.test",
+            headers={"Authorization": f"Bearer {token}"},
+        ),
+        gate.conn,
+        "G1",
+        load_or_create_device_key(tmp_path / "G1"),
+        clock=lambda: NOW,
+    )
+
+    with pytest.raises(SyncError) as caught:
+        busy_client.sync()
+    report = _client(gate, server, token).sync()
+
+    assert (caught.value.code, caught.value.server_code) == ("bad_response", "unavailable")
+    assert journal_stopped(gate.conn, "G1") is None
+    assert report.journal["stored"] == 1
+
+
+def _rotate_after_revoking(issuer: TestIssuer) -> None:
+    """The issuer's only key is revoked (compromised) and a new one signs from now on."""
+    old = issuer.keyset()[issuer.kid]
+    issuer.revoked_keys.append(dataclasses.replace(old, revoked=True))
+    issuer.key = Ed25519PrivateKey.generate()
+
+
+def test_a_gate_whose_only_trusted_key_is_revoked_refuses_the_new_keyset_as_untrusted(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)
+    _client(gate, server, token).sync()
+    _rotate_after_revoking(server.issuer)
+
+    with pytest.raises(SyncError) as caught:
+        _client(gate, server, token).sync()
+
+    assert caught.value.code == "untrusted"
+    assert [kid for (kid,) in gate.conn.execute("SELECT kid FROM keyset")] == [
+        server.issuer.revoked_keys[0].key_id
+    ]  # the gate kept the keyset it trusts
+
+
+def test_a_pinned_fingerprint_admits_the_first_keyset_only_when_its_key_signs_it(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)
+    with transaction(gate.conn):
+        records.set_state(gate.conn, "trusted_fingerprint", "0000 0000 0000 0000")
+
+    with pytest.raises(SyncError) as caught:
+        _client(gate, server, token).sync()
+    with transaction(gate.conn):
+        pin = key_fingerprint(server.issuer.keyset()[server.issuer.kid])
+        records.set_state(gate.conn, "trusted_fingerprint", pin)
+    report = _client(gate, server, token).sync()
+
+    assert caught.value.code == "untrusted"
+    assert report.keys == 1
