@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import qrcode
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import scanner_cli
 from scanner_cli import EXIT_DENIED, EXIT_OK, EXIT_SYNC_FAILED, EXIT_USAGE, main
 from validator import commands
+from validator.bundle import key_fingerprint
 from validator.testing import CCCD_NUMBER, FakeServer, TestIssuer, cccd_qr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,3 +228,217 @@ def test_the_script_runs_as_a_subprocess_with_its_exit_codes(tmp_path: Path, iss
 
 def test_exit_code_constants_match_the_contract() -> None:
     assert (scanner_cli.EXIT_OK, EXIT_DENIED, EXIT_USAGE, EXIT_SYNC_FAILED) == (0, 1, 2, 3)
+
+
+class _Network:
+    """The fake service behind commands.http_client, with a cable that can be pulled."""
+
+    def __init__(self, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.server = server
+        self.up = True
+        monkeypatch.setattr(commands, "http_client", self.client)
+
+    def client(self, url: str, token: str | None = None) -> httpx.Client:
+        if not self.up:
+            return httpx.Client(transport=httpx.MockTransport(_down), base_url=url)
+        return self.server.client(token)
+
+
+def _enrolled_gate(tmp_path: Path, server: FakeServer, *extra: str) -> list[str]:
+    server.add_code("ONE-TIME", "L1-01-G7", "L1-01")
+    base = ["--data-dir", str(tmp_path / "g7")]
+    assert main([*base, "enroll", "--server", "http://server.test", "--code", "ONE-TIME", *extra]) == EXIT_OK
+    return base
+
+
+def _status(base: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    capsys.readouterr()
+    assert main([*base, "status", "--json"]) == EXIT_OK
+    status: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return status
+
+
+def test_a_refused_journal_shows_the_servers_code_in_sync_and_in_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = FakeServer()
+    _Network(server, monkeypatch)
+    base = _enrolled_gate(tmp_path, server)
+    main([*base, "scan", "--direction", "entry", "junk 1"])
+    assert main([*base, "sync"]) == EXIT_OK
+    good = server.journal[("L1-01-G7", 1)]
+    server.journal[("L1-01-G7", 1)] = dataclasses.replace(good, hash="ab" * 32)
+    main([*base, "scan", "--direction", "entry", "junk 2"])
+    capsys.readouterr()
+
+    refused = main([*base, "sync"])
+    err = capsys.readouterr().err
+    status = _status(base, capsys)
+    server.journal[("L1-01-G7", 1)] = good
+    retried = main([*base, "sync", "--retry-journal"])
+    after = _status(base, capsys)
+
+    assert refused == EXIT_SYNC_FAILED
+    assert "broken_chain" in err
+    assert (status["last_sync_error"]["code"], status["last_sync_error"]["server_code"]) == (
+        "journal_refused",
+        "broken_chain",
+    )
+    assert status["journal_stopped"]["code"] == "broken_chain"
+    assert retried == EXIT_OK
+    assert (after["last_sync_error"], after["journal_stopped"], after["journal_backlog"]) == (None, None, 0)
+
+
+def test_init_warns_when_the_gate_id_does_not_start_with_the_station_code(
+    tmp_path: Path, issuer: TestIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = issuer.write_bundle(tmp_path / "b.json")
+    init = ["init", "--station", "L1-01", "--bundle", str(bundle)]
+
+    bare = main(["--data-dir", str(tmp_path / "a"), *init, "--gate", "G1"])
+    bare_err = capsys.readouterr().err
+    named = main(["--data-dir", str(tmp_path / "b"), *init, "--gate", "L1-01-G2"])
+    named_err = capsys.readouterr().err
+
+    assert (bare, named) == (EXIT_OK, EXIT_OK)
+    assert "warning" in bare_err
+    assert "L1-01-G1" in bare_err  # the recommended form
+    assert "warning" not in named_err
+
+
+@pytest.mark.parametrize("command", ["init", "enroll"])
+def test_the_help_of_init_and_enroll_says_gate_ids_are_unique_network_wide(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == EXIT_OK
+
+    assert "unique on the whole network" in " ".join(capsys.readouterr().out.split())
+
+
+def test_init_refuses_a_bundle_whose_signer_does_not_have_the_trusted_fingerprint(
+    tmp_path: Path, issuer: TestIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = issuer.write_bundle(tmp_path / "b.json")
+    init = ["init", "--station", "L1-01", "--gate", "L1-01-G1", "--bundle", str(bundle)]
+    right = key_fingerprint(issuer.keyset()[issuer.kid])
+
+    wrong = main(["--data-dir", str(tmp_path / "a"), *init, "--trust-fingerprint", "0000 0000 0000 0000"])
+    typo = main(["--data-dir", str(tmp_path / "b"), *init, "--trust-fingerprint", "not hex"])
+    pinned = main(["--data-dir", str(tmp_path / "c"), *init, "--trust-fingerprint", right.replace(" ", "")])
+
+    assert (wrong, typo, pinned) == (EXIT_USAGE, EXIT_USAGE, EXIT_OK)
+    assert "untrusted" in capsys.readouterr().err
+
+
+def test_enroll_with_a_trusted_fingerprint_accepts_only_a_keyset_signed_by_that_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = FakeServer()
+    _Network(server, monkeypatch)
+    server.add_code("WRONG", "L1-01-G8", "L1-01")
+    base = ["--data-dir", str(tmp_path / "g8")]
+    pin = key_fingerprint(server.issuer.keyset()[server.issuer.kid])
+
+    mispinned = main(
+        [*base, "enroll", "--server", "http://x", "--code", "WRONG", "--trust-fingerprint", "0" * 16]
+    )
+    status = _status(base, capsys)
+    pinned = _enrolled_gate(tmp_path, server, "--trust-fingerprint", pin)
+
+    assert mispinned == EXIT_SYNC_FAILED
+    assert (status["keys"], status["last_sync_error"]["code"]) == (0, "untrusted")
+    assert _status(pinned, capsys)["keys"] == 1
+
+
+def test_a_gate_whose_only_issuer_key_was_revoked_recovers_with_a_fresh_bundle_and_its_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = FakeServer()
+    _Network(server, monkeypatch)
+    base = _enrolled_gate(tmp_path, server)
+    main([*base, "scan", "--direction", "entry", "junk"])
+    old = server.issuer.keyset()[server.issuer.kid]
+    server.issuer.revoked_keys.append(dataclasses.replace(old, revoked=True))
+    server.issuer.key = Ed25519PrivateKey.generate()
+    fresh = server.issuer.write_bundle(tmp_path / "fresh.json", gate="L1-01-G7")
+    init = [*base, "init", "--station", "L1-01", "--gate", "L1-01-G7", "--bundle", str(fresh)]
+    new_pin = key_fingerprint(server.issuer.keyset()[server.issuer.kid])
+
+    stuck = main([*base, "sync"])
+    stuck_status = _status(base, capsys)
+    unpinned = main(init)
+    pinned = main([*init, "--trust-fingerprint", new_pin])
+    synced = main([*base, "sync"])
+    status = _status(base, capsys)
+
+    assert stuck == EXIT_SYNC_FAILED
+    assert stuck_status["last_sync_error"]["code"] == "untrusted"
+    assert (unpinned, pinned, synced) == (EXIT_USAGE, EXIT_OK, EXIT_OK)
+    assert (status["enrolled_online"], status["journal_backlog"], status["last_sync_error"]) == (
+        True,
+        0,
+        None,
+    )
+    assert [e.event["reason"] for e in server.journal.values()] == ["not_our_code"]
+
+
+class _Staff:
+    """Lines typed at a listening gate; between lines it waits for what the background sync is doing."""
+
+    def __init__(self, lines: list[str], waits: dict[int, Callable[[], None]]) -> None:
+        self.lines = lines
+        self.waits = waits
+
+    def __iter__(self) -> Iterator[str]:
+        for i, line in enumerate(self.lines):
+            self.waits.get(i, lambda: None)()
+            yield line + "\n"
+        self.waits.get(len(self.lines), lambda: None)()
+
+
+def test_listen_keeps_scanning_while_its_background_sync_fails_and_the_journal_arrives_once_it_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = FakeServer()
+    network = _Network(server, monkeypatch)
+    base = _enrolled_gate(tmp_path, server)
+    hung, release, arrived = threading.Event(), threading.Event(), threading.Event()
+
+    def cut(request: httpx.Request) -> httpx.Response:
+        hung.set()  # a background sync is stuck in a request that will never be answered
+        release.wait(30)
+        raise httpx.ConnectError("network cable pulled", request=request)
+
+    def watch(request: httpx.Request) -> httpx.Response:
+        response = server.handle(request)
+        if len(server.journal) == 2:
+            arrived.set()
+        return response
+
+    def client(url: str, token: str | None = None) -> httpx.Client:
+        handler = watch if network.up else cut
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(transport=httpx.MockTransport(handler), base_url=url, headers=headers)
+
+    def sync_stuck() -> None:
+        assert hung.wait(30), "the background sync never tried"
+
+    def cable_back() -> None:
+        network.up = True
+        release.set()
+        assert arrived.wait(30), "the journal never arrived"
+
+    network.up = False
+    monkeypatch.setattr(commands, "http_client", client)
+    staff = _Staff([_recent(server.issuer), _recent(server.issuer)], {1: sync_stuck, 2: cable_back})
+    monkeypatch.setattr(sys, "stdin", staff)
+    capsys.readouterr()
+
+    status = main([*base, "listen", "--direction", "entry", "--json", "--sync-interval", "0.01"])
+
+    captured = capsys.readouterr()
+    assert status == EXIT_OK
+    assert [o["verdict"] for o in _json_lines(captured.out)] == ["accept", "accept"]
+    assert "unreachable" in captured.err
+    assert sorted(server.journal) == [("L1-01-G7", 1), ("L1-01-G7", 2)]
+    assert [e.event["verdict"] for e in server.journal.values()] == ["accept", "accept"]
