@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fare_rules.model import Direction
 from fare_rules.reasons import Reason
+from validator import records
 from validator.bundle import BundleError, load_bundle
 from validator.codec import KeyEntry
+from validator.gate import StationState
 from validator.station import ProvisionError, open_gate, provision_from_bundle
+from validator.store import transaction
 from validator.testing import TEST_NOW as NOW
 from validator.testing import TestIssuer
+from validator.wire import iso
 
 
 def test_a_bundle_round_trips_with_its_lists(issuer: TestIssuer) -> None:
@@ -109,3 +114,60 @@ def test_an_older_bundle_never_rolls_back_a_newer_pass_status(tmp_path: Path, is
     provision_from_bundle(tmp_path / "G2", db, load_bundle(old), station="L1-01", gate_id="G2", now=NOW)
 
     assert open_gate(tmp_path / "G2", db).scan(cccd_qr(), Direction.ENTRY, NOW).reason is Reason.REVOKED
+
+
+def test_a_bundle_older_than_the_last_sync_keeps_the_newer_lists_synced_time(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
+    folder = tmp_path / "g"
+    provision_from_bundle(folder, None, load_bundle(issuer.bundle()), station="L1-01", gate_id="G1", now=NOW)
+    gate = open_gate(folder)
+    synced = NOW + timedelta(hours=6)
+    with transaction(gate.conn):  # as an online sync would record it
+        for name in ("revocations_synced_at", "passes_synced_at"):
+            records.set_state(gate.conn, name, iso(synced))
+    older = load_bundle(issuer.bundle(server_time=NOW - timedelta(days=2)))
+
+    provision_from_bundle(folder, None, older, station="L1-01", gate_id="G1", now=NOW)
+
+    assert StationState.read(gate.conn).last_sync == synced
+    gate.conn.close()
+
+
+def test_a_newer_bundle_advances_the_lists_synced_time(tmp_path: Path, issuer: TestIssuer) -> None:
+    folder = tmp_path / "g"
+    provision_from_bundle(folder, None, load_bundle(issuer.bundle()), station="L1-01", gate_id="G1", now=NOW)
+    newer = load_bundle(issuer.bundle(server_time=NOW + timedelta(hours=1)))
+
+    provision_from_bundle(folder, None, newer, station="L1-01", gate_id="G1", now=NOW)
+
+    gate = open_gate(folder)
+    assert StationState.read(gate.conn).last_sync == NOW + timedelta(hours=1)
+    gate.conn.close()
+
+
+def test_a_bundle_older_than_a_key_revocation_does_not_trust_that_key_again(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
+    folder = tmp_path / "g"
+    before = load_bundle(issuer.bundle())
+    provision_from_bundle(folder, None, before, station="L1-01", gate_id="G1", now=NOW)
+    gate = open_gate(folder)
+    with transaction(gate.conn):  # a later sync learnt that the key was revoked
+        gate.conn.execute("UPDATE keyset SET revoked = 1")
+
+    provision_from_bundle(folder, None, before, station="L1-01", gate_id="G1", now=NOW)
+
+    assert gate.conn.execute("SELECT revoked FROM keyset").fetchall() == [(1,)]
+    gate.conn.close()
+
+
+def test_a_second_device_cannot_take_a_gate_id_already_used_in_the_station_database(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
+    db = tmp_path / "station.db"
+    bundle = load_bundle(issuer.bundle())
+    provision_from_bundle(tmp_path / "a", db, bundle, station="L1-01", gate_id="L1-01-G1", now=NOW)
+
+    with pytest.raises(ProvisionError):
+        provision_from_bundle(tmp_path / "b", db, bundle, station="L1-01", gate_id="L1-01-G1", now=NOW)
