@@ -1,6 +1,9 @@
-"""Builders for tests and benchmarks: an issuer with a generated key, tickets, passes, signed bundles.
+"""Builders for tests and benchmarks: an issuer with a generated key, tickets, passes, signed bundles, and
+`FakeServer`, the in-process reference of the gate sync protocol.
 
-Nothing here is used by a running gate. It lets the gate's tests run without the issuing service.
+Test support, shipped in the package only because the tests and benchmarks/bench_gate.py share it. No module
+on a gate's runtime path (the rest of `validator`, scanner_cli.py) imports it; tests/unit/test_architecture.py
+checks that. It generates keys and accepts any enrolment code a test registers: never run it as a service.
 """
 
 from __future__ import annotations

@@ -55,6 +55,25 @@ def test_the_gate_never_imports_the_issuing_service_or_its_frameworks(path: Path
     assert not used, f"{path.relative_to(ROOT)} imports {sorted(used)}: a gate must work with the server down"
 
 
+_RUNTIME = [p for p in _sources("validator") if p.name != "testing.py"] + [ROOT / "scanner_cli.py"]
+
+
+@pytest.mark.parametrize("path", _RUNTIME, ids=lambda p: p.name)
+def test_nothing_on_the_gates_runtime_path_imports_the_test_support_module(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {
+        f"{node.module}.{alias.name}" if isinstance(node, ast.ImportFrom) and node.module else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    modules = imported | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert not {m for m in modules if m == "validator.testing" or m.startswith("validator.testing.")}, (
+        f"{path.relative_to(ROOT)} imports validator.testing, which is test support only"
+    )
+
+
 def _modules() -> list[str]:
     names = []
     for package in PACKAGES:
