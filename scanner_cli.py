@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,12 +35,13 @@ from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_
 from validator.store import StoreError
 from validator.sync import SyncError, SyncReport
 
-__all__ = ["EXIT_DENIED", "EXIT_OK", "EXIT_SYNC_FAILED", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_DENIED", "EXIT_OK", "EXIT_STORE_FAILED", "EXIT_SYNC_FAILED", "EXIT_USAGE", "main"]
 
 EXIT_OK = 0  # every scan accepted (or the command succeeded)
 EXIT_DENIED = 1  # at least one scan denied
 EXIT_USAGE = 2  # bad arguments, unprovisioned gate, bad bundle
 EXIT_SYNC_FAILED = 3  # sync or enrolment with the server failed
+EXIT_STORE_FAILED = 4  # the gate's database cannot be written (disk full, read-only): nothing was recorded
 
 DEFAULT_DATA_DIR = Path("var/gate")
 _UNIQUE_IDS = "gate ids are unique on the whole network: name gates after their station, e.g. L1-01-G1"
@@ -317,6 +319,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GateNotProvisioned, ProvisionError, BundleError, StoreError, FareRulesError, OSError) as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE
+    except sqlite3.Error as exc:
+        # Every write is one transaction, rolled back here: the scan in hand was NOT recorded, so the barrier
+        # must stay shut; scans recorded before are intact and sync resumes once the store is writable.
+        problem = _store_problem(exc)
+        _err(f"error: the gate database cannot be written ({problem}): {exc}; nothing was recorded")
+        return EXIT_STORE_FAILED
+
+
+def _store_problem(exc: sqlite3.Error) -> str:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        return "disk full"
+    if code is not None and code & 0xFF == sqlite3.SQLITE_READONLY:
+        return "read-only"
+    return type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fare_rules.cccd import CccdError
@@ -68,6 +69,18 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, sa_exc.DBAPIError)
+    # A dropped or refused connection (the database restarting, failing over, out of connections) is
+    # temporary: 503 with a code tells clients to retry; the pool has already discarded the dead connection.
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated:
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        response = error_response(503, "database_unavailable", "the database is unreachable: retry shortly")
+        response.headers["retry-after"] = "1"
+        return response
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected %s", type(exc).__name__, exc_info=exc)
     return error_response(500, "internal_error", "something went wrong on our side")
@@ -79,4 +92,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CccdError, _cccd)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(sa_exc.DBAPIError, _database)
     app.add_exception_handler(Exception, _unexpected)
