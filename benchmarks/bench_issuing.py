@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_DSN = os.environ.get("METRO_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 TARGET_ORDERS_PER_S = 500
 TARGET_P99_MS = 50.0
+TARGET_CPU_MS_PER_ORDER = 4.0
 STATIONS = [f"L1-{n:02d}" for n in range(1, 15)]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TIMEOUT_S = 10.0
@@ -59,11 +60,12 @@ def _ms(samples: list[float]) -> str:
     return "  ".join(f"p{int(q * 100)} {_pct(samples, q) * 1000:6.1f} ms" for q in (0.5, 0.95, 0.99))
 
 
-def _group_cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system) of every live process in a process group: the server and its workers."""
+def _group_cpu_seconds(pgid: int, *, workers_only: bool = False) -> float:
+    """CPU time (user + system) of every live process in a process group: the server and its workers.
+    `workers_only`: leave out the group's leader (uvicorn's supervisor), keep the workers that serve."""
     total = 0
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or (workers_only and int(entry.name) == pgid):
             continue
         with contextlib.suppress(OSError):
             fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
@@ -91,7 +93,7 @@ class CpuMeter:
     """Where the CPU went during a phase: load generator (this process), server, everything else."""
 
     pgid: int
-    start: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    start: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
 
     def __enter__(self) -> CpuMeter:
         self.start = self._read()
@@ -100,11 +102,23 @@ class CpuMeter:
     def __exit__(self, *_: object) -> None:
         self.end = self._read()
 
-    def _read(self) -> tuple[float, float, float, float]:
-        return time.perf_counter(), _own_cpu_seconds(), _group_cpu_seconds(self.pgid), _machine_busy_seconds()
+    def _read(self) -> tuple[float, float, float, float, float]:
+        return (
+            time.perf_counter(),
+            _own_cpu_seconds(),
+            _group_cpu_seconds(self.pgid),
+            _machine_busy_seconds(),
+            _group_cpu_seconds(self.pgid, workers_only=True),
+        )
+
+    def worker_cpu_ms_per(self, count: int) -> float:
+        """Server CPU (the workers' user + system time) per unit of work, in ms: the figure that does not
+        depend on what else the machine is doing, unlike a rate. /proc counts in clock ticks (10 ms), so
+        runs of a few thousand requests are needed for two significant digits."""
+        return (self.end[4] - self.start[4]) * 1000 / count if count else float("nan")
 
     def summary(self) -> str:
-        wall, own, server, busy = (b - a for a, b in zip(self.start, self.end, strict=True))
+        wall, own, server, busy, _ = (b - a for a, b in zip(self.start, self.end, strict=True))
         other = max(0.0, busy - own - server)
         return (
             f"CPU cores busy: server {server / wall:.2f}, load generator {own / wall:.2f}, "
@@ -238,8 +252,9 @@ async def _closed_loop(
     return time.perf_counter() - started
 
 
-async def _baseline(server: Server, total: int, concurrency: int, max_seconds: float) -> str:
-    """GET /v1/network twice per connection: the orders' pattern (one connection, two requests), no work."""
+async def _baseline(server: Server, total: int, concurrency: int, max_seconds: float) -> tuple[str, int]:
+    """GET /v1/network twice per connection: the orders' pattern (one connection, two requests), no work.
+    Returns the report line and the number of requests answered."""
     latencies: list[float] = []
     failures = 0
 
@@ -257,7 +272,9 @@ async def _baseline(server: Server, total: int, concurrency: int, max_seconds: f
 
     seconds = await _closed_loop(get, total // 2, concurrency, max_seconds)
     rate = len(latencies) / seconds
-    return f"{rate:7.0f} req/s  {_ms(latencies)}  ({len(latencies)} requests, {failures} failed)"
+    return f"{rate:7.0f} req/s  {_ms(latencies)}  ({len(latencies)} requests, {failures} failed)", len(
+        latencies
+    )
 
 
 async def _fixed_rate(
@@ -387,7 +404,8 @@ async def _run_engine(port: int, pgid: int, args: argparse.Namespace) -> None:
     await _closed_loop(lambda: _order(server, warm, rng), args.concurrency * 4, args.concurrency, 20)
 
     with CpuMeter(pgid) as cpu:
-        baseline = await _baseline(server, args.orders * 2, args.concurrency, args.max_seconds)
+        baseline, requests = await _baseline(server, args.orders * 2, args.concurrency, args.max_seconds)
+    per_request = cpu.worker_cpu_ms_per(requests)
     print(f"  baseline GET /v1/network, {args.concurrency:>3} clients {baseline}")
     print(f"    {cpu.summary()}")
 
@@ -398,6 +416,13 @@ async def _run_engine(port: int, pgid: int, args: argparse.Namespace) -> None:
         )
     rate = len(results.orders) / seconds
     verdict = "meets" if rate >= TARGET_ORDERS_PER_S else "below"
+    per_order = cpu.worker_cpu_ms_per(len(results.orders))
+    print(
+        f"  server CPU (workers' user + system time): {per_order:.2f} ms per paid order, "
+        f"{per_request:.2f} ms per GET /v1/network (baseline, so {2 * per_request:.2f} ms for two requests)"
+        f"  [≤ {TARGET_CPU_MS_PER_ORDER:.0f} ms per order allows {TARGET_ORDERS_PER_S}/s on {args.workers} "
+        "dedicated cores]"
+    )
     _report(
         f"create + pay, {args.concurrency:>3} clients",
         results,
