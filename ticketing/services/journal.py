@@ -25,7 +25,7 @@ from ticketing import partitions
 from ticketing.db import UTCDateTime
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
 from ticketing.models import Gate, GateStatus, JournalGap, ScanEvent, Ticket
-from ticketing.services import trips
+from ticketing.services import double_use, trips
 from ticketing.services.common import next_seqs
 from validator.codec import public_key_from_bytes
 from validator.journal import (
@@ -87,6 +87,7 @@ def ingest_batch(
     trips.record_uses(
         session, [trips.use_of(r, e.event) for r, e in zip(rows, fresh, strict=True) if r["seq"] in uses]
     )
+    double_use.block_double_uses(session, stored, now)  # same transaction: stored and blocked together
     locked.journal_head = max([locked.journal_head, *inserted])
     locked.last_upload_at = now
     session.add(locked)
