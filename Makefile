@@ -44,5 +44,11 @@ test: lint typecheck
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# Two minutes of coverage-guided fuzzing of the payload decoder; stops by itself, findings land in fuzz/.
+FUZZ_SECONDS ?= 120
+fuzz: setup
+	$(PY) -m pip install --quiet -e '.[fuzz]'
+	cd fuzz && ../$(PY) fuzz_decode.py -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=./
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
