@@ -82,6 +82,8 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "webhook_secret": SecretStr(WEBHOOK_SECRET),
         "cccd_hash_key": SecretStr("test-cccd-key-0123456789"),
         "token_secret": SecretStr("test-token-secret"),
+        # TestClient's client is "testclient", never exempt: the rate-limit tests turn the limit on themselves
+        "order_rate_per_minute": 0,
     }
     return Settings(**{**values, **overrides})
 

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from ticketing.context import build_context
 from ticketing.db import make_engine, utcnow
 from ticketing.handlers import install_handlers
+from ticketing.headers import SecurityHeaders
 from ticketing.limits import BodySizeLimit
+from ticketing.ratelimit import RateLimit
 from ticketing.routes import admin, gate, orders, payments, public, tickets
 from ticketing.services.journal import JOURNAL_MAX_BYTES
 from ticketing.settings import Settings, load_settings, resolve_secrets
@@ -34,6 +36,16 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     # Journal batches (500 signed events) outgrow the riders' body limit; only that path gets more.
     journal_limit = {"/v1/gate/journal": max(JOURNAL_MAX_BYTES, settings.max_body_bytes)}
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, per_path=journal_limit)
+    if settings.order_rate_per_minute > 0:
+        app.add_middleware(
+            RateLimit,
+            routes={("POST", "/v1/orders")},  # riders only: gates and auditors are never limited
+            per_minute=settings.order_rate_per_minute,
+            burst=settings.order_rate_burst,
+            clock=clock,
+            exempt=settings.rate_limit_exempt,
+        )
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals above get the headers too
     routers = (public.router, orders.router, payments.router, tickets.router, admin.router, gate.router)
     for router in routers:
         app.include_router(router)

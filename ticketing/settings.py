@@ -6,6 +6,7 @@ works on a fresh machine; in `prod` a missing, short or generated secret stops t
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
     # Database connections each worker keeps open. Size it to the requests a worker runs at once: beyond it,
     # every request opens and closes a connection of its own (a new PostgreSQL backend each time).
     db_pool_size: int = Field(default=20, ge=1, le=200)
+    # Order creation per client address and per worker (0: off): a backstop against one client flooding the
+    # orders table. Loopback is exempt (operator tools, benchmarks); behind a local reverse proxy uvicorn
+    # takes the rider's address from X-Forwarded-For, so riders are still counted one by one.
+    order_rate_per_minute: float = Field(default=60, ge=0)
+    order_rate_burst: int = Field(default=20, ge=1)
+    rate_limit_exempt: list[str] = ["127.0.0.1/32", "::1/128"]
     # VietQR receiving account (used only with payment_provider=vietqr)
     vietqr_bank_bin: str = "970436"
     vietqr_account: str = "0000000000"
@@ -70,6 +77,13 @@ class Settings(BaseSettings):
         if len(value.get_secret_value().encode()) < need:
             what = "must not be empty" if need == 1 else f"must be at least {need} bytes"
             raise ValueError(f"METRO_{name.upper()} {what}")
+        return value
+
+    @field_validator("rate_limit_exempt")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad entry
         return value
 
     @property

@@ -1,0 +1,89 @@
+"""Security headers on every answer: success, refusal, error and the middlewares' own refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from issuing_support import Api, bearer, single
+from security_support import app_routes, call, credentials
+
+from ticketing.headers import API_CSP, DOCS_CSP
+
+_COMMON = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
+
+
+def _security_headers(answer: object) -> dict[str, str]:
+    headers = answer.headers  # type: ignore[attr-defined]
+    return {name: headers.get(name) for name in [*_COMMON, "content-security-policy"]}
+
+
+def test_every_route_answers_with_the_security_headers_and_a_strict_csp(api: Api, tmp_path: Path) -> None:
+    creds = credentials(api, tmp_path)
+    docs = {"/docs", "/docs/oauth2-redirect", "/redoc"}
+
+    got = {
+        f"{m} {p}": _security_headers(call(api, m, p, creds, creds.tokens["own_order"]))
+        for m, p in app_routes(api.client.app)
+    }
+
+    assert got == {
+        f"{m} {p}": _COMMON | {"content-security-policy": DOCS_CSP if p in docs else API_CSP}
+        for m, p in app_routes(api.client.app)
+    }
+
+
+def test_api_csp_lets_nothing_load_run_or_frame() -> None:
+    directives = dict(d.strip().split(" ", 1) for d in API_CSP.split(";"))
+
+    assert directives["default-src"] == "'none'"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("GET", "/v1/nothing-here", {}, 404),
+        (
+            "POST",
+            "/v1/orders",
+            {"content": b"x" * 70_000, "headers": {"content-type": "application/json"}},
+            413,
+        ),
+        ("POST", "/v1/orders", {"json": {"items": []}}, 422),
+        ("DELETE", "/v1/network", {}, 405),
+    ],
+)
+def test_refusals_carry_the_security_headers_too(
+    api: Api, method: str, path: str, kwargs: dict[str, object], status: int
+) -> None:
+    answer = api.client.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+    assert answer.status_code == status
+    assert _security_headers(answer) == _COMMON | {"content-security-policy": API_CSP}
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_answers_with_an_access_token_are_never_stored_by_a_cache(api: Api) -> None:
+    created = api.order(single())
+    read = api.client.get(
+        f"/v1/orders/{created.json()['id']}", headers=bearer(created.json()["access_token"])
+    )
+
+    assert (created.status_code, created.headers["cache-control"]) == (201, "no-store")
+    assert (read.status_code, read.headers["cache-control"]) == (200, "no-store")
+
+
+def test_a_qr_image_keeps_its_own_private_cache_policy(api: Api) -> None:
+    order = api.paid_order(single())
+
+    image = api.client.get(
+        f"/v1/tickets/{order['tickets'][0]['id']}/qr.png", headers=bearer(order["access_token"])
+    )
+
+    assert image.headers["cache-control"] == "private, max-age=86400"
+    assert image.headers["content-security-policy"] == API_CSP
