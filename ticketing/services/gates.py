@@ -116,21 +116,22 @@ def enroll_gate(
     if gate.code_expires_at is None or now >= gate.code_expires_at:
         raise BadEnrolmentCode("the enrolment code has expired: ask for a new one", code="code_expired")
     token = "mqg_" + secrets.token_urlsafe(32)
-    claimed = session.exec(
-        sa.update(Gate)
-        .where(col(Gate.gate_id) == gate.gate_id, col(Gate.code_hash) == code_hash)
-        .values(
-            status=GateStatus.ACTIVE,
-            code_hash=None,
-            device_public_key=key,
-            token_hash=hash_token(token),
-            enrolled_at=now,
-        )
-    )
-    if claimed.rowcount != 1:
-        session.rollback()
-        raise BadEnrolmentCode("unknown or used enrolment code")
     try:
+        # The unique device key fails the UPDATE itself (not the commit) when another gate holds it.
+        claimed = session.exec(
+            sa.update(Gate)
+            .where(col(Gate.gate_id) == gate.gate_id, col(Gate.code_hash) == code_hash)
+            .values(
+                status=GateStatus.ACTIVE,
+                code_hash=None,
+                device_public_key=key,
+                token_hash=hash_token(token),
+                enrolled_at=now,
+            )
+        )
+        if claimed.rowcount != 1:
+            session.rollback()
+            raise BadEnrolmentCode("unknown or used enrolment code")
         session.commit()
     except IntegrityError:  # the device key already belongs to another gate
         session.rollback()
