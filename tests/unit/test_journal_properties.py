@@ -1,0 +1,100 @@
+"""Property tests for the journal upload format (validator.journal.verify_batch): whatever arrives, the answer
+is the verified events or a JournalError with one of its stable codes, never another exception."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from json_strategies import json_values, mutate
+
+from validator.codec import private_key_from_bytes
+from validator.journal import (
+    BATCH_DOMAIN,
+    GENESIS_HASH,
+    ChainedEvent,
+    JournalError,
+    b64url_encode,
+    build_batch,
+    canonical_json,
+    chain_next,
+    verify_batch,
+)
+
+KEY = private_key_from_bytes(bytes(range(32)))
+PUBLIC = KEY.public_key()
+CODES = {"bad_format", "bad_signature", "wrong_gate", "broken_chain", "bad_sequence"}
+
+
+def _events(count: int = 3) -> list[ChainedEvent]:
+    events, prev = [], GENESIS_HASH
+    for seq in range(1, count + 1):
+        event = chain_next("G1", seq, prev, {"v": 1, "gate": "G1", "seq": seq, "verdict": "deny"})
+        events.append(event)
+        prev = event.hash
+    return events
+
+
+VALID = build_batch("G1", _events(), KEY)
+
+
+def _verify(batch: Any) -> list[ChainedEvent] | str:
+    """The events, or the JournalError's code; any other exception fails the test."""
+    try:
+        return verify_batch(batch, PUBLIC, GENESIS_HASH)
+    except JournalError as error:
+        return error.code
+
+
+def test_the_unmutated_batch_verifies() -> None:
+    assert _verify(VALID) == _events()
+
+
+@given(json_values)
+def test_any_json_document_is_refused_with_a_journal_code(document: Any) -> None:
+    assert _verify(document) in CODES
+
+
+@settings(max_examples=300)
+@given(
+    st.fixed_dictionaries(
+        {"format": json_values, "gate": json_values, "events": json_values, "signature": json_values}
+    )
+)
+def test_any_batch_shaped_document_is_refused_with_a_journal_code(document: dict[str, Any]) -> None:
+    assert _verify(document) in CODES
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_a_mutated_batch_is_refused_with_a_journal_code_unless_it_still_means_the_same(
+    data: st.DataObject,
+) -> None:
+    mutated = mutate(data, VALID)
+
+    result = _verify(mutated)
+
+    assert result in CODES or result == _events()
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_mutated_events_signed_by_the_gate_itself_are_checked_by_their_chain(data: st.DataObject) -> None:
+    # The device key signs whatever its store holds: a corrupted store must still fail on the chain checks.
+    items = mutate(data, VALID["events"])
+    signed = BATCH_DOMAIN + canonical_json({"format": 1, "gate": "G1", "events": items})
+    resigned = {**VALID, "events": items, "signature": b64url_encode(KEY.sign(signed))}
+
+    result = _verify(resigned)
+
+    if not isinstance(result, str):
+        assert [e.to_json() for e in result] == items
+    else:
+        assert result in CODES
+
+
+@pytest.mark.parametrize("signature", ["", "!!!", "A" * 86, 7, None])
+def test_a_batch_whose_signature_is_not_base64url_ed25519_is_refused(signature: object) -> None:
+    assert _verify({**VALID, "signature": signature}) in {"bad_format", "bad_signature"}
