@@ -1,0 +1,363 @@
+"""Fault-test support: the real server as a killable process, a private throwaway PostgreSQL, riders and a
+gate driving load with retries, and the books read straight from the database."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from gate_sync_support import fake_events
+
+from ticketing.db import make_engine
+from validator.device import public_key_text
+from validator.journal import build_batch
+from validator.sync import enroll
+
+__all__ = [
+    "Books",
+    "Load",
+    "PrivatePostgres",
+    "ServerProcess",
+    "free_port",
+    "private_postgres",
+    "read_books",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """`python -m ticketing serve` on one database, in its own process group so SIGKILL takes all of it."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("METRO_")}
+        if database_url is not None:
+            self.env["METRO_DATABASE_URL"] = database_url
+        self.process: subprocess.Popen[bytes] | None = None
+        init = self.cli("init")
+        self.admin_token = next(
+            line.rsplit(" ", 1)[1] for line in init.splitlines() if line.startswith("admin token")
+        )
+
+    def cli(self, *args: str) -> str:
+        command = [sys.executable, "-m", "ticketing", "--data-dir", str(self.data_dir), *args]
+        done = subprocess.run(
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=True, timeout=60
+        )
+        return done.stdout
+
+    @property
+    def log(self) -> str:
+        path = self.data_dir / "server.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "ticketing", "serve", "--port", str(self.port)]
+        with (self.data_dir / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "--data-dir", str(self.data_dir)],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if httpx.get(f"{self.url}/v1/network", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"the server did not start:\n{self.log[-3000:]}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL, no goodbye: what a power cut or the OOM killer does."""
+        if self.process is None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+
+@contextmanager
+def running(server: ServerProcess) -> Iterator[ServerProcess]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+# --- a private PostgreSQL, so restarting it never touches the shared server ------------------------------
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+@dataclass
+class PrivatePostgres:
+    bin: Path
+    data: Path
+    port: int
+    user: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/metro"
+
+    def run(self, *args: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", self.user, "--", str(self.bin / args[0]), *args[1:]],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "log"), "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """initdb + pg_ctl on a free port in a temp folder, as the `postgres` user (initdb refuses root)."""
+    bin_dir = _pg_bin()
+    if bin_dir is None or os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("a private PostgreSQL needs /usr/lib/postgresql/*/bin, root and runuser")
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no postgres system user to run a private PostgreSQL")
+    # Not under pytest's tmp_path: that is private to root, and the postgres user must reach its data.
+    folder = Path(tempfile.mkdtemp(prefix="metro-pg-"))
+    folder.chmod(0o755)
+    data = folder / "pgdata"
+    data.mkdir()
+    os.chown(data, user.pw_uid, user.pw_gid)
+    pg = PrivatePostgres(bin_dir, data, free_port(), "postgres")
+    pg.run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+    with (data / "postgresql.conf").open("a") as conf:
+        conf.write(f"port = {pg.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n")
+        conf.write("fsync = off\nmax_connections = 60\n")  # a throwaway instance: speed over durability
+    pg.start()
+    try:
+        engine = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/postgres")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("CREATE DATABASE metro")
+        engine.dispose()
+        yield pg
+    finally:
+        with suppress(subprocess.CalledProcessError):  # already stopped
+            pg.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- load: riders buying and paying, a gate uploading, all retrying through the fault -------------------
+
+
+@dataclass
+class Load:
+    """Riders (create + pay, each with its own Idempotency-Key) and one gate's journal, against `url`,
+    retrying transport errors and 503s until `deadline`. Every other answer is recorded."""
+
+    url: str
+    admin_token: str
+    riders: int = 4
+    orders_per_rider: int = 6
+    journal_batches: int = 8
+    batch_size: int = 50
+    seed: int = 0
+    deadline: float = field(default_factory=lambda: time.monotonic() + 60)
+    paid: dict[str, int] = field(default_factory=dict)  # order id -> tickets the rider was shown
+    keys: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # every answer, 503s included
+    server_errors: list[str] = field(default_factory=list)  # 5xx other than a clean 503 with a code
+    gate_id: str = ""
+    journal_sent: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _call(self, client: httpx.Client, send: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
+        while True:
+            if time.monotonic() > self.deadline:
+                raise TimeoutError("the service did not come back in time")
+            try:
+                response = send(client)
+            except httpx.TransportError:
+                time.sleep(0.05)  # the server is down or restarting: retry, as a rider's app would
+                continue
+            with self._lock:
+                self.statuses.append(response.status_code)
+            if response.status_code >= 500:
+                body = _json_or_none(response)
+                clean = response.status_code == 503 and isinstance(body, dict) and "code" in body
+                if not clean:
+                    with self._lock:
+                        self.server_errors.append(f"{response.status_code} {response.text[:300]}")
+                time.sleep(0.05)
+                continue
+            return response
+
+    def _rider(self, number: int) -> None:
+        rng = random.Random(self.seed * 1000 + number)
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            for n in range(self.orders_per_rider):
+                key = f"rider{number}-order{n}-{self.seed}"
+                with self._lock:
+                    self.keys.append(key)
+                item = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
+                item["quantity"] = rng.randint(1, 3)
+                created = self._call(
+                    client,
+                    lambda c, k=key, i=item: c.post(
+                        "/v1/orders", json={"items": [i]}, headers={"Idempotency-Key": k}
+                    ),
+                )
+                assert created.status_code in (200, 201), created.text
+                order = created.json()
+                if rng.random() < 0.25:
+                    continue  # some riders never pay: their orders must hold no tickets
+                auth = {"Authorization": f"Bearer {order['access_token']}", "Idempotency-Key": f"pay-{key}"}
+                paid = self._call(
+                    client, lambda c, o=order, a=auth: c.post(f"/v1/sandbox/orders/{o['id']}/pay", headers=a)
+                )
+                assert paid.status_code == 200, paid.text
+                with self._lock:
+                    self.paid[order["id"]] = len(paid.json()["tickets"])
+
+    def enrol_gate(self) -> Ed25519PrivateKey:
+        self.gate_id = f"L1-01-F{self.seed}"
+        key = Ed25519PrivateKey.generate()
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            created = client.post(
+                "/v1/admin/gates",
+                json={"station": "L1-01", "gate_id": self.gate_id},
+                headers={"Authorization": f"Bearer {self.admin_token}"},
+            )
+            assert created.status_code == 201, created.text
+            self._token = enroll(client, created.json()["code"], public_key_text(key)).token
+        return key
+
+    def _gate(self, key: Ed25519PrivateKey) -> None:
+        events = fake_events(self.gate_id, self.journal_batches * self.batch_size)
+        headers = {"Authorization": f"Bearer {self._token}"}
+        with httpx.Client(base_url=self.url, timeout=10, headers=headers) as client:
+            for start in range(0, len(events), self.batch_size):
+                batch = build_batch(self.gate_id, events[start : start + self.batch_size], key)
+                # The same batch again after a failure: what a gate's re-sync sends.
+                answer = self._call(client, lambda c, b=batch: c.post("/v1/gate/journal", json=b))
+                assert answer.status_code == 200, answer.text
+                with self._lock:
+                    self.journal_sent = start + self.batch_size
+
+    def run(self, fault: Callable[[], None]) -> None:
+        """Run the load on threads, call `fault` from this one meanwhile, wait for the load to finish."""
+        key = self.enrol_gate()
+        errors: list[BaseException] = []
+
+        def guarded(target: Callable[[], None]) -> Callable[[], None]:
+            def run() -> None:
+                try:
+                    target()
+                except BaseException as exc:  # re-raised below, in the test's thread
+                    errors.append(exc)
+
+            return run
+
+        threads = [threading.Thread(target=guarded(lambda n=n: self._rider(n))) for n in range(self.riders)]
+        threads.append(threading.Thread(target=guarded(lambda: self._gate(key))))
+        for thread in threads:
+            thread.start()
+        try:
+            fault()
+        finally:
+            for thread in threads:
+                thread.join(timeout=max(1.0, self.deadline - time.monotonic()))
+        if errors:
+            raise errors[0]
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+@dataclass
+class Books:
+    orders: int
+    keyed_orders: set[str]
+    half_issued: list[str]  # paid with the wrong number of tickets, or unpaid with any
+    tickets_of: dict[str, int]
+    status_of: dict[str, str]
+    journal_seqs: list[int]
+
+
+def read_books(database_url: str, gate_id: str) -> Books:
+    """Straight from the database: orders, tickets per order, and the gate's stored journal."""
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT o.id, o.status, o.idempotency_key,"
+                " (SELECT coalesce(sum(i.quantity), 0) FROM order_items i WHERE i.order_id = o.id),"
+                " (SELECT count(*) FROM tickets t WHERE t.order_id = o.id)"
+                " FROM orders o"
+            )
+        ).all()
+        seqs = connection.execute(
+            sa.text("SELECT seq FROM scan_events WHERE gate_id = :g ORDER BY seq"), {"g": gate_id}
+        ).scalars()
+        journal = [int(s) for s in seqs]
+    engine.dispose()
+    half = [
+        order_id
+        for order_id, status, _key, quantity, tickets in rows
+        if (status == "paid" and tickets != quantity) or (status != "paid" and tickets != 0)
+    ]
+    return Books(
+        orders=len(rows),
+        keyed_orders={key for _id, _status, key, _q, _t in rows if key},
+        half_issued=half,
+        tickets_of={order_id: int(tickets) for order_id, _s, _k, _q, tickets in rows},
+        status_of={order_id: str(status) for order_id, status, _k, _q, _t in rows},
+        journal_seqs=journal,
+    )
