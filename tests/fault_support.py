@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -212,14 +213,16 @@ class Load:
     server_errors: list[str] = field(default_factory=list)  # 5xx other than a clean 503 with a code
     gate_id: str = ""
     journal_sent: int = 0
+    _token: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _call(self, client: httpx.Client, send: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
+    def _call(self, client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+        """POST until an answer that is not a transport error or a 5xx; records every status on the way."""
         while True:
             if time.monotonic() > self.deadline:
                 raise TimeoutError("the service did not come back in time")
             try:
-                response = send(client)
+                response = client.post(url, **kwargs)
             except httpx.TransportError:
                 time.sleep(0.05)  # the server is down or restarting: retry, as a rider's app would
                 continue
@@ -242,22 +245,17 @@ class Load:
                 key = f"rider{number}-order{n}-{self.seed}"
                 with self._lock:
                     self.keys.append(key)
-                item = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
+                item: dict[str, Any] = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
                 item["quantity"] = rng.randint(1, 3)
                 created = self._call(
-                    client,
-                    lambda c, k=key, i=item: c.post(
-                        "/v1/orders", json={"items": [i]}, headers={"Idempotency-Key": k}
-                    ),
+                    client, "/v1/orders", json={"items": [item]}, headers={"Idempotency-Key": key}
                 )
                 assert created.status_code in (200, 201), created.text
                 order = created.json()
                 if rng.random() < 0.25:
                     continue  # some riders never pay: their orders must hold no tickets
                 auth = {"Authorization": f"Bearer {order['access_token']}", "Idempotency-Key": f"pay-{key}"}
-                paid = self._call(
-                    client, lambda c, o=order, a=auth: c.post(f"/v1/sandbox/orders/{o['id']}/pay", headers=a)
-                )
+                paid = self._call(client, f"/v1/sandbox/orders/{order['id']}/pay", headers=auth)
                 assert paid.status_code == 200, paid.text
                 with self._lock:
                     self.paid[order["id"]] = len(paid.json()["tickets"])
@@ -282,7 +280,7 @@ class Load:
             for start in range(0, len(events), self.batch_size):
                 batch = build_batch(self.gate_id, events[start : start + self.batch_size], key)
                 # The same batch again after a failure: what a gate's re-sync sends.
-                answer = self._call(client, lambda c, b=batch: c.post("/v1/gate/journal", json=b))
+                answer = self._call(client, "/v1/gate/journal", json=batch)
                 assert answer.status_code == 200, answer.text
                 with self._lock:
                     self.journal_sent = start + self.batch_size
@@ -301,8 +299,8 @@ class Load:
 
             return run
 
-        threads = [threading.Thread(target=guarded(lambda n=n: self._rider(n))) for n in range(self.riders)]
-        threads.append(threading.Thread(target=guarded(lambda: self._gate(key))))
+        threads = [threading.Thread(target=guarded(partial(self._rider, n))) for n in range(self.riders)]
+        threads.append(threading.Thread(target=guarded(partial(self._gate, key))))
         for thread in threads:
             thread.start()
         try:
