@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -322,18 +323,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.Error as exc:
         # Every write is one transaction, rolled back here: the scan in hand was NOT recorded, so the barrier
         # must stay shut; scans recorded before are intact and sync resumes once the store is writable.
-        problem = _store_problem(exc)
+        problem = _store_problem(exc, _paths(args)[0])
         _err(f"error: the gate database cannot be written ({problem}): {exc}; nothing was recorded")
         return EXIT_STORE_FAILED
 
 
-def _store_problem(exc: sqlite3.Error) -> str:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code == sqlite3.SQLITE_FULL:
-        return "disk full"
-    if code is not None and code & 0xFF == sqlite3.SQLITE_READONLY:
-        return "read-only"
-    return type(exc).__name__
+_LOW_SPACE = 64 * 1024
+
+
+def _store_problem(exc: sqlite3.Error, data_dir: Path) -> str:
+    """What staff should fix: "disk full", "read-only", or SQLite's own error name."""
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == sqlite3.SQLITE_READONLY:
+        return f"read-only, {name}"
+    # A full disk often surfaces as an I/O error (growing the WAL index fails), not as SQLITE_FULL.
+    try:
+        low = shutil.disk_usage(data_dir).free < _LOW_SPACE
+    except OSError:
+        low = False
+    if code == sqlite3.SQLITE_FULL or low:
+        return f"disk full, {name}"
+    return name
 
 
 if __name__ == "__main__":
