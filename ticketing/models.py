@@ -253,7 +253,7 @@ class Revocation(SQLModel, table=True):
     seq: int = Field(sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     ticket_serial: int = Field(sa_type=sa.BigInteger, index=True)
     ticket_id: str = Field(foreign_key="tickets.id", max_length=32)
-    reason: str = Field(max_length=24)  # refunded | cancelled | reissued | blocked
+    reason: str = Field(max_length=24)  # refunded | cancelled | reissued | blocked | double_use
     at: datetime = Field(sa_column=_utc())
 
 
