@@ -26,6 +26,7 @@ from ticketing.db import UTCDateTime
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
 from ticketing.models import Gate, GateStatus, JournalGap, ScanEvent, Ticket
 from ticketing.services import double_use, trips
+from ticketing.services.bulk import naive_utc, pg_unnest_insert
 from ticketing.services.common import next_seqs
 from validator.codec import public_key_from_bytes
 from validator.journal import (
@@ -38,7 +39,7 @@ from validator.journal import (
 )
 from validator.wire import parse_iso
 
-__all__ = ["JOURNAL_MAX_BYTES", "MAX_BATCH_EVENTS", "ingest_batch", "naive_utc"]
+__all__ = ["JOURNAL_MAX_BYTES", "MAX_BATCH_EVENTS", "PG_COLUMNS", "ingest_batch", "naive_utc", "row_for"]
 
 MAX_BATCH_EVENTS = 1000  # the gate sends 500 (validator.sync.JOURNAL_BATCH)
 JOURNAL_MAX_BYTES = 4 * 1024 * 1024  # request body limit for POST /v1/gate/journal only
@@ -162,50 +163,14 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     return set(session.execute(statement, rows).scalars())
 
 
-_PG_TYPES = {
-    "gate_id": "varchar",
-    "seq": "bigint",
-    "hash": "varchar",
-    "prev_hash": "varchar",
-    "station": "varchar",
-    "at": "timestamp",
-    "direction": "varchar",
-    "input_kind": "varchar",
-    "verdict": "varchar",
-    "reason": "varchar",
-    "flags": "varchar",
-    "owed_vnd": "integer",
-    "credential": "varchar",
-    "ticket_serial": "bigint",
-    "product": "varchar",
-    "pass_id": "varchar",
-    "holder_hash": "varchar",
-    "event": "text",
-    "received_at": "timestamp",
-    "feed_seq": "bigint",
-    "problem": "varchar",
-}
-_PG_INSERT = (
-    f"INSERT INTO scan_events ({', '.join(_PG_TYPES)}) SELECT * FROM unnest("  # noqa: S608 - fixed names
-    + ", ".join(f"%({name})s::{kind}[]" for name, kind in _PG_TYPES.items())
-    + ") ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
-)
+PG_COLUMNS = tuple(c.name for c in ScanEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
 
 
 def _insert_unnest(session: Session, rows: list[dict[str, Any]]) -> set[int]:
-    """One statement for the whole batch: a column array per field, bound once (psycopg sends them binary)."""
-    arrays: dict[str, list[Any]] = {name: [] for name in _PG_TYPES}
-    for row in rows:
-        for name, values in arrays.items():
-            values.append(row[name])
-    for name in ("at", "received_at"):
-        arrays[name] = [naive_utc(v) for v in arrays[name]]
-    return set(session.connection().exec_driver_sql(_PG_INSERT, arrays).scalars())
-
-
-def naive_utc(value: datetime | None) -> datetime | None:
-    """What a UTCDateTime column holds, for statements that bypass SQLAlchemy's types."""
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    """One statement for the whole batch: a column array per field."""
+    table = ScanEvent.__table__  # type: ignore[attr-defined]
+    suffix = "ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
+    return set(pg_unnest_insert(session.connection(), table, PG_COLUMNS, rows, suffix).scalars())
 
 
 _AT = sa.bindparam("b_at", type_=UTCDateTime())
@@ -226,7 +191,7 @@ def _mark_first_uses(session: Session, rows: Iterable[dict[str, Any]]) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.connection().exec_driver_sql(
-            "UPDATE tickets SET first_used_at = u.at FROM unnest(%(serial)s::bigint[], %(at)s::timestamp[])"
+            "UPDATE tickets SET first_used_at = u.at FROM unnest(%(serial)b::bigint[], %(at)b::timestamp[])"
             " AS u(serial, at) WHERE tickets.serial = u.serial"
             " AND (tickets.first_used_at IS NULL OR tickets.first_used_at > u.at)",
             {"serial": list(first), "at": [naive_utc(a) for a in first.values()]},
@@ -260,6 +225,11 @@ def _months(items: list[Any]) -> list[datetime]:
 
 
 # --- one event into columns --------------------------------------------------------------------------------
+
+
+def row_for(gate_id: str, event: ChainedEvent, now: datetime) -> dict[str, Any]:
+    """The scan_events row of a verified event (without its feed_seq)."""
+    return _row(gate_id, event, now)
 
 
 def _row(gate_id: str, event: ChainedEvent, now: datetime) -> dict[str, Any]:
