@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, col, select
@@ -23,7 +24,15 @@ from validator.codec import (
     public_key_to_bytes,
 )
 
-__all__ = ["KeyRing", "active_key", "create_key", "published_keyset", "revoke_key", "rotate_keys"]
+__all__ = [
+    "KeyRing",
+    "active_key",
+    "active_kid_column",
+    "create_key",
+    "published_keyset",
+    "revoke_key",
+    "rotate_keys",
+]
 
 
 def create_key(session: Session, passphrase: bytes, now: datetime) -> SigningKey:
@@ -57,6 +66,19 @@ def active_key(session: Session) -> SigningKey | None:
         .order_by(col(SigningKey.created_at).desc())
     )
     return session.exec(query).first()
+
+
+def active_kid_column() -> sa.ScalarSelect[int]:
+    """`active_key`'s id as a scalar subquery, to read it in the same statement as the rows it will sign
+    (a rotation or revocation by another process takes effect at the next statement, as with active_key)."""
+    table: sa.Table = SigningKey.__table__  # type: ignore[attr-defined]
+    return (
+        sa.select(table.c.kid)
+        .where(table.c.retired_at.is_(None), table.c.revoked.is_(False))
+        .order_by(table.c.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def rotate_keys(
@@ -112,6 +134,18 @@ class KeyRing:
         if key is None:
             raise NoSigningKey("no active signing key: run `python -m ticketing keys rotate`")
         return key.kid, self._private(key)
+
+    def private_key(self, session: Session, kid: int) -> Ed25519PrivateKey:
+        """Key `kid` decrypted, from this process's cache: the row is read (and decrypted) the first time
+        only. The caller chose `kid` (active_kid_column); ids are never reused, so a cached key never goes
+        stale."""
+        private = self._cache.get(kid)
+        if private is not None:
+            return private
+        key = session.get(SigningKey, kid)
+        if key is None:
+            raise NoSigningKey(f"signing key {kid} is gone")
+        return self._private(key)
 
     def response_keys(self, session: Session, now: datetime) -> list[tuple[int, Ed25519PrivateKey]]:
         """The keys that sign gate responses, the active one first: every published key that is not

@@ -19,7 +19,13 @@ from ticketing.keys import KeyRing
 from validator.signing import SIGNATURE_HEADER, sign_response
 from validator.wire import iso
 
-__all__ = ["Signer", "request_target"]
+__all__ = ["Signer", "json_text", "request_target"]
+
+
+def json_text(content: str | bytes, status_code: int = 200) -> Response:
+    """A JSON answer already serialised (by pydantic's model_dump_json, or stored by run_once): FastAPI's
+    response model is then used for the API docs only, not to validate and serialise the answer again."""
+    return Response(content, status_code=status_code, media_type="application/json")
 
 
 def request_target(request: Request) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 
 from ticketing.deps import BearerDep, ContextDep, NowDep, SessionDep
 from ticketing.models import OrderPublic
+from ticketing.responses import json_text
 from ticketing.schemas import OrderCreate
 from ticketing.services import orders
 
@@ -16,15 +17,16 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=OrderPublic)
 def create_order(
     body: OrderCreate,
     session: SessionDep,
     ctx: ContextDep,
     now: NowDep,
     idempotency_key: Annotated[str | None, Header()] = None,
-) -> OrderPublic:
-    return orders.create_order(session, ctx, body, idempotency_key, now)
+) -> Response:
+    order = orders.create_order(session, ctx, body, idempotency_key, now)
+    return json_text(order.model_dump_json(by_alias=True), status_code=201)
 
 
 @router.get("/{order_id}")

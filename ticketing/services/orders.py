@@ -7,11 +7,15 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, Final
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from fare_rules import cccd
+from fare_rules.cccd import CccdError
+from fare_rules.errors import FareRulesError
 from fare_rules.products import HOLDER_PRODUCTS, Product
 from fare_rules.tariff import quote
 from ticketing.catalog import MAX_START_AHEAD_DAYS
@@ -23,18 +27,21 @@ from ticketing.errors import (
     InvalidStartDate,
     NotFound,
     ProductNotSold,
+    TicketingError,
 )
 from ticketing.models import Order, OrderItem, OrderPublic, OrderStatus
 from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate
 from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
 from ticketing.services.idempotency import check_key, request_hash
-from ticketing.services.views import order_public
+from ticketing.services.views import new_order_public, order_public
 
 __all__ = ["NOT_FOR_SALE", "authorised_order", "create_order", "order_view", "read_order"]
 
 # Free riders prove eligibility with their card at a gate; registering them is staff work, not a sale.
 NOT_FOR_SALE = frozenset({Product.FREE_PRIORITY})
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people retype references
+_INSERT_ORDER: Final = sa.insert(Order.__table__)  # type: ignore[attr-defined]
+_INSERT_ITEMS: Final = sa.insert(OrderItem.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,41 +55,54 @@ class _Holder:
 def create_order(
     session: Session, ctx: ServiceContext, request: OrderCreate, idempotency_key: str | None, now: datetime
 ) -> OrderPublic:
-    """Price, validate and store an order awaiting payment. Commits. A repeated key replays the first."""
+    """Price, validate and store an order awaiting payment. Commits. A repeated key replays the first.
+
+    The key is not looked up first: the order is inserted, and the unique key refuses a second one, which is
+    then answered with the first (a replay is rare; one fewer statement for every order is not)."""
     fingerprint = request_hash(json.dumps(request.model_dump(mode="json"), sort_keys=True))
     if idempotency_key is not None:
         check_key(idempotency_key)
-        replay = _replay(session, ctx, idempotency_key, fingerprint, now)
-        if replay is not None:
-            return replay
     order_id = new_id()
-    items = [_priced_item(ctx, order_id, position, item, now) for position, item in enumerate(request.items)]
-    amount = sum(item.unit_price_vnd * item.quantity for item in items)
-    order = Order(
-        id=order_id,
-        status=OrderStatus.AWAITING_PAYMENT,
-        amount_vnd=amount,
-        created_at=now,
-        expires_at=now + timedelta(minutes=ctx.catalog.policy.order_expiry_minutes),
-        access_token_hash=hash_token(order_access_token(ctx.token_secret, order_id)),
-        payment_provider=ctx.provider.name,
-        payment_reference="MQR" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12)),
-        idempotency_key=idempotency_key,
-        request_hash=fingerprint,
-    )
-    session.add(order)
-    session.flush()  # the order row before its items: PostgreSQL checks foreign keys per statement
-    session.add_all(items)
     try:
+        items = [
+            _priced_item(ctx, order_id, position, item, now) for position, item in enumerate(request.items)
+        ]
+    except (TicketingError, FareRulesError, CccdError):
+        # A replay answers with the first order even if the same request would not be accepted now (a start
+        # date that has passed), and a key reused for another request is refused as such: the key first.
+        replay = _replay(session, ctx, idempotency_key, fingerprint, now) if idempotency_key else None
+        if replay is None:
+            raise
+        return replay
+    amount = sum(item["unit_price_vnd"] * item["quantity"] for item in items)
+    order = {
+        "id": order_id,
+        "status": OrderStatus.AWAITING_PAYMENT.value,
+        "amount_vnd": amount,
+        "created_at": now,
+        "expires_at": now + timedelta(minutes=ctx.catalog.policy.order_expiry_minutes),
+        "access_token_hash": hash_token(order_access_token(ctx.token_secret, order_id)),
+        "payment_provider": ctx.provider.name,
+        "payment_reference": "MQR" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12)),
+        "idempotency_key": idempotency_key,
+        "request_hash": fingerprint,
+    }
+    try:
+        session.execute(
+            _INSERT_ORDER, order
+        )  # before its items: PostgreSQL checks foreign keys per statement
+        session.execute(_INSERT_ITEMS, items)
         session.commit()
     except IntegrityError:
-        # Two requests with one Idempotency-Key raced; the unique key let one order in. Answer with it.
+        # The key was used before, or two requests with one Idempotency-Key raced: the unique key let one
+        # order in. Answer with it.
         session.rollback()
         replay = _replay(session, ctx, idempotency_key, fingerprint, now) if idempotency_key else None
         if replay is None:
             raise
         return replay
-    return order_view(session, ctx, order, now, with_token=True, items=items)
+    instructions = ctx.provider.instructions(order["payment_reference"], amount)
+    return new_order_public(order, items, instructions, order_access_token(ctx.token_secret, order_id), now)
 
 
 def authorised_order(session: Session, order_id: str, access_token: str | None) -> Order:
@@ -127,7 +147,8 @@ def _replay(
 
 def _priced_item(
     ctx: ServiceContext, order_id: str, position: int, item: OrderItemCreate, now: datetime
-) -> OrderItem:
+) -> dict[str, Any]:
+    """The order_items row of `item`, priced; refused (raises) if it cannot be sold as asked."""
     if item.product in NOT_FOR_SALE:
         raise ProductNotSold(f"{item.product.value} is not sold: free riders ride with their card")
     holder: _Holder | None = None
@@ -143,20 +164,20 @@ def _priced_item(
             f"{item.product.value} is valid on the whole line: leave out origin and destination"
         )
     priced = quote(ctx.catalog.tariff, item.product, item.origin, item.destination)
-    return OrderItem(
-        order_id=order_id,
-        position=position,
-        product=item.product,
-        origin=item.origin,
-        destination=item.destination,
-        quantity=item.quantity,
-        unit_price_vnd=priced.amount_vnd,
-        start_date=item.start_date,
-        holder_hash=holder.hash_hex if holder else None,
-        holder_masked=holder.masked if holder else None,
-        holder_initials=holder.initials if holder else None,
-        holder_birth_year=holder.birth_year if holder else None,
-    )
+    return {
+        "order_id": order_id,
+        "position": position,
+        "product": item.product.value,
+        "origin": item.origin,
+        "destination": item.destination,
+        "quantity": item.quantity,
+        "unit_price_vnd": priced.amount_vnd,
+        "start_date": item.start_date,
+        "holder_hash": holder.hash_hex if holder else None,
+        "holder_masked": holder.masked if holder else None,
+        "holder_initials": holder.initials if holder else None,
+        "holder_birth_year": holder.birth_year if holder else None,
+    }
 
 
 def _checked_holder(ctx: ServiceContext, item: OrderItemCreate) -> _Holder:

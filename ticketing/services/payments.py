@@ -8,31 +8,221 @@ WHERE and updates nothing; on SQLite the write lock (BEGIN IMMEDIATE) serialises
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, col, select
 
 from fare_rules.products import HOLDER_PRODUCTS, Product
 from ticketing.context import ServiceContext
-from ticketing.errors import AmountMismatch, Conflict, NotFound, OrderExpired, OrderNotPayable
-from ticketing.models import Order, OrderItem, OrderStatus, Pass, PassStatus, Ticket, TicketStatus
+from ticketing.errors import (
+    AmountMismatch,
+    Conflict,
+    NoSigningKey,
+    NotFound,
+    OrderExpired,
+    OrderNotPayable,
+)
+from ticketing.keys import active_kid_column
+from ticketing.models import (
+    IdempotencyRecord,
+    Order,
+    OrderItem,
+    OrderPublic,
+    OrderStatus,
+    Pass,
+    PassStatus,
+    Ticket,
+    TicketStatus,
+)
 from ticketing.payments.webhook import PaymentNotification
-from ticketing.services.common import new_id, next_seq
-from ticketing.services.orders import authorised_order
+from ticketing.services.common import new_id, next_seqs, tokens_match
+from ticketing.services.idempotency import StoredAnswer, record_key, request_hash, run_once
+from ticketing.services.orders import order_view
+from ticketing.services.views import paid_order_public
 from validator.codec import TicketBody, encode
 
-__all__ = ["confirm_notification", "confirm_payment", "confirm_sandbox_payment"]
+__all__ = [
+    "IssuedTicket",
+    "PaymentTarget",
+    "confirm_notification",
+    "confirm_payment",
+    "load_payment_target",
+    "pay_in_sandbox",
+]
 
+_ORDERS: Final[sa.Table] = Order.__table__  # type: ignore[attr-defined]
+_ITEMS: Final[sa.Table] = OrderItem.__table__  # type: ignore[attr-defined]
+_TICKETS: Final[sa.Table] = Ticket.__table__  # type: ignore[attr-defined]
+_PASSES: Final[sa.Table] = Pass.__table__  # type: ignore[attr-defined]
+_RECORDS: Final[sa.Table] = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
-def confirm_sandbox_payment(
-    session: Session, ctx: ServiceContext, order_id: str, access_token: str | None, now: datetime
-) -> Order:
-    """What the sandbox 'bank' does: confirm the full amount for an order the caller holds the token of."""
-    order = authorised_order(session, order_id, access_token)
-    return confirm_payment(
-        session, ctx, order.id, order.amount_vnd, transaction_id=f"sandbox-{order.id}", now=now
+# One statement for everything a confirmation reads: the order, its items in position order, the stored
+# answer to this Idempotency-Key (if any) and the id of the key that signs now.
+_LOAD: Final = (
+    sa.select(
+        *_ORDERS.c,
+        *(column.label(f"item_{column.name}") for column in _ITEMS.c),
+        _RECORDS.c.request_hash.label("record_request_hash"),
+        _RECORDS.c.response_body.label("record_response_body"),
+        active_kid_column().label("active_kid"),
     )
+    .select_from(
+        _ORDERS.outerjoin(_ITEMS, _ITEMS.c.order_id == _ORDERS.c.id).outerjoin(
+            _RECORDS, _RECORDS.c.key == sa.bindparam("record_key")
+        )
+    )
+    .where(_ORDERS.c.id == sa.bindparam("order_id"))
+    .order_by(_ITEMS.c.position)
+)
+# The compare-and-set that makes issuing happen once (see the module's docstring).
+_PAY: Final = (
+    sa.update(_ORDERS)
+    .where(_ORDERS.c.id == sa.bindparam("order_id"), _ORDERS.c.status == OrderStatus.AWAITING_PAYMENT.value)
+    .values(
+        status=OrderStatus.PAID.value,
+        paid_at=sa.bindparam("paid_at"),
+        payment_transaction_id=sa.bindparam("transaction_id"),
+    )
+)
+_INSERT_TICKETS: Final = sa.insert(_TICKETS)
+_INSERT_PASSES: Final = sa.insert(_PASSES)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """An order item as issuing reads it (from a joined row or an ORM object alike)."""
+
+    id: int
+    order_id: str
+    product: str
+    origin: str | None
+    destination: str | None
+    quantity: int
+    unit_price_vnd: int
+    start_date: date | None
+    holder_hash: str | None
+    holder_masked: str | None
+    holder_initials: str | None
+    holder_birth_year: int | None
+
+    @classmethod
+    def of(cls, item: OrderItem) -> _Item:
+        return cls(**{name: getattr(item, name) for name in cls.__slots__})
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTicket:
+    """A ticket row as inserted, and its pass row (holder products)."""
+
+    ticket: dict[str, Any]
+    holder_pass: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentTarget:
+    """What `load_payment_target`'s one statement read."""
+
+    order: sa.Row[Any]  # the orders row
+    items: list[_Item]
+    record: StoredAnswer | None  # the stored answer to the Idempotency-Key asked about
+    active_kid: int | None
+
+
+def load_payment_target(session: Session, order_id: str, record_key: str | None) -> PaymentTarget | None:
+    """The order with its items, the stored answer under `record_key` and the active key id; None when there
+    is no such order."""
+    if len(order_id) > 32:
+        return None
+    rows = session.execute(_LOAD, {"order_id": order_id, "record_key": record_key}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    items = [
+        _Item(
+            id=row.item_id,
+            order_id=row.item_order_id,
+            product=row.item_product,
+            origin=row.item_origin,
+            destination=row.item_destination,
+            quantity=row.item_quantity,
+            unit_price_vnd=row.item_unit_price_vnd,
+            start_date=row.item_start_date,
+            holder_hash=row.item_holder_hash,
+            holder_masked=row.item_holder_masked,
+            holder_initials=row.item_holder_initials,
+            holder_birth_year=row.item_holder_birth_year,
+        )
+        for row in rows
+        if row.item_id is not None
+    ]
+    record = None
+    if first.record_request_hash is not None:
+        record = StoredAnswer(first.record_request_hash, first.record_response_body)
+    return PaymentTarget(first, items, record, first.active_kid)
+
+
+def pay_in_sandbox(
+    session: Session,
+    ctx: ServiceContext,
+    order_id: str,
+    access_token: str | None,
+    *,
+    idempotency_key: str | None,
+    now: datetime,
+) -> str:
+    """What the sandbox 'bank' does: confirm the full amount for an order the caller holds the token of.
+    Returns the paid order as JSON text (the first answer again for a repeated Idempotency-Key). Commits."""
+    target = load_payment_target(session, order_id, record_key("sandbox-pay", idempotency_key))
+    # Authorised before any replay: a key alone opens nothing. Any failure is the 404 of a missing order.
+    if target is None or not tokens_match(access_token, target.order.access_token_hash):
+        raise NotFound("no such order", code="order_not_found")
+
+    def pay() -> str:
+        order = target.order
+        view = confirm_target(
+            session, ctx, target, order.amount_vnd, transaction_id=f"sandbox-{order.id}", now=now
+        )
+        return view.model_dump_json(by_alias=True)
+
+    fingerprint = request_hash(order_id)
+    return run_once(session, "sandbox-pay", idempotency_key, fingerprint, pay, now=now, found=target.record)
+
+
+def confirm_target(
+    session: Session,
+    ctx: ServiceContext,
+    target: PaymentTarget,
+    amount_vnd: int,
+    *,
+    transaction_id: str,
+    now: datetime,
+) -> OrderPublic:
+    """`confirm_payment` for an order read by `load_payment_target`, answered with the paid order. Not
+    committed. The usual case (an unpaid order, in time, the full amount, no concurrent confirmation) is
+    written without reading anything again; every other case goes through confirm_payment."""
+    order = target.order
+    if (
+        order.status == OrderStatus.AWAITING_PAYMENT
+        and now < order.expires_at
+        and amount_vnd == order.amount_vnd
+    ):
+        values = {"order_id": order.id, "paid_at": now, "transaction_id": transaction_id}
+        won: sa.CursorResult[Any] = session.execute(_PAY, values)  # type: ignore[assignment]
+        if won.rowcount == 1:
+            if target.active_kid is None:
+                raise NoSigningKey("no active signing key: run `python -m ticketing keys rotate`")
+            private_key = ctx.keyring.private_key(session, target.active_kid)
+            issued = _issue(session, ctx, target.items, (target.active_kid, private_key), now)
+            instructions = ctx.provider.instructions(order.payment_reference, order.amount_vnd)
+            return paid_order_public(order, target.items, issued, instructions, paid_at=now)
+        session.rollback()  # another confirmation got there first
+    paid = confirm_payment(session, ctx, order.id, amount_vnd, transaction_id=transaction_id, now=now)
+    return order_view(session, ctx, paid, now)
 
 
 def confirm_notification(
@@ -61,8 +251,10 @@ def confirm_payment(
     transaction_id: str,
     now: datetime,
 ) -> Order:
-    """Record that `amount_vnd` arrived for the order and issue its tickets. Commits. Idempotent per
-    transaction: a repeated confirmation answers with the paid order and issues nothing."""
+    """Record that `amount_vnd` arrived for the order and issue its tickets, uncommitted: the caller commits
+    (with the stored answer to its Idempotency-Key, services.idempotency.run_once). Idempotent per
+    transaction: a repeated confirmation answers with the paid order and issues nothing. An order found past
+    its expiry is marked expired (committed) and refused."""
     order = session.get(Order, order_id) if len(order_id) <= 32 else None
     if order is None:
         raise NotFound("no such order", code="order_not_found")
@@ -78,8 +270,11 @@ def confirm_payment(
         session.rollback()
         session.refresh(order)
         return _already_paid(order, transaction_id)
-    _issue(session, ctx, order, now)
-    session.commit()
+    signing = ctx.keyring.signing_key(session)
+    items = session.exec(
+        select(OrderItem).where(OrderItem.order_id == order.id).order_by(col(OrderItem.position))
+    ).all()
+    _issue(session, ctx, [_Item.of(item) for item in items], signing, now)
     # No refresh: the ORM UPDATE above already set status, paid_at and the transaction on `order`.
     return order
 
@@ -106,23 +301,34 @@ def _check_payable(session: Session, order: Order, amount_vnd: int, now: datetim
         raise AmountMismatch(f"paid {amount_vnd} VND, the order is {order.amount_vnd} VND")
 
 
-def _issue(session: Session, ctx: ServiceContext, order: Order, now: datetime) -> None:
-    kid, private_key = ctx.keyring.signing_key(session)
+def _issue(
+    session: Session,
+    ctx: ServiceContext,
+    items: Sequence[_Item],
+    signing: tuple[int, Ed25519PrivateKey],
+    now: datetime,
+) -> list[IssuedTicket]:
+    """Sign and insert the tickets of `items` (and the passes of holder products): one INSERT per table."""
+    kid, private_key = signing
     issued_at = now.replace(microsecond=0)  # the ticket carries whole seconds; keep the row equal to it
-    items = session.exec(
-        select(OrderItem).where(OrderItem.order_id == order.id).order_by(col(OrderItem.position))
-    )
-    for item in items.all():
+    issued: list[IssuedTicket] = []
+    holders = sum(item.quantity for item in items if item.product in HOLDER_PRODUCTS)
+    seqs = iter(next_seqs(session, "passes", holders)) if holders else iter(())
+    for item in items:
         for _ in range(item.quantity):
             ticket = _ticket(ctx, item, kid, issued_at)
-            ticket.qr_payload = encode(_body(ctx, item, ticket), private_key)
-            session.add(ticket)
-            if item.product in HOLDER_PRODUCTS:
-                session.flush()  # the ticket row before the pass that references it
-                session.add(_pass(session, item, ticket, now))
+            ticket["qr_payload"] = encode(_body(ctx, item, ticket), private_key)
+            holder_pass = _pass(item, ticket, next(seqs), now) if item.product in HOLDER_PRODUCTS else None
+            issued.append(IssuedTicket(ticket, holder_pass))
+    if issued:
+        session.execute(_INSERT_TICKETS, [entry.ticket for entry in issued])
+    passes = [entry.holder_pass for entry in issued if entry.holder_pass is not None]
+    if passes:  # after the tickets they reference
+        session.execute(_INSERT_PASSES, passes)
+    return issued
 
 
-def _ticket(ctx: ServiceContext, item: OrderItem, kid: int, issued_at: datetime) -> Ticket:
+def _ticket(ctx: ServiceContext, item: _Item, kid: int, issued_at: datetime) -> dict[str, Any]:
     policy = ctx.catalog.policy
     if item.product == Product.SINGLE:
         valid_from, valid_until = issued_at, issued_at + timedelta(days=policy.single_validity_days)
@@ -133,55 +339,56 @@ def _ticket(ctx: ServiceContext, item: OrderItem, kid: int, issued_at: datetime)
         valid_until = valid_from + timedelta(days=policy.monthly_days)
     else:  # day and 3-day passes: the window in which to activate them with a first entry
         valid_from, valid_until = issued_at, issued_at + timedelta(days=policy.pass_activation_days)
-    return Ticket(
-        id=new_id(),
-        serial=secrets.randbits(63),  # random: no coordination between workers, no sales volume leaked
-        order_id=item.order_id,
-        order_item_id=item.id if item.id is not None else 0,
-        product=item.product,
-        origin=item.origin,
-        destination=item.destination,
-        fare_vnd=item.unit_price_vnd,
-        key_id=kid,
-        qr_payload="",
-        status=TicketStatus.ISSUED,
-        issued_at=issued_at,
-        valid_from=valid_from,
-        valid_until=valid_until,
-    )
+    return {
+        "id": new_id(),
+        "serial": secrets.randbits(63),  # random: no coordination between workers, no sales volume leaked
+        "order_id": item.order_id,
+        "order_item_id": item.id,
+        "product": Product(item.product).value,
+        "origin": item.origin,
+        "destination": item.destination,
+        "fare_vnd": item.unit_price_vnd,
+        "key_id": kid,
+        "qr_payload": "",
+        "status": TicketStatus.ISSUED.value,
+        # As the database gives them back (UTC), so the answer built from these equals a later read.
+        "issued_at": issued_at.astimezone(UTC),
+        "valid_from": valid_from.astimezone(UTC),
+        "valid_until": valid_until.astimezone(UTC),
+    }
 
 
-def _body(ctx: ServiceContext, item: OrderItem, ticket: Ticket) -> TicketBody:
+def _body(ctx: ServiceContext, item: _Item, ticket: dict[str, Any]) -> TicketBody:
     network = ctx.catalog.network
     return TicketBody(
-        key_id=ticket.key_id,
-        serial=ticket.serial,
-        product=Product(ticket.product),
+        key_id=ticket["key_id"],
+        serial=ticket["serial"],
+        product=Product(ticket["product"]),
         origin=network.station(item.origin).number if item.origin else 0,
         destination=network.station(item.destination).number if item.destination else 0,
-        issued_at=ticket.issued_at,
-        valid_from=ticket.valid_from,
-        valid_until=ticket.valid_until,
-        fare_vnd=ticket.fare_vnd,
+        issued_at=ticket["issued_at"],
+        valid_from=ticket["valid_from"],
+        valid_until=ticket["valid_until"],
+        fare_vnd=ticket["fare_vnd"],
         holder_hash=bytes.fromhex(item.holder_hash) if item.holder_hash else None,
     )
 
 
-def _pass(session: Session, item: OrderItem, ticket: Ticket, now: datetime) -> Pass:
+def _pass(item: _Item, ticket: dict[str, Any], seq: int, now: datetime) -> dict[str, Any]:
     status = PassStatus.PENDING_VERIFICATION if item.product == Product.MONTHLY_STUDENT else PassStatus.ACTIVE
     if not (item.holder_hash and item.holder_masked and item.holder_initials and item.holder_birth_year):
         raise RuntimeError(f"order item {item.id} of a holder product has no holder")
-    return Pass(
-        id=new_id(),
-        ticket_id=ticket.id,
-        product=item.product,
-        holder_hash=item.holder_hash,
-        holder_masked=item.holder_masked,
-        holder_initials=item.holder_initials,
-        holder_birth_year=item.holder_birth_year,
-        status=status,
-        valid_from=ticket.valid_from,
-        valid_until=ticket.valid_until,
-        seq=next_seq(session, "passes"),
-        updated_at=now,
-    )
+    return {
+        "id": new_id(),
+        "ticket_id": ticket["id"],
+        "product": ticket["product"],
+        "holder_hash": item.holder_hash,
+        "holder_masked": item.holder_masked,
+        "holder_initials": item.holder_initials,
+        "holder_birth_year": item.holder_birth_year,
+        "status": status.value,
+        "valid_from": ticket["valid_from"],
+        "valid_until": ticket["valid_until"],
+        "seq": seq,
+        "updated_at": now,
+    }

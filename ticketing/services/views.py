@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -22,7 +23,14 @@ from ticketing.models import (
 )
 from ticketing.payments import PaymentInstructions
 
-__all__ = ["effective_status", "order_public", "ticket_public"]
+__all__ = [
+    "effective_status",
+    "item_public_values",
+    "new_order_public",
+    "order_public",
+    "paid_order_public",
+    "ticket_public",
+]
 
 
 def effective_status(order: Order, now: datetime) -> OrderStatus:
@@ -39,6 +47,111 @@ def _item_public(item: OrderItem) -> OrderItemPublic:
             cccd_masked=item.holder_masked, initials=item.holder_initials, birth_year=item.holder_birth_year
         )
     return OrderItemPublic.model_validate(item, update={"holder": holder})
+
+
+def item_public_values(item: Any) -> dict[str, Any]:
+    """`OrderItemPublic`'s fields of any object with OrderItem's attributes (a row, an ORM object), as data
+    for a model_validate of the whole answer."""
+    holder = None
+    if item.holder_masked and item.holder_initials and item.holder_birth_year:
+        holder = {
+            "cccd_masked": item.holder_masked,
+            "initials": item.holder_initials,
+            "birth_year": item.holder_birth_year,
+        }
+    return {
+        "product": item.product,
+        "origin": item.origin,
+        "destination": item.destination,
+        "quantity": item.quantity,
+        "unit_price_vnd": item.unit_price_vnd,
+        "start_date": item.start_date,
+        "holder": holder,
+    }
+
+
+def _payment_values(instructions: PaymentInstructions) -> dict[str, Any]:
+    return {
+        "provider": instructions.provider,
+        "reference": instructions.reference,
+        "amount_vnd": instructions.amount_vnd,
+        "vietqr_payload": instructions.vietqr_payload,
+    }
+
+
+def new_order_public(
+    order: Mapping[str, Any],
+    items: Sequence[Mapping[str, Any]],
+    instructions: PaymentInstructions,
+    access_token: str,
+    now: datetime,
+) -> OrderPublic:
+    """The answer to a new order, from the values just inserted (`order_public` without reading them back)."""
+    expired = order["status"] == OrderStatus.AWAITING_PAYMENT and now >= order["expires_at"]
+    return OrderPublic.model_validate(
+        {
+            "id": order["id"],
+            "status": OrderStatus.EXPIRED if expired else order["status"],
+            "amount_vnd": order["amount_vnd"],
+            "created_at": order["created_at"],
+            "expires_at": order["expires_at"],
+            "paid_at": None,
+            "items": [item_public_values(_Attributes(item)) for item in items],
+            "payment": _payment_values(instructions),
+            "tickets": [],
+            "access_token": access_token,
+        }
+    )
+
+
+def paid_order_public(
+    order: Any,
+    items: Sequence[Any],
+    issued: Sequence[Any],
+    instructions: PaymentInstructions,
+    *,
+    paid_at: datetime,
+) -> OrderPublic:
+    """The answer to a payment that has just issued: `order_public` of the paid order, from the rows just
+    written instead of reading them back. `order`: the order's row as it was before; `items`: objects with
+    OrderItem's attributes, in position order; `issued`: services.payments.IssuedTicket."""
+    entries = sorted(
+        issued, key=lambda e: (e.ticket["order_item_id"], e.ticket["issued_at"], e.ticket["id"])
+    )  # the order order_public reads them in
+    tickets = []
+    for entry in entries:
+        data = {**entry.ticket, "serial": str(entry.ticket["serial"])}
+        data["pass"] = None if entry.holder_pass is None else entry.holder_pass
+        tickets.append(data)
+    return OrderPublic.model_validate(
+        {
+            "id": order.id,
+            "status": OrderStatus.PAID,
+            "amount_vnd": order.amount_vnd,
+            "created_at": order.created_at,
+            "expires_at": order.expires_at,
+            "paid_at": paid_at,
+            "items": [item_public_values(item) for item in items],
+            "payment": _payment_values(instructions),
+            "tickets": tickets,
+            "access_token": None,
+        }
+    )
+
+
+class _Attributes:
+    """A mapping read through attributes (item_public_values reads rows and objects that way)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def ticket_public(ticket: Ticket, holder_pass: Pass | None) -> TicketPublic:
