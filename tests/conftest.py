@@ -20,10 +20,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from issuing_support import Api, Clock, make_settings, seed
+from leak_guard import LeakGuard, Needles
 from psycopg import sql
 
 from ticketing.app import create_app
 from ticketing.db import make_engine, migrate
+from ticketing.settings import SECRET_FIELDS
 
 PG_ADMIN_DSN = os.environ.get("METRO_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_SKIP_REASON = "PostgreSQL unreachable"
@@ -37,6 +39,15 @@ def _pg_reachable() -> str | None:
             return None
     except psycopg.Error as error:
         return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The whole session's logs and unread output are scanned for the test settings' secrets, CCCD numbers,
+    # private keys and tokens; a leak fails the run (tests/leak_guard.py).
+    settings = make_settings("sqlite://", Path("."))
+    secrets = {name: settings.secret(name).decode() for name in SECRET_FIELDS}
+    secrets["cccd_hash_key (hex)"] = settings.secret("cccd_hash_key").hex()
+    config.pluginmanager.register(LeakGuard(Needles(secrets=secrets)), "leak-guard")
 
 
 @pytest.fixture(scope="session")
