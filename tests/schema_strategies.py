@@ -56,7 +56,7 @@ def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
         return st.from_regex(schema["pattern"], fullmatch=True)
     low, high = schema.get("minLength", 0), schema.get("maxLength", 40)
     # Mostly digits and station-like codes, so CCCD numbers and station codes are sometimes well formed.
-    alphabet = st.sampled_from("0123456789L-") | st.characters()
+    alphabet = st.sampled_from("0123456789L-") | st.characters(codec="utf-8")  # no lone surrogates
     return st.text(alphabet, min_size=low, max_size=max(low, min(high, 40)))
 
 

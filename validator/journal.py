@@ -122,7 +122,9 @@ def verify_batch(
         fmt = batch.get("format")
     except (KeyError, TypeError, ValueError) as exc:
         raise JournalError("bad_format", f"batch is missing or has a bad field: {exc}") from exc
-    if fmt != BATCH_FORMAT or not isinstance(gate, str) or not isinstance(items, list) or not items:
+    # `type(...) is int`: JSON true and 1.0 compare equal to 1 in Python, and are not format 1.
+    well_formed = type(fmt) is int and fmt == BATCH_FORMAT and isinstance(gate, str)
+    if not well_formed or not isinstance(items, list) or not items:
         raise JournalError("bad_format", "format 1 batch with a gate and at least one event expected")
     try:
         device_public_key.verify(signature, _signed_part(gate, items))
@@ -142,7 +144,7 @@ def _verify_chain(gate: str, items: list[Any], expected_prev_hash: str | None) -
             raise JournalError("bad_format", f"bad event entry: {exc}") from exc
         if not isinstance(event, dict) or event.get("gate") != gate:
             raise JournalError("wrong_gate", f"event {seq} does not belong to gate {gate}")
-        if event.get("seq") != seq or (out and seq != out[-1].seq + 1) or not isinstance(seq, int) or seq < 1:
+        if type(seq) is not int or event.get("seq") != seq or (out and seq != out[-1].seq + 1) or seq < 1:
             raise JournalError("bad_sequence", f"event {seq} out of sequence")
         if prev is not None and prev_hash != prev:
             raise JournalError("broken_chain", f"event {seq} does not chain onto the previous hash")
