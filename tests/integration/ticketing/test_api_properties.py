@@ -27,7 +27,7 @@ from ticketing.payments.webhook import sign_notification
 from validator.journal import BATCH_DOMAIN, b64url_encode, build_batch, canonical_json
 
 PROPERTIES = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
 
 
