@@ -117,7 +117,7 @@ def initialise(settings: Settings) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415  (only `serve` needs the server)
 
-    from ticketing.serving import HTTP_PROTOCOL  # noqa: PLC0415
+    from ticketing.serving import event_loop, http_protocol  # noqa: PLC0415
 
     if args.init_if_missing:
         initialise(settings)
@@ -128,8 +128,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        http=HTTP_PROTOCOL,  # TCP_NODELAY, which --workers N otherwise loses (see ticketing.serving)
+        http=http_protocol(),  # TCP_NODELAY, which --workers N otherwise loses (see ticketing.serving)
+        loop=event_loop(),
         log_level="warning",
+        access_log=False,
     )
     return EXIT_OK
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -18,6 +20,7 @@ from ticketing.services.gates import authenticate_gate
 
 __all__ = [
     "AdminDep",
+    "AuditorDep",
     "BearerDep",
     "ContextDep",
     "GateDep",
@@ -29,11 +32,22 @@ __all__ = [
 ]
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """`async def`, although the session is used in the endpoint's thread: making a session does no I/O, and
+    closing one that holds no connection (a request that committed) does none either. Only a session still
+    in a transaction (an error, a replay that wrote nothing) is closed in the thread pool, where its
+    rollback may wait on the database. A sync generator here cost two thread-pool hops per request."""
     engine: Engine = request.app.state.engine
     # expire_on_commit=False: services return rows after committing, and routes read them.
-    with Session(engine, expire_on_commit=False) as session:
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):  # a client gone away must not leak the connection
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 # The small dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in
@@ -66,6 +80,10 @@ def require_admin(session: Annotated[Session, Depends(get_session)], request: Re
     return authenticate(session, bearer_token(request), Role.ADMIN)
 
 
+def require_auditor(session: Annotated[Session, Depends(get_session)], request: Request) -> ApiToken:
+    return authenticate(session, bearer_token(request), Role.AUDITOR)  # admins may read audits too
+
+
 def require_gate(session: Annotated[Session, Depends(get_session)], request: Request) -> Gate:
     return authenticate_gate(session, bearer_token(request))
 
@@ -84,5 +102,6 @@ ContextDep = Annotated[ServiceContext, Depends(get_context)]
 NowDep = Annotated[datetime, Depends(get_now)]
 BearerDep = Annotated[str | None, Depends(_bearer)]
 AdminDep = Annotated[ApiToken, Depends(require_admin)]
+AuditorDep = Annotated[ApiToken, Depends(require_auditor)]
 GateDep = Annotated[Gate, Depends(require_gate)]
 SignerDep = Annotated[Signer, Depends(get_signer)]
