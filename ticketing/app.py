@@ -13,7 +13,7 @@ from ticketing.handlers import install_handlers
 from ticketing.headers import SecurityHeaders
 from ticketing.limits import BodySizeLimit
 from ticketing.ratelimit import RateLimit
-from ticketing.routes import admin, gate, orders, payments, public, tickets
+from ticketing.routes import admin, audit, gate, orders, payments, public, tickets
 from ticketing.services.journal import JOURNAL_MAX_BYTES
 from ticketing.settings import Settings, load_settings, resolve_secrets
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
         )
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals above get the headers too
     routers = (public.router, orders.router, payments.router, tickets.router, admin.router, gate.router)
-    for router in routers:
+    for router in (*routers, audit.router):
         app.include_router(router)
     if app.state.context.provider.sandbox:
         app.include_router(payments.sandbox_router)

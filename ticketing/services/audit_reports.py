@@ -1,0 +1,425 @@
+"""Audit reports (ridership, origin-destination, revenue, denials) and anomalies, over a time range.
+
+Hours and days are local (UTC+7): an auditor's "07:00-08:00" is Ho Chi Minh City time. Buckets are computed
+in SQL (date_trunc on PostgreSQL, strftime on SQLite) so only the aggregate leaves the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from fare_rules.errors import FareRulesError
+from ticketing.catalog import Catalog
+from ticketing.db import UTCDateTime
+from ticketing.errors import InvalidRequest
+from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip
+from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
+
+__all__ = ["ANOMALY_COLUMNS", "anomalies", "anomaly_rows", "report", "rows_csv"]
+
+_SCANS: sa.Table = ScanEvent.__table__  # type: ignore[attr-defined]
+_TRIPS: sa.Table = Trip.__table__  # type: ignore[attr-defined]
+_TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
+_GAPS: sa.Table = JournalGap.__table__  # type: ignore[attr-defined]
+_GATES: sa.Table = Gate.__table__  # type: ignore[attr-defined]
+_PASSBACK = ("already_inside", "reentry_too_soon")
+_OVERSTAY_REFUSED = ("trip_time_exceeded", "same_station_time_exceeded")
+
+
+def rows_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+    """CSV lines of report or anomaly rows, a header first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        values = [row.get(c) for c in columns]
+        writer.writerow(["|".join(v) if isinstance(v, list) else v for v in values])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()
+
+
+def _range(column: sa.Column[Any], q: Query) -> list[ColumnElement[bool]]:
+    assert q.since is not None  # parse_query(require_range=True)
+    assert q.until is not None
+    return [column >= q.since, column < q.until]
+
+
+def _bucket(session: Session, column: sa.Column[Any], unit: str) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.date_trunc(unit, column + sa.text("interval '7 hours'"))
+    return sa.func.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d", column, "+7 hours")
+
+
+def _bucket_text(value: Any, unit: str) -> str:
+    if isinstance(value, datetime):
+        value = value.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d")
+    return f"{str(value).replace(' ', 'T')}+07:00" if unit == "hour" else str(value)
+
+
+# --- reports -------------------------------------------------------------------------------------------
+
+
+def _ridership(session: Session, q: Query) -> list[dict[str, Any]]:
+    t = _SCANS
+    bucket = _bucket(session, t.c.at, q.bucket).label("bucket")
+    entries = sa.func.sum(sa.case((t.c.direction == "entry", 1), else_=0)).label("entries")
+    exits = sa.func.sum(sa.case((t.c.direction == "exit", 1), else_=0)).label("exits")
+    where = [t.c.verdict == "accept", t.c.problem.is_(None), *_range(t.c.at, q)]
+    if q.station is not None:
+        where.append(t.c.station == q.station)
+    rows = session.execute(
+        sa.select(t.c.station, bucket, entries, exits).where(*where).group_by(t.c.station, bucket)
+    ).all()
+    out = [
+        {
+            "station": r.station,
+            q.bucket: _bucket_text(r.bucket, q.bucket),
+            "entries": r.entries,
+            "exits": r.exits,
+        }
+        for r in rows
+    ]
+    return sorted(out, key=lambda r: (r[q.bucket], r["station"]))
+
+
+def _od(session: Session, q: Query) -> list[dict[str, Any]]:
+    t = _TRIPS
+    where = [t.c.status == "complete", *_range(t.c.started_at, q)]
+    if q.product is not None:
+        where.append(t.c.product == q.product)
+    rows = session.execute(
+        sa.select(
+            t.c.entry_station,
+            t.c.exit_station,
+            sa.func.count().label("trips"),
+            sa.func.sum(t.c.fare_vnd).label("fare_vnd"),
+            sa.func.avg(t.c.duration_s).label("avg_duration_s"),
+        )
+        .where(*where)
+        .group_by(t.c.entry_station, t.c.exit_station)
+    ).all()
+    return sorted(
+        (
+            {
+                "origin": r.entry_station,
+                "destination": r.exit_station,
+                "trips": r.trips,
+                "fare_vnd": int(r.fare_vnd or 0),
+                "avg_duration_s": round(float(r.avg_duration_s or 0)),
+            }
+            for r in rows
+        ),
+        key=lambda r: (r["origin"], r["destination"]),
+    )
+
+
+def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
+    """What was sold (tickets issued in the range, by product and origin) next to what was ridden (trips
+    started in the range, by product and entry station: fares of single tickets, adjustments collected)."""
+    k, t = _TICKETS, _TRIPS
+    refunded = sa.func.sum(sa.case((k.c.status == "refunded", 1), else_=0))
+    sold = session.execute(
+        sa.select(
+            k.c.product,
+            k.c.origin,
+            sa.func.count().label("n"),
+            sa.func.sum(sa.case((k.c.status == "refunded", 0), else_=k.c.fare_vnd)).label("vnd"),
+            refunded.label("refunded"),
+        )
+        .where(*_range(k.c.issued_at, q))
+        .group_by(k.c.product, k.c.origin)
+    ).all()
+    ridden = session.execute(
+        sa.select(
+            t.c.product,
+            t.c.entry_station,
+            sa.func.count().label("n"),
+            sa.func.sum(t.c.fare_vnd).label("vnd"),
+            sa.func.sum(t.c.owed_vnd).label("owed"),
+        )
+        .where(t.c.entry_station.is_not(None), *_range(t.c.started_at, q))
+        .group_by(t.c.product, t.c.entry_station)
+    ).all()
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def row(product: str | None, station: str | None) -> dict[str, Any]:
+        key = (product or "", station or "")
+        zero = {
+            "tickets_sold": 0,
+            "sold_vnd": 0,
+            "refunded": 0,
+            "trips": 0,
+            "fares_ridden_vnd": 0,
+            "owed_vnd": 0,
+        }
+        return table.setdefault(key, {"product": key[0], "station": key[1], **zero})
+
+    for r in sold:
+        row(r.product, r.origin).update(
+            tickets_sold=r.n, sold_vnd=int(r.vnd or 0), refunded=int(r.refunded or 0)
+        )
+    for r in ridden:
+        row(r.product, r.entry_station).update(
+            trips=r.n, fares_ridden_vnd=int(r.vnd or 0), owed_vnd=int(r.owed or 0)
+        )
+    return [table[key] for key in sorted(table)]
+
+
+def _denials(session: Session, q: Query) -> list[dict[str, Any]]:
+    t = _SCANS
+    where = [t.c.verdict == "deny", *_range(t.c.at, q)]
+    if q.station is not None:
+        where.append(t.c.station == q.station)
+    if q.gate is not None:
+        where.append(t.c.gate_id == q.gate)
+    rows = session.execute(
+        sa.select(t.c.reason, t.c.station, t.c.gate_id, sa.func.count().label("n"))
+        .where(*where)
+        .group_by(t.c.reason, t.c.station, t.c.gate_id)
+    ).all()
+    out = [{"reason": r.reason, "station": r.station, "gate": r.gate_id, "denials": r.n} for r in rows]
+    return sorted(out, key=lambda r: (-r["denials"], r["reason"] or "", r["station"] or "", r["gate"]))
+
+
+_REPORTS: dict[str, Callable[[Session, Query], list[dict[str, Any]]]] = {
+    "ridership": _ridership,
+    "od": _od,
+    "revenue": _revenue,
+    "denials": _denials,
+}
+
+
+def report(session: Session, kind: str, q: Query) -> list[dict[str, Any]]:
+    """Rows of report `kind` (ridership, od, revenue, denials) over q's time range (required)."""
+    if kind not in _REPORTS:
+        raise InvalidRequest(f"no report {kind!r}: one of {', '.join(_REPORTS)}", code="unknown_report")
+    if q.since is None or q.until is None:
+        raise InvalidRequest("a report needs a time range: from and to", code="bad_range")
+    return _REPORTS[kind](session, q)
+
+
+# --- anomalies -------------------------------------------------------------------------------------------
+
+
+def _scan_item(r: Any, **extra: Any) -> dict[str, Any]:
+    base = {"at": iso(r.at), "station": r.station, "gate": r.gate_id, "credential": r.credential}
+    return {**base, "reason": r.reason, **extra}
+
+
+def _double_use(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """Single tickets let in at two different stations (each gate offline, neither knowing the other)."""
+    t = _SCANS
+    entries = [
+        t.c.verdict == "accept",
+        t.c.direction == "entry",
+        t.c.product == "single",
+        t.c.problem.is_(None),
+    ]
+    doubled = (
+        sa.select(t.c.credential)
+        .where(*entries, *_range(t.c.at, q))
+        .group_by(t.c.credential)
+        .having(sa.func.count(sa.distinct(t.c.station)) > 1)
+    )
+    credentials = list(session.execute(doubled).scalars())
+    items = []
+    for credential in sorted(credentials)[: q.limit]:
+        uses = session.execute(
+            sa.select(t.c.at, t.c.station, t.c.gate_id, t.c.flags)
+            .where(*entries, t.c.credential == credential)
+            .order_by(t.c.at)
+        ).all()
+        items.append(
+            {
+                "credential": credential,
+                "at": iso(uses[0].at),
+                "entries": [
+                    {"at": iso(u.at), "station": u.station, "gate": u.gate_id, "flags": u.flags} for u in uses
+                ],
+            }
+        )
+    return len(credentials), items
+
+
+def _refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, list[dict[str, Any]]]:
+    t = _SCANS
+    where = [t.c.verdict == "deny", t.c.reason.in_(reasons), *_range(t.c.at, q)]
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    rows = session.execute(
+        sa.select(t).where(*where).order_by(t.c.at, t.c.gate_id, t.c.seq).limit(q.limit)
+    ).all()
+    return int(total), [_scan_item(r, source="refused") for r in rows]
+
+
+def _passback(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    return _refused(session, q, _PASSBACK)
+
+
+def _trip_item(r: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "at": iso(r.started_at),
+        "credential": r.credential,
+        "origin": r.entry_station,
+        "entry_at": iso(r.entry_at),
+        "destination": r.exit_station,
+        "exit_gate": r.exit_gate,
+        "exit_at": iso(r.exit_at),
+        "duration_s": r.duration_s,
+        "flags": r.flags,
+        **extra,
+    }
+
+
+def _overstay(session: Session, q: Query, catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """Single-ticket trips longer than the policy allows (let out by a gate that did not know the entry),
+    plus exits refused for time."""
+    t = _TRIPS
+    limit_s = catalog.policy.max_trip_minutes * 60
+    where = [
+        t.c.status == "complete",
+        t.c.product == "single",
+        t.c.duration_s > limit_s,
+        *_range(t.c.started_at, q),
+    ]
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    rows = session.execute(sa.select(t).where(*where).order_by(t.c.started_at, t.c.id).limit(q.limit)).all()
+    refused_total, refused = _refused(session, q, _OVERSTAY_REFUSED)
+    items = [_trip_item(r, source="trip") for r in rows] + refused
+    return int(total) + refused_total, items[: q.limit]
+
+
+def _entry_unseen(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """Exits whose entry never reached the server (orphan exits): reconciliation work."""
+    t = _TRIPS
+    where = [t.c.status == "orphan_exit", *_range(t.c.started_at, q)]
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    rows = session.execute(sa.select(t).where(*where).order_by(t.c.started_at, t.c.id).limit(q.limit)).all()
+    return int(total), [_trip_item(r) for r in rows]
+
+
+def _journal_gap(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """Every gate whose journal has a hole, whatever the range: since = the time of the last event before
+    it (when the gate's record stops being whole)."""
+    g, s = _GAPS, _SCANS
+    gaps = session.execute(
+        sa.select(g, _GATES.c.station)
+        .join(_GATES, _GATES.c.gate_id == g.c.gate_id)
+        .order_by(g.c.gate_id, g.c.from_seq)
+    ).all()
+    items = []
+    for gap in gaps[: q.limit]:
+        before = session.execute(
+            sa.select(s.c.at).where(s.c.gate_id == gap.gate_id, s.c.seq == gap.from_seq - 1)
+        ).scalar_one_or_none()
+        items.append(
+            {
+                "gate": gap.gate_id,
+                "station": gap.station,
+                "from_seq": gap.from_seq,
+                "to_seq": gap.to_seq,
+                "missing": gap.to_seq - gap.from_seq + 1,
+                "since": iso(before) if before is not None else iso(gap.detected_at),
+                "detected_at": iso(gap.detected_at),
+                "accepted_as_lost": gap.accepted_at is not None,
+            }
+        )
+    return len(gaps), items
+
+
+def _pass_too_fast(session: Session, q: Query, catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """A pass seen at two stations closer in time than the train takes (hops x min_seconds_per_hop)."""
+    t = _SCANS
+    order = (t.c.at, t.c.gate_id, t.c.seq)
+    seen = (
+        sa.select(
+            t.c.credential,
+            t.c.station,
+            t.c.gate_id,
+            t.c.at,
+            sa.func.lag(t.c.station).over(partition_by=t.c.credential, order_by=order).label("prev_station"),
+            sa.func.lag(t.c.at, type_=UTCDateTime())
+            .over(partition_by=t.c.credential, order_by=order)
+            .label("prev_at"),
+        )
+        .where(
+            t.c.verdict == "accept",
+            t.c.credential.like("p:%"),
+            t.c.problem.is_(None),
+            t.c.at >= q.since - timedelta(hours=1) if q.since else sa.true(),
+            t.c.at < q.until if q.until else sa.true(),
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(seen).where(seen.c.prev_station.is_not(None), seen.c.station != seen.c.prev_station)
+    ).all()
+    per_hop = catalog.policy.min_seconds_per_hop
+    found = []
+    for r in rows:
+        try:
+            hops = catalog.network.hops(r.prev_station, r.station)
+        except FareRulesError:
+            continue
+        gap_s = (r.at - r.prev_at).total_seconds()
+        if gap_s < hops * per_hop and (q.since is None or r.at >= q.since):
+            found.append(
+                {
+                    "credential": r.credential,
+                    "at": iso(r.at),
+                    "station": r.station,
+                    "gate": r.gate_id,
+                    "previous_station": r.prev_station,
+                    "previous_at": iso(r.prev_at),
+                    "seconds": int(gap_s),
+                    "at_least_s": hops * per_hop,
+                }
+            )
+    found.sort(key=lambda f: (f["at"], f["credential"]))
+    return len(found), found[: q.limit]
+
+
+_KINDS: dict[str, Callable[[Session, Query, Catalog], tuple[int, list[dict[str, Any]]]]] = {
+    "double_use": _double_use,
+    "passback": _passback,
+    "overstay": _overstay,
+    "entry_unseen": _entry_unseen,
+    "journal_gap": _journal_gap,
+    "pass_too_fast": _pass_too_fast,
+}
+assert tuple(_KINDS) == ANOMALY_KINDS
+
+
+def anomalies(session: Session, catalog: Catalog, q: Query) -> dict[str, dict[str, Any]]:
+    """`{kind: {"count", "items"}}` for each anomaly kind (or only q.kind) in q's range (required; journal
+    gaps are listed whatever the range). Items are capped at q.limit per kind; count is the full number."""
+    if q.since is None or q.until is None:
+        raise InvalidRequest("anomalies need a time range: from and to", code="bad_range")
+    kinds = [q.kind] if q.kind else list(_KINDS)
+    out = {}
+    for kind in kinds:
+        count, items = _KINDS[kind](session, q, catalog)
+        out[kind] = {"count": count, "items": items}
+    return out
+
+
+ANOMALY_COLUMNS = ("kind", "at", "station", "gate", "credential", "detail")
+
+
+def anomaly_rows(found: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Anomalies flattened for CSV and tables: the common columns, the rest as `key=value; ...`."""
+    for kind, result in found.items():
+        for item in result["items"]:
+            rest = {k: v for k, v in item.items() if k not in ANOMALY_COLUMNS}
+            detail = "; ".join(f"{k}={v}" for k, v in rest.items())
+            yield {"kind": kind, **{c: item.get(c) for c in ANOMALY_COLUMNS[1:5]}, "detail": detail}
