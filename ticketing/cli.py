@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from ticketing import audit_cli
 from ticketing.catalog import load_catalog
 from ticketing.context import build_context
 from ticketing.db import make_engine, migrate, utcnow
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=[r.value for r in Role], required=True)
     create.add_argument("--label", default="")
     _gate_commands(commands)
+    audit_cli.add_parser(commands)
     return parser
 
 
@@ -86,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keys(settings, args)
         if args.command == "tokens" and args.tokens_command == "create":
             return _create_token(settings, Role(args.role), args.label)
+        if args.command == "audit":
+            return audit_cli.run(settings, args)
         if args.command == "gates":
             return _gates(settings, args)
     except TicketingError as error:

@@ -1,0 +1,141 @@
+"""`python -m ticketing audit scans|trips|report KIND|anomalies|partitions`: the auditors' API from a shell.
+
+The options are the API's filters (`--from`, `--to`, `--station`, ...) and go through the same parser and
+service functions, so the CLI answers exactly what `GET /v1/audit/...` answers. Output is a table, or CSV
+with `--csv` (all matching rows, streamed). The CCCD number is read from `--cccd` or, better (shell history),
+from the METRO_AUDIT_CCCD environment variable; it is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlmodel import Session
+
+from fare_rules.cccd import CccdError
+from ticketing.catalog import load_catalog
+from ticketing.db import make_engine, utcnow
+from ticketing.partitions import extend_ahead, is_partitioned
+from ticketing.services import audit
+from ticketing.services.audit_query import REPORT_KINDS, Query, parse_query
+from ticketing.settings import Settings
+
+__all__ = ["add_parser", "run"]
+
+_FILTERS: tuple[str, ...] = ("station", "origin", "destination", "gate", "from", "to", "ticket", "order")
+_FILTERS += ("product", "verdict", "reason", "status", "bucket", "kind", "limit", "cursor")
+_SCAN_TABLE = ("at", "station", "gate", "seq", "direction", "verdict", "reason", "credential", "cccd")
+_TRIP_TABLE = (
+    "started_at",
+    "status",
+    "origin",
+    "destination",
+    "duration_s",
+    "fare_vnd",
+    "credential",
+    "cccd",
+)
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("audit", help="auditors: scans, trips, reports, anomalies (table or CSV)")
+    sub = parser.add_subparsers(dest="audit_command", required=True)
+    for name in ("scans", "trips", "anomalies"):
+        _filters(sub.add_parser(name, help=f"list {name}"))
+    report = sub.add_parser("report", help="ridership | od | revenue | denials over --from/--to")
+    report.add_argument("kind", choices=REPORT_KINDS)
+    _filters(report)
+    partitions = sub.add_parser("partitions", help="PostgreSQL: create scan_events month partitions ahead")
+    partitions.add_argument("--ahead", type=int, default=3, help="months after this one (default 3)")
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    for name in _FILTERS:
+        parser.add_argument(f"--{name}", dest=f"f_{name}")
+    parser.add_argument("--cccd", help="holder's CCCD number (or set METRO_AUDIT_CCCD)")
+    parser.add_argument("--csv", action="store_true", help="CSV on stdout: every matching row")
+
+
+def _query(args: argparse.Namespace, allowed: frozenset[str], require_range: bool = False) -> Query:
+    given = {name: getattr(args, f"f_{name}") for name in _FILTERS if getattr(args, f"f_{name}") is not None}
+    cccd = args.cccd or os.environ.get("METRO_AUDIT_CCCD")
+    if args.csv:
+        given["format"] = "csv"
+    return parse_query(given, allowed | {"format"}, require_range=require_range, cccd=cccd)
+
+
+def _table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+    materialised = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(r[i]) for r in materialised)]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in materialised:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
+def _write(lines: Iterable[str]) -> None:
+    for line in lines:
+        sys.stdout.write(line)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one audit command; returns the exit status. TicketingError / CccdError go to the caller."""
+    engine = make_engine(settings.effective_database_url)
+    key = settings.secret("cccd_hash_key")
+    try:
+        with Session(engine) as session:
+            return _command(args, engine, session, key, settings)
+    except CccdError as error:  # its detail shows the number masked only
+        print(f"error: cccd_{error.code}: {error.detail}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+
+
+def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes, settings: Settings) -> int:
+    command = args.audit_command
+    if command == "partitions":
+        with engine.begin() as connection:
+            if not is_partitioned(connection):
+                print("scan_events is not partitioned here (SQLite): nothing to do")
+                return 0
+            created = extend_ahead(connection, utcnow(), args.ahead)
+        print(f"partitions created: {', '.join(created) or 'none (all there)'}")
+        return 0
+    if command in ("scans", "trips"):
+        q = _query(args, audit.SCAN_FILTERS if command == "scans" else audit.TRIP_FILTERS)
+        if q.csv:
+            _write((audit.scans_csv if command == "scans" else audit.trips_csv)(engine, key, q))
+            return 0
+        page = (audit.scans_page if command == "scans" else audit.trips_page)(session, key, q)
+        _table(page["items"], _SCAN_TABLE if command == "scans" else _TRIP_TABLE)
+        if page["next"]:
+            print(f"more: --cursor {page['next']}")
+        return 0
+    if command == "report":
+        q = _query(args, audit.REPORT_FILTERS[args.kind], require_range=True)
+        rows = audit.report(session, args.kind, q)
+        columns = list(rows[0]) if rows else ["(no rows)"]
+        if q.csv:
+            _write(audit.rows_csv(rows, columns))
+        else:
+            _table(rows, columns)
+        return 0
+    q = _query(args, audit.ANOMALY_FILTERS, require_range=True)
+    found = audit.anomalies(session, load_catalog(settings.policy_file), q)
+    if q.csv:
+        _write(audit.rows_csv(audit.anomaly_rows(found), audit.ANOMALY_COLUMNS))
+        return 0
+    for kind, result in found.items():
+        print(f"{kind}: {result['count']}")
+    _table(audit.anomaly_rows(found), audit.ANOMALY_COLUMNS)
+    return 0
