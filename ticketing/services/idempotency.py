@@ -70,7 +70,7 @@ def record_key(scope: str, key: str | None) -> str | None:
 
 
 def stored_answer(session: Session, scope: str, key: str) -> StoredAnswer | None:
-    row = session.execute(_SELECT, {"key": record_key(scope, key)}).first()
+    row = session.connection().execute(_SELECT, {"key": record_key(scope, key)}).first()
     return None if row is None else StoredAnswer(row.request_hash, row.response_body)
 
 
@@ -105,7 +105,7 @@ def run_once(
         "created_at": now,
     }
     try:
-        session.execute(_INSERT, values)
+        session.connection().execute(_INSERT, values)
         session.commit()
     except IntegrityError:
         # A concurrent request with the same key stored its answer first. Our work is rolled back with our

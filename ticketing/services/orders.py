@@ -88,10 +88,10 @@ def create_order(
         "request_hash": fingerprint,
     }
     try:
-        session.execute(
+        session.connection().execute(
             _INSERT_ORDER, order
         )  # before its items: PostgreSQL checks foreign keys per statement
-        session.execute(_INSERT_ITEMS, items)
+        session.connection().execute(_INSERT_ITEMS, items)
         session.commit()
     except IntegrityError:
         # The key was used before, or two requests with one Idempotency-Key raced: the unique key let one

@@ -127,7 +127,7 @@ class IssuedTicket:
 class PaymentTarget:
     """What `load_payment_target`'s one statement read."""
 
-    order: sa.Row[Any]  # the orders row
+    order: Any  # the orders row (a Row of _LOAD: the columns of orders, then the rest)
     items: list[_Item]
     record: StoredAnswer | None  # the stored answer to the Idempotency-Key asked about
     active_kid: int | None
@@ -138,7 +138,7 @@ def load_payment_target(session: Session, order_id: str, record_key: str | None)
     is no such order."""
     if len(order_id) > 32:
         return None
-    rows = session.execute(_LOAD, {"order_id": order_id, "record_key": record_key}).all()
+    rows = session.connection().execute(_LOAD, {"order_id": order_id, "record_key": record_key}).all()
     if not rows:
         return None
     first = rows[0]
@@ -212,7 +212,7 @@ def confirm_target(
         and amount_vnd == order.amount_vnd
     ):
         values = {"order_id": order.id, "paid_at": now, "transaction_id": transaction_id}
-        won: sa.CursorResult[Any] = session.execute(_PAY, values)  # type: ignore[assignment]
+        won = session.connection().execute(_PAY, values)
         if won.rowcount == 1:
             if target.active_kid is None:
                 raise NoSigningKey("no active signing key: run `python -m ticketing keys rotate`")
@@ -321,10 +321,10 @@ def _issue(
             holder_pass = _pass(item, ticket, next(seqs), now) if item.product in HOLDER_PRODUCTS else None
             issued.append(IssuedTicket(ticket, holder_pass))
     if issued:
-        session.execute(_INSERT_TICKETS, [entry.ticket for entry in issued])
+        session.connection().execute(_INSERT_TICKETS, [entry.ticket for entry in issued])
     passes = [entry.holder_pass for entry in issued if entry.holder_pass is not None]
     if passes:  # after the tickets they reference
-        session.execute(_INSERT_PASSES, passes)
+        session.connection().execute(_INSERT_PASSES, passes)
     return issued
 
 
