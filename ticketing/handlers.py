@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -14,7 +16,7 @@ from fare_rules.cccd import CccdError
 from fare_rules.errors import FareRulesError
 from ticketing.errors import TicketingError
 
-__all__ = ["error_response", "install_handlers"]
+__all__ = ["ErrorPublic", "error_response", "install_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,15 @@ _HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+
+class ErrorPublic(BaseModel):
+    """Every error's body. `code` is a stable wire contract; a few errors add a hint (journal_gap:
+    `expected_seq`)."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str
+    detail: str
 
 
 def error_response(
@@ -86,7 +97,37 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "something went wrong on our side")
 
 
+def _document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with the errors this service really sends: `ErrorPublic` for every 4XX and 5XX, in place of
+    FastAPI's default 422 body (a list of pydantic errors) that the handlers above never send. Clients and
+    schemathesis check answers against it."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorPublic"] = ErrorPublic.model_json_schema(ref_template="#/components/schemas/{model}")
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses.setdefault("4XX", {"description": "Refused; `code` says why", **error})
+            responses.setdefault("5XX", {"description": "Failed or unavailable; `code` says why", **error})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
+def _install_error_schema(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI documents replacing it
+
+
 def install_handlers(app: FastAPI) -> None:
+    _install_error_schema(app)
     app.add_exception_handler(TicketingError, _ticketing)
     app.add_exception_handler(FareRulesError, _fare_rules)
     app.add_exception_handler(CccdError, _cccd)

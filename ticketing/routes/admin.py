@@ -3,9 +3,9 @@ enrol and revoke gates."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from ticketing import keys
 from ticketing.deps import AdminDep, ContextDep, NowDep, SessionDep
@@ -17,6 +17,8 @@ from ticketing.services.passes import verify_pass
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+# A key id is two bytes of the ticket format; a larger number overflowed the database's integer (a 500).
+KeyId = Annotated[int, Path(ge=0, le=0xFFFF)]
 
 
 @router.post("/passes/{pass_id}/verify")
@@ -31,7 +33,7 @@ def rotate(session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep) 
 
 
 @router.post("/keys/{kid}/revoke")
-def revoke(kid: int, session: SessionDep, now: NowDep, _admin: AdminDep) -> dict[str, Any]:
+def revoke(kid: KeyId, session: SessionDep, now: NowDep, _admin: AdminDep) -> dict[str, Any]:
     keys.revoke_key(session, kid, now)
     return keys.published_keyset(session, now)
 
