@@ -22,6 +22,7 @@ from ticketing.db import UTCDateTime
 from ticketing.errors import InvalidRequest
 from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip
 from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
+from ticketing.services.double_use import OPEN_ENTRY, entered_twice
 
 __all__ = ["ANOMALY_COLUMNS", "anomalies", "anomaly_rows", "report", "rows_csv"]
 
@@ -218,38 +219,43 @@ def _scan_item(r: Any, **extra: Any) -> dict[str, Any]:
 
 
 def _double_use(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
-    """Single tickets let in at two different stations (each gate offline, neither knowing the other)."""
+    """Tickets let in at two gates with no exit between (each gate offline, neither knowing the other): the
+    rule journal ingest revokes them by (ticketing.services.double_use.entered_twice)."""
     t = _SCANS
-    entries = [
-        t.c.verdict == "accept",
-        t.c.direction == "entry",
-        t.c.product == "single",
-        t.c.problem.is_(None),
-    ]
-    doubled = (
+    accepted = [t.c.verdict == "accept", t.c.credential.like("t:%"), t.c.problem.is_(None)]
+    assert q.since is not None
+    candidates = (
         sa.select(t.c.credential)
-        .where(*entries, *_range(t.c.at, q))
+        .where(*accepted, t.c.direction == "entry", *_range(t.c.at, q))
         .group_by(t.c.credential)
-        .having(sa.func.count(sa.distinct(t.c.station)) > 1)
+        .having(sa.func.count() > 1)
     )
-    credentials = list(session.execute(doubled).scalars())
-    items = []
-    for credential in sorted(credentials)[: q.limit]:
-        uses = session.execute(
-            sa.select(t.c.at, t.c.station, t.c.gate_id, t.c.flags)
-            .where(*entries, t.c.credential == credential)
-            .order_by(t.c.at)
-        ).all()
-        items.append(
-            {
-                "credential": credential,
-                "at": iso(uses[0].at),
-                "entries": [
-                    {"at": iso(u.at), "station": u.station, "gate": u.gate_id, "flags": u.flags} for u in uses
-                ],
-            }
-        )
-    return len(credentials), items
+    uses = session.execute(
+        sa.select(t.c.credential, t.c.gate_id, t.c.station, t.c.direction, t.c.at, t.c.flags)
+        .where(*accepted, t.c.credential.in_(candidates), t.c.at >= q.since - OPEN_ENTRY, t.c.at < q.until)
+        .order_by(t.c.credential, t.c.at)
+    ).all()
+    by_credential: dict[str, list[Any]] = {}
+    for use in uses:
+        by_credential.setdefault(use.credential, []).append(use)
+    doubled = [
+        (credential, rows)
+        for credential, rows in sorted(by_credential.items())
+        if entered_twice([(r.gate_id, r.direction, r.at) for r in rows])
+    ]
+    items = [
+        {
+            "credential": credential,
+            "at": iso(rows[0].at),
+            "entries": [
+                {"at": iso(r.at), "station": r.station, "gate": r.gate_id, "flags": r.flags}
+                for r in rows
+                if r.direction == "entry"
+            ],
+        }
+        for credential, rows in doubled[: q.limit]
+    ]
+    return len(doubled), items
 
 
 def _refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, list[dict[str, Any]]]:
