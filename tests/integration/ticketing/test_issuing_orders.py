@@ -279,6 +279,56 @@ def test_concurrent_confirmations_issue_the_tickets_once(api: Api) -> None:
     assert len(read["tickets"]) == 2
 
 
+def test_the_answer_to_a_payment_is_what_reading_the_order_gives(api: Api) -> None:
+    # The payment answers from the rows it has just written; a later read takes them from the database.
+    order = api.order(
+        single(quantity=3), single("L1-02", "L1-14"), monthly(start=TODAY + timedelta(days=1))
+    ).json()
+
+    paid = api.client.post(f"/v1/sandbox/orders/{order['id']}/pay", headers=bearer(order["access_token"]))
+    read = api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"]))
+
+    assert paid.status_code == 200
+    assert paid.json() == read.json()
+    assert len(read.json()["tickets"]) == 5
+
+
+def test_concurrent_orders_with_one_idempotency_key_make_one_order(api: Api) -> None:
+    answers: list[Any] = []
+
+    def create() -> None:
+        answers.append(api.order(single(), key="race-1"))
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [a.status_code for a in answers] == [201] * 6
+    assert len({a.json()["id"] for a in answers}) == 1
+
+
+def test_concurrent_payments_with_one_idempotency_key_issue_once_and_answer_alike(api: Api) -> None:
+    order = api.order(single(quantity=2)).json()
+    headers = {**bearer(order["access_token"]), "Idempotency-Key": "pay-race"}
+    answers: list[Any] = []
+
+    def pay() -> None:
+        answers.append(api.client.post(f"/v1/sandbox/orders/{order['id']}/pay", headers=headers))
+
+    threads = [threading.Thread(target=pay) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    read = api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"])).json()
+
+    assert [a.status_code for a in answers] == [200] * 6
+    assert all(a.json() == read for a in answers)
+    assert len(read["tickets"]) == 2
+
+
 def test_a_signed_bank_notification_pays_the_order(api: Api) -> None:
     order = api.order(single()).json()
 
