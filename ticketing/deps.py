@@ -21,7 +21,6 @@ from ticketing.services.gates import authenticate_gate
 __all__ = [
     "AdminDep",
     "AuditorDep",
-    "AuditorDep",
     "BearerDep",
     "ContextDep",
     "GateDep",
@@ -85,10 +84,6 @@ def require_auditor(session: Annotated[Session, Depends(get_session)], request: 
     return authenticate(session, bearer_token(request), Role.AUDITOR)  # admins may read audits too
 
 
-def require_auditor(session: Annotated[Session, Depends(get_session)], request: Request) -> ApiToken:
-    return authenticate(session, bearer_token(request), Role.AUDITOR)  # admins may read audits too
-
-
 def require_gate(session: Annotated[Session, Depends(get_session)], request: Request) -> Gate:
     return authenticate_gate(session, bearer_token(request))
 
@@ -107,7 +102,6 @@ ContextDep = Annotated[ServiceContext, Depends(get_context)]
 NowDep = Annotated[datetime, Depends(get_now)]
 BearerDep = Annotated[str | None, Depends(_bearer)]
 AdminDep = Annotated[ApiToken, Depends(require_admin)]
-AuditorDep = Annotated[ApiToken, Depends(require_auditor)]
 AuditorDep = Annotated[ApiToken, Depends(require_auditor)]
 GateDep = Annotated[Gate, Depends(require_gate)]
 SignerDep = Annotated[Signer, Depends(get_signer)]
