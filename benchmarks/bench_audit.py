@@ -367,6 +367,8 @@ def load_sales(dsn: str, world: World) -> None:
 class IngestStats:
     events: int = 0
     seconds: float = 0.0
+    client_cpu: float = 0.0  # this process (verification, columns, driver), time.process_time
+    server_cpu: float = 0.0  # the PostgreSQL backend serving the ingest, from /proc/<pid>/stat
     gaps: int = 0
     sample_rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -402,12 +404,14 @@ class Uploader:
         with Session(self.engine, expire_on_commit=False) as session:
             row = session.get(Gate, gate_id)
             assert row is not None
+            backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
             session.commit()
             for i in range(0, len(chained), BATCH):
                 part = chained[i : i + BATCH]
                 batch = build_batch(gate_id, part, state.key)  # signed once per batch, outside the timing
                 if len(stats.sample_rows) < 300_000:
                     stats.sample_rows += [journal.row_for(gate_id, e, now) for e in part]
+                server, client = backend_cpu_seconds(backend), time.process_time()
                 t = time.perf_counter()
                 try:
                     journal.ingest_batch(session, row, batch, now)
@@ -416,11 +420,26 @@ class Uploader:
                     journal.ingest_batch(session, row, batch, now)
                     stats.gaps += 1
                 stats.seconds += time.perf_counter() - t
+                stats.client_cpu += time.process_time() - client
+                stats.server_cpu += backend_cpu_seconds(backend) - server
                 stats.events += len(part)
 
     def finish(self) -> None:
         for gate_id in sorted(self.pending):
             self.flush(gate_id, everything=True)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a PostgreSQL backend on this machine (clock ticks of 10 ms: summed over many
+    batches it is exact enough); 0 when the server runs elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def copy_baseline(dsn: str, rows: list[dict[str, Any]]) -> float:
@@ -597,6 +616,12 @@ def _run(args: argparse.Namespace, name: str, url: str) -> int:
         f"ingest through journal.ingest_batch: {stats.events:,} events in {stats.seconds:.1f} s"
         f" = {rate:,.0f} events/s"
         f"  (target >= {TARGET_EVENTS_PER_S:,}: {'ok' if rate >= TARGET_EVENTS_PER_S else 'MISSED'})"
+    )
+    per_k = 1000 / stats.events
+    print(
+        f"CPU per 1,000 events (load-independent): this process {stats.client_cpu * per_k * 1000:.1f} ms"
+        f" + PostgreSQL backend {stats.server_cpu * per_k * 1000:.1f} ms"
+        f" = {(stats.client_cpu + stats.server_cpu) * per_k * 1000:.1f} ms"
     )
     print(
         f"baseline, raw COPY of {len(stats.sample_rows):,} of the same rows, same indexes: "
