@@ -11,16 +11,19 @@ from hypothesis import strategies as st
 from json_strategies import json_values, mutate
 
 from validator.codec import private_key_from_bytes
-from validator.journal import (
+from validator.journal import (  # the fast path against the generic one
     BATCH_DOMAIN,
     GENESIS_HASH,
     ChainedEvent,
     JournalError,
+    _fast_signed_part,
+    _signed_part,
     b64url_encode,
     build_batch,
     canonical_json,
     chain_next,
     verify_batch,
+    verify_batch_canonical,
 )
 
 KEY = private_key_from_bytes(bytes(range(32)))
@@ -103,3 +106,53 @@ def test_a_batch_whose_signature_is_not_base64url_ed25519_is_refused(signature: 
 @pytest.mark.parametrize("fmt", [True, 1.0, "1"])
 def test_a_format_that_only_compares_equal_to_one_is_refused(fmt: object) -> None:
     assert _verify({**VALID, "format": fmt}) == "bad_format"
+
+
+_TEXT = st.text(max_size=12).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t))
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "seq": st.integers(min_value=-(2**70), max_value=2**70),
+                    "event": st.dictionaries(_TEXT, json_values, max_size=5),
+                    "prev_hash": _TEXT,
+                    "hash": _TEXT,
+                }
+            ),
+            json_values,
+        ),
+        max_size=4,
+    ),
+    _TEXT,
+)
+def test_the_signed_bytes_built_from_each_events_encoding_equal_the_generic_encoding(
+    items: list[Any], gate: str
+) -> None:
+    fast = _fast_signed_part(gate, 1, items)
+
+    if fast is not None:  # None: not every item has the plain shape, the generic encoding is used
+        assert fast[0] == _signed_part(gate, items)
+        assert fast[1] == [canonical_json(item["event"]) for item in items]
+
+
+def test_verify_batch_canonical_returns_each_event_with_the_bytes_its_hash_covers() -> None:
+    batch = build_batch("G1", _events(), KEY)
+    batch["events"][1]["event"] = {**batch["events"][1]["event"]}  # a plain dict, as from the wire
+
+    verified = verify_batch_canonical(batch, PUBLIC, GENESIS_HASH)
+
+    assert [e for e, _ in verified] == verify_batch(batch, PUBLIC, GENESIS_HASH) == _events()
+    assert [body for _, body in verified] == [canonical_json(e.event) for e in _events()]
+
+
+def test_a_batch_with_an_extra_item_field_is_checked_by_the_generic_encoding() -> None:
+    items = [{**e.to_json(), "note": "é"} for e in _events()]
+    signed = BATCH_DOMAIN + canonical_json({"format": 1, "gate": "G1", "events": items})
+    batch = {"format": 1, "gate": "G1", "events": items, "signature": b64url_encode(KEY.sign(signed))}
+
+    assert _fast_signed_part("G1", 1, items) is None
+    assert verify_batch(batch, PUBLIC, GENESIS_HASH) == _events()
