@@ -203,7 +203,11 @@ def _station_code(network: Network, number: int) -> str | None:
 
 
 def ticket_credential(body: TicketBody, network: Network) -> Credential | Reason:
-    """The credential a verified ticket stands for; UNKNOWN_STATION if it names a station we do not have."""
+    """The credential a verified ticket stands for; UNKNOWN_STATION if it names a station we do not have.
+
+    The QR alone cannot show that a student's eligibility was verified (only the pass registry knows), so a
+    student pass judged on its QR counts as unverified; other holder products are decided on the signed QR.
+    """
     try:
         origin = network.by_number(body.origin).code if body.origin else None
         destination = network.by_number(body.destination).code if body.destination else None
@@ -218,6 +222,7 @@ def ticket_credential(body: TicketBody, network: Network) -> Credential | Reason
         fare_vnd=body.fare_vnd,
         origin=origin,
         destination=destination,
+        eligibility_verified=body.product is not Product.MONTHLY_STUDENT,
     )
 
 

@@ -212,6 +212,27 @@ def test_a_pass_qr_and_the_card_share_one_history(issuer: TestIssuer, provision:
     assert gate.scan(cccd_qr(), ENTRY, NOW + timedelta(minutes=1)).reason is Reason.ALREADY_INSIDE
 
 
+def test_a_student_pass_qr_the_gate_has_not_synced_yet_is_refused_as_pending_verification(
+    issuer: TestIssuer, provision: Provision
+) -> None:
+    _, pass_qr = issuer.ticket(
+        product=Product.MONTHLY_STUDENT, holder=holder_hash(CCCD_NUMBER, issuer.cccd_hash_key)
+    )
+
+    assert provision().scan(pass_qr, ENTRY, NOW).reason is Reason.PENDING_VERIFICATION
+
+
+@pytest.mark.parametrize("product", [Product.MONTHLY, Product.FREE_PRIORITY])
+def test_another_holder_pass_qr_the_gate_has_not_synced_yet_is_decided_on_its_signed_qr(
+    issuer: TestIssuer, provision: Provision, product: Product
+) -> None:
+    _, pass_qr = issuer.ticket(product=product, holder=holder_hash(CCCD_NUMBER, issuer.cccd_hash_key))
+
+    outcome = provision().scan(pass_qr, ENTRY, NOW)
+
+    assert (outcome.accepted, outcome.reason) == (True, None)
+
+
 def test_every_scan_is_journaled_in_one_unbroken_chain_and_only_accepts_are_uses(
     issuer: TestIssuer, provision: Provision
 ) -> None:
