@@ -148,7 +148,8 @@ def sync_gate(data_dir: Path, gate: Gate, *, retry_journal: bool = False) -> Syn
         raise SyncError("not_enrolled", "this gate was provisioned offline: run `enroll` to sync online")
     key = load_or_create_device_key(data_dir)
     with http_client(gate.config.server_url, token) as http:
-        return SyncClient(http, gate.conn, gate.config.gate_id, key).sync(retry_journal=retry_journal)
+        client = SyncClient(http, gate.conn, gate.config.gate_id, key, policy=gate.policy)
+        return client.sync(retry_journal=retry_journal)
 
 
 def read_item(item: str, decoder: QrDecoder) -> str | Reason:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from fare_rules.policy import Policy
 from validator import records
 from validator.bundle import pinned_keys
 from validator.codec import Keyset, load_keyset
@@ -49,8 +50,10 @@ class SyncError(RuntimeError):
     """A sync step failed.
 
     `code`, this gate's view: unreachable, unauthorized, bad_signature (a response that does not verify),
-    bad_response, refused (enrolment), untrusted (no key to trust a keyset with), journal_refused (the server
-    refused a journal batch for good), journal_stopped (uploads stopped after such a refusal), not_enrolled.
+    bad_response, stale_response (a list page older than one already accepted, or too far from this gate's
+    clock: an old signed page replayed), refused (enrolment), untrusted (no key to trust a keyset with),
+    journal_refused (the server refused a journal batch for good), journal_stopped (uploads stopped after such
+    a refusal), not_enrolled.
     `server_code`: the `code` of the server's error answer when it sent one (bad_code, broken_chain,
     bad_signature, wrong_gate, journal_gap, …), else None.
     """
@@ -157,12 +160,15 @@ class SyncClient:
         gate_id: str,
         device_key: Ed25519PrivateKey,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        policy: Policy | None = None,
     ) -> None:
         self.http = http
         self.conn = conn
         self.gate_id = gate_id
         self.device_key = device_key
         self.clock = clock
+        self.policy = policy or Policy()
         self.report = SyncReport()
 
     def sync(self, *, retry_journal: bool = False) -> SyncReport:
@@ -275,10 +281,17 @@ class SyncClient:
         return fresh
 
     def pull_list(self, name: str) -> None:
-        """Page through `GET /v1/gate/<name>?after=<cursor>` until a page comes back empty."""
+        """Page through `GET /v1/gate/<name>?after=<cursor>` until a page comes back empty.
+
+        The list counts as synced at the server's time of its last page, never at this gate's clock, so a page
+        replayed later cannot make old lists look fresh.
+        """
+        accepted = records.get_state(self.conn, f"{name}_synced_at")
+        latest = parse_iso(accepted) if accepted else None
         while True:
             after = int(records.get_state(self.conn, f"cursor_{name}") or "0")
             body = self._verified(self._timed_get(f"/v1/gate/{name}?after={after}"))
+            latest = self._fresh_server_time(name, body, latest)
             items, nxt = body.get("items"), body.get("next")
             if not isinstance(items, list) or not isinstance(nxt, int):
                 raise SyncError("bad_response", f"/v1/gate/{name}: items list and next cursor expected")
@@ -286,9 +299,34 @@ class SyncClient:
             if not items or nxt <= after:
                 break
         with transaction(self.conn):
-            records.set_state(self.conn, f"{name}_synced_at", iso(self.clock()))
+            # Keep the newer time: another gate of this station may have synced the list meanwhile.
+            current = records.get_state(self.conn, f"{name}_synced_at")
+            if current is None or parse_iso(current) < latest:
+                records.set_state(self.conn, f"{name}_synced_at", iso(latest))
             if self.report.clock_offset_seconds is not None:
                 records.set_state(self.conn, "clock_offset_seconds", repr(self.report.clock_offset_seconds))
+
+    def _fresh_server_time(self, name: str, body: dict[str, Any], accepted: datetime | None) -> datetime:
+        """The page's `server_time`, refused (stale_response) when older than the last one accepted for this
+        list or further from this gate's clock than the policy allows. The signature covers the page, not when
+        it was sent: an old page, empty of the revocations made since, still verifies when replayed."""
+        try:
+            server_time = parse_iso(body["server_time"])
+        except (KeyError, ValueError) as exc:
+            raise SyncError("bad_response", f"/v1/gate/{name}: server_time expected") from exc
+        if accepted is not None and server_time < accepted:
+            raise SyncError(
+                "stale_response",
+                f"/v1/gate/{name}: server time {iso(server_time)} is older than the accepted {iso(accepted)}",
+            )
+        offset = (server_time - self.clock()).total_seconds()
+        if abs(offset) > self.policy.max_clock_offset_seconds:
+            raise SyncError(
+                "stale_response",
+                f"/v1/gate/{name}: server time {iso(server_time)} is {offset:+.0f} s from this gate's clock"
+                f" (at most {self.policy.max_clock_offset_seconds} s)",
+            )
+        return server_time
 
     def _store_page(self, name: str, items: list[Any], cursor: int) -> None:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,7 @@ from validator.store import open_store, transaction
 from validator.sync import SyncClient, SyncError, enroll, journal_stopped, last_sync_error
 from validator.testing import TEST_NOW as NOW
 from validator.testing import FakeServer, TestIssuer, cccd_qr
+from validator.wire import iso
 
 
 def _enrolled(
@@ -371,3 +372,87 @@ def test_a_pinned_fingerprint_admits_the_first_keyset_only_when_its_key_signs_it
 
     assert caught.value.code == "untrusted"
     assert report.keys == 1
+
+
+class _Replayer:
+    """A man in the middle: passes requests to `server`, keeps each answer, and sends the kept answer again
+    (signature and all) for the targets in `replay`."""
+
+    def __init__(self, server: FakeServer) -> None:
+        self.server = server
+        self.kept: dict[str, tuple[int, httpx.Headers, bytes]] = {}
+        self.replay: set[str] = set()
+
+    def client(self, token: str) -> httpx.Client:
+        return httpx.Client(
+            transport=httpx.MockTransport(self.handle),
+            base_url="http://server.test",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        target = request.url.raw_path.decode()
+        if target not in self.replay:
+            answer = self.server.handle(request)
+            self.kept[target] = (answer.status_code, answer.headers, answer.read())
+        status, headers, content = self.kept[target]
+        return httpx.Response(status, headers=headers, content=content)
+
+
+def _replaying(tmp_path: Path, server: FakeServer) -> tuple[Gate, _Replayer, SyncClient, list[datetime]]:
+    """A gate syncing through a `_Replayer`; the server's and the gate's clocks both read `now[0]`."""
+    now = [NOW]
+    server.clock = lambda: now[0]
+    gate, token = _enrolled(tmp_path, server)
+    mitm = _Replayer(server)
+    key = load_or_create_device_key(tmp_path / "G1")
+    return gate, mitm, SyncClient(mitm.client(token), gate.conn, "G1", key, clock=lambda: now[0]), now
+
+
+def test_an_old_empty_revocations_page_replayed_hours_later_is_refused_and_the_lists_stay_stale(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, mitm, client, now = _replaying(tmp_path, server)
+    client.sync()  # the man in the middle keeps the empty revocations page
+    serial, ticket = server.issuer.ticket()
+    server.issuer.revoke(serial)
+    now[0] = NOW + timedelta(hours=7)
+    mitm.replay = {"/v1/gate/revocations?after=0"}
+
+    with pytest.raises(SyncError) as caught:
+        client.sync()
+    outcome = gate.scan(ticket, Direction.ENTRY, now[0])
+
+    assert caught.value.code == "stale_response"
+    assert (last_sync_error(gate.conn, "G1") or {}).get("code") == "stale_response"
+    assert Flag.STALE_LISTS in outcome.flags
+
+
+def test_a_page_older_than_the_last_accepted_one_is_refused_even_within_the_clock_tolerance(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, mitm, client, now = _replaying(tmp_path, server)
+    client.sync()
+    old_page = mitm.kept["/v1/gate/revocations?after=0"]
+    now[0] = NOW + timedelta(seconds=60)
+    client.sync()
+    now[0] = NOW + timedelta(seconds=120)
+    mitm.kept["/v1/gate/revocations?after=0"] = old_page
+    mitm.replay = {"/v1/gate/revocations?after=0"}
+
+    with pytest.raises(SyncError) as caught:
+        client.pull_list("revocations")
+
+    assert caught.value.code == "stale_response"
+    assert records.get_state(gate.conn, "revocations_synced_at") == iso(NOW + timedelta(seconds=60))
+
+
+def test_the_lists_count_as_synced_at_the_servers_time_not_the_gates(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)  # the server's clock runs 2 s ahead of the gate's
+
+    _client(gate, server, token).sync()
+
+    synced = {name: records.get_state(gate.conn, f"{name}_synced_at") for name in ("revocations", "passes")}
+    assert synced == dict.fromkeys(("revocations", "passes"), iso(NOW + timedelta(seconds=2)))
