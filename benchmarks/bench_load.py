@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import queue
 import random
@@ -71,6 +72,8 @@ from fare_rules.products import Product
 from fare_rules.tariff import quote
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine
+from ticketing.services.idempotency import record_key
+from ticketing.settings import DEV_SECRETS_FILE
 from validator.commands import enroll_gate, sync_gate
 from validator.core import Verdict
 from validator.device import load_or_create_device_key, load_token
@@ -573,12 +576,12 @@ class Check:
     detail: str
 
 
-def check_books(run: Run, database_url: str) -> list[Check]:
+def check_books(run: Run, database_url: str, token_secret: bytes) -> list[Check]:
     checks: list[Check] = []
     engine = make_engine(database_url)
     try:
         with engine.connect() as db:
-            checks += _orders_checks(run, db)
+            checks += _orders_checks(run, db, token_secret)
             checks += _money_checks(run, db)
             checks += _scan_checks(run, db)
     finally:
@@ -586,16 +589,21 @@ def check_books(run: Run, database_url: str) -> list[Check]:
     return checks
 
 
-def _orders_checks(run: Run, db: sa.Connection) -> list[Check]:
+def _orders_checks(run: Run, db: sa.Connection, token_secret: bytes) -> list[Check]:
     ledger = run.ledger
-    rows = db.execute(
-        sa.text(
-            "SELECT o.id, o.status, o.idempotency_key,"
-            " (SELECT coalesce(sum(i.quantity), 0) FROM order_items i WHERE i.order_id = o.id),"
-            " (SELECT count(*) FROM tickets t WHERE t.order_id = o.id)"
-            " FROM orders o"
+    # The database holds a keyed hash of each key: map the hashes of the keys sent back to them.
+    sent_as = {record_key(token_secret, "order", key): key for key in ledger.keys_sent}
+    rows = [
+        (r[0], r[1], sent_as.get(r[2], r[2]), r[3], r[4])
+        for r in db.execute(
+            sa.text(
+                "SELECT o.id, o.status, o.idempotency_key,"
+                " (SELECT coalesce(sum(i.quantity), 0) FROM order_items i WHERE i.order_id = o.id),"
+                " (SELECT count(*) FROM tickets t WHERE t.order_id = o.id)"
+                " FROM orders o"
+            )
         )
-    ).all()
+    ]
     paid = [r for r in rows if r[1] == "paid"]
     wrong_paid = [r[0] for r in paid if r[4] != r[3]]
     unpaid_with = [r[0] for r in rows if r[1] != "paid" and r[4] != 0]
@@ -900,7 +908,9 @@ async def bench(args: argparse.Namespace, running: RunningServer, folder: Path) 
             raise RuntimeError(f"gate {actor.gate_id} failed") from actor.error
     report(run, seconds, line, cpu, baseline_cpu)
 
-    checks = check_books(run, running.database_url) + await api_checks(run, running.database_url)
+    dev_secrets = json.loads((running.data_dir / DEV_SECRETS_FILE).read_text(encoding="utf-8"))
+    checks = check_books(run, running.database_url, dev_secrets["token_secret"].encode())
+    checks += await api_checks(run, running.database_url)
     checks.append(
         Check(
             "no server errors (5xx other than a clean 503)",

@@ -3,6 +3,7 @@ gate driving load with retries, and the books read straight from the database.""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import random
@@ -28,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gate_sync_support import fake_events
 
 from ticketing.db import make_engine
+from ticketing.services.idempotency import record_key
+from ticketing.settings import DEV_SECRETS_FILE
 from validator.device import public_key_text
 from validator.journal import build_batch
 from validator.sync import enroll
@@ -40,6 +43,7 @@ __all__ = [
     "free_port",
     "private_postgres",
     "read_books",
+    "stored_order_key",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,7 +246,7 @@ class Load:
         rng = random.Random(self.seed * 1000 + number)
         with httpx.Client(base_url=self.url, timeout=10) as client:
             for n in range(self.orders_per_rider):
-                key = f"rider{number}-order{n}-{self.seed}"
+                key = f"rider{number:04d}-order{n:04d}-seed{self.seed:012d}"  # long enough to be a key
                 with self._lock:
                     self.keys.append(key)
                 item: dict[str, Any] = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
@@ -327,6 +331,12 @@ class Books:
     tickets_of: dict[str, int]
     status_of: dict[str, str]
     journal_seqs: list[int]
+
+
+def stored_order_key(data_dir: Path, key: str) -> str:
+    """What the server in `data_dir` (dev secrets) stores in orders.idempotency_key for `key`."""
+    secret = json.loads((data_dir / DEV_SECRETS_FILE).read_text(encoding="utf-8"))["token_secret"]
+    return record_key(secret.encode(), "order", key) or ""
 
 
 def read_books(database_url: str, gate_id: str) -> Books:

@@ -17,17 +17,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fault_support import Load, ServerProcess, private_postgres, read_books, running
+from fault_support import Load, ServerProcess, private_postgres, read_books, running, stored_order_key
 from psycopg import sql
 
 pytestmark = pytest.mark.e2e
 KILLS = 2
 
 
-def _check_books(load: Load, database_url: str) -> None:
+def _check_books(load: Load, database_url: str, server: ServerProcess) -> None:
     books = read_books(database_url, load.gate_id)
     assert books.half_issued == []
-    assert books.keyed_orders == set(load.keys)  # one order per key: a retry never made a second
+    # One order per key: a retry never made a second. The database holds a keyed hash of each key.
+    assert books.keyed_orders == {stored_order_key(server.data_dir, key) for key in load.keys}
     assert books.orders == len(load.keys)
     for order_id, shown in load.paid.items():
         assert (books.status_of[order_id], books.tickets_of[order_id]) == ("paid", shown)
@@ -69,7 +70,7 @@ def test_a_server_killed_mid_order_payment_and_ingest_leaves_no_half_issue_and_n
         load = Load(server.url, server.admin_token, seed=seed)
         load.run(lambda: _kill_and_restart(server, seed))
 
-    _check_books(load, f"sqlite:///{tmp_path / 'server' / 'metro.db'}")
+    _check_books(load, f"sqlite:///{tmp_path / 'server' / 'metro.db'}", server)
 
 
 @pytest.mark.postgres
@@ -82,7 +83,7 @@ def test_a_server_killed_mid_order_payment_and_ingest_leaves_no_half_issue_and_n
         load = Load(server.url, server.admin_token, seed=seed)
         load.run(lambda: _kill_and_restart(server, seed))
 
-    _check_books(load, shared_postgres_url)
+    _check_books(load, shared_postgres_url, server)
 
 
 @pytest.mark.postgres
@@ -100,6 +101,6 @@ def test_postgresql_restarted_under_load_answers_503_with_a_code_then_serves_aga
 
             load.run(restart)
 
-        _check_books(load, pg.url)
+        _check_books(load, pg.url, server)
     assert 503 in load.statuses  # the outage was seen, and answered cleanly
     assert "Traceback" not in server.log

@@ -65,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
 
 def _buy(client: httpx.Client, item: dict[str, Any]) -> dict[str, Any]:
     created = client.post(
-        "/v1/orders", json={"items": [item]}, headers={"Idempotency-Key": os.urandom(8).hex()}
+        "/v1/orders", json={"items": [item]}, headers={"Idempotency-Key": os.urandom(16).hex()}
     )
     assert created.status_code == 201, created.text
     order = created.json()

@@ -13,7 +13,7 @@ from ticketing.payments.webhook import InvalidNotification, parse_notification, 
 from ticketing.responses import json_text
 from ticketing.schemas import PaymentAccepted
 from ticketing.services import payments
-from ticketing.services.idempotency import request_hash, run_once
+from ticketing.services.idempotency import check_printable_key, record_key, request_hash, run_once
 
 __all__ = ["router", "sandbox_router"]
 
@@ -44,11 +44,15 @@ def notify(
     except InvalidNotification as error:
         raise InvalidRequest(str(error), code="invalid_notification") from None
 
+    if idempotency_key is not None:
+        check_printable_key(idempotency_key)
+    key = record_key(ctx.token_secret, "notify", idempotency_key)
+
     def confirm() -> str:
         order = payments.confirm_notification(session, ctx, notification, now)
         return PaymentAccepted(order_id=order.id, status=order.status).model_dump_json()
 
-    return json_text(run_once(session, "notify", idempotency_key, request_hash(body), confirm, now=now))
+    return json_text(run_once(session, key, request_hash(body), confirm, now=now))
 
 
 @sandbox_router.post("/orders/{order_id}/pay", response_model=OrderPublic)

@@ -32,7 +32,7 @@ from ticketing.errors import (
 from ticketing.models import Order, OrderItem, OrderPublic, OrderStatus
 from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate
 from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
-from ticketing.services.idempotency import check_key, request_hash
+from ticketing.services.idempotency import check_key, record_key, request_hash
 from ticketing.services.views import new_order_public, order_public
 
 __all__ = ["NOT_FOR_SALE", "authorised_order", "create_order", "order_view", "read_order"]
@@ -60,8 +60,8 @@ def create_order(
     The key is not looked up first: the order is inserted, and the unique key refuses a second one, which is
     then answered with the first (a replay is rare; one fewer statement for every order is not)."""
     fingerprint = request_hash(json.dumps(request.model_dump(mode="json"), sort_keys=True))
-    if idempotency_key is not None:
-        check_key(idempotency_key)
+    check_key(idempotency_key)
+    key = record_key(ctx.token_secret, "order", idempotency_key)  # the raw key is never stored
     order_id = new_id()
     try:
         items = [
@@ -70,7 +70,7 @@ def create_order(
     except (TicketingError, FareRulesError, CccdError):
         # A replay answers with the first order even if the same request would not be accepted now (a start
         # date that has passed), and a key reused for another request is refused as such: the key first.
-        replay = _replay(session, ctx, idempotency_key, fingerprint, now) if idempotency_key else None
+        replay = _replay(session, ctx, key, fingerprint, now) if key else None
         if replay is None:
             raise
         return replay
@@ -84,7 +84,7 @@ def create_order(
         "access_token_hash": hash_token(order_access_token(ctx.token_secret, order_id)),
         "payment_provider": ctx.provider.name,
         "payment_reference": "MQR" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12)),
-        "idempotency_key": idempotency_key,
+        "idempotency_key": key,
         "request_hash": fingerprint,
     }
     try:
@@ -97,7 +97,7 @@ def create_order(
         # The key was used before, or two requests with one Idempotency-Key raced: the unique key let one
         # order in. Answer with it.
         session.rollback()
-        replay = _replay(session, ctx, idempotency_key, fingerprint, now) if idempotency_key else None
+        replay = _replay(session, ctx, key, fingerprint, now) if key else None
         if replay is None:
             raise
         return replay
@@ -137,6 +137,7 @@ def order_view(
 def _replay(
     session: Session, ctx: ServiceContext, key: str, fingerprint: str, now: datetime
 ) -> OrderPublic | None:
+    """The order stored under `key` (a record_key), answered with its token; refused for another request."""
     order = session.exec(select(Order).where(Order.idempotency_key == key)).first()
     if order is None:
         return None

@@ -41,7 +41,7 @@ from ticketing.models import (
 )
 from ticketing.payments.webhook import PaymentNotification
 from ticketing.services.common import new_id, next_seqs, tokens_match
-from ticketing.services.idempotency import StoredAnswer, record_key, request_hash, run_once
+from ticketing.services.idempotency import StoredAnswer, check_key, record_key, request_hash, run_once
 from ticketing.services.orders import order_view
 from ticketing.services.views import paid_order_public
 from validator.codec import TicketBody, encode
@@ -177,7 +177,9 @@ def pay_in_sandbox(
 ) -> str:
     """What the sandbox 'bank' does: confirm the full amount for an order the caller holds the token of.
     Returns the paid order as JSON text (the first answer again for a repeated Idempotency-Key). Commits."""
-    target = load_payment_target(session, order_id, record_key("sandbox-pay", idempotency_key))
+    check_key(idempotency_key)
+    key = record_key(ctx.token_secret, "sandbox-pay", idempotency_key)
+    target = load_payment_target(session, order_id, key)
     # Authorised before any replay: a key alone opens nothing. Any failure is the 404 of a missing order.
     if target is None or not tokens_match(access_token, target.order.access_token_hash):
         raise NotFound("no such order", code="order_not_found")
@@ -190,7 +192,7 @@ def pay_in_sandbox(
         return view.model_dump_json(by_alias=True)
 
     fingerprint = request_hash(order_id)
-    return run_once(session, "sandbox-pay", idempotency_key, fingerprint, pay, now=now, found=target.record)
+    return run_once(session, key, fingerprint, pay, now=now, found=target.record)
 
 
 def confirm_target(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from issuing_support import TODAY, WEBHOOK_SECRET, Api, bearer, monthly, single
 
+from ticketing.db import make_engine
 from ticketing.payments.webhook import PaymentNotification, sign_notification
 from validator.codec import TicketBody, decode, load_keyset
 
@@ -296,8 +299,10 @@ def test_the_answer_to_a_payment_is_what_reading_the_order_gives(api: Api) -> No
 def test_concurrent_orders_with_one_idempotency_key_make_one_order(api: Api) -> None:
     answers: list[Any] = []
 
+    key = str(uuid.uuid4())
+
     def create() -> None:
-        answers.append(api.order(single(), key="race-1"))
+        answers.append(api.order(single(), key=key))
 
     threads = [threading.Thread(target=create) for _ in range(6)]
     for thread in threads:
@@ -311,7 +316,7 @@ def test_concurrent_orders_with_one_idempotency_key_make_one_order(api: Api) -> 
 
 def test_concurrent_payments_with_one_idempotency_key_issue_once_and_answer_alike(api: Api) -> None:
     order = api.order(single(quantity=2)).json()
-    headers = {**bearer(order["access_token"]), "Idempotency-Key": "pay-race"}
+    headers = {**bearer(order["access_token"]), "Idempotency-Key": str(uuid.uuid4())}
     answers: list[Any] = []
 
     def pay() -> None:
@@ -406,9 +411,10 @@ def test_a_second_transaction_for_a_paid_order_is_reported_not_issued(api: Api) 
 
 
 def test_an_idempotency_key_replays_the_first_order(api: Api) -> None:
-    first = api.order(single(), key="key-1")
-    second = api.order(single(), key="key-1")
-    reused = api.order(single("L1-01", "L1-09"), key="key-1")
+    key = str(uuid.uuid4())
+    first = api.order(single(), key=key)
+    second = api.order(single(), key=key)
+    reused = api.order(single("L1-01", "L1-09"), key=key)
 
     assert second.status_code == 201
     assert second.json()["id"] == first.json()["id"]
@@ -418,17 +424,63 @@ def test_an_idempotency_key_replays_the_first_order(api: Api) -> None:
 
 def test_an_idempotency_key_on_payment_replays_and_refuses_another_order(api: Api) -> None:
     one, two = api.order(single()).json(), api.order(single()).json()
-    headers = {**bearer(one["access_token"]), "Idempotency-Key": "pay-1"}
+    key = "pay-" + uuid.uuid4().hex
+    headers = {**bearer(one["access_token"]), "Idempotency-Key": key}
 
     first = api.client.post(f"/v1/sandbox/orders/{one['id']}/pay", headers=headers)
     again = api.client.post(f"/v1/sandbox/orders/{one['id']}/pay", headers=headers)
     other = api.client.post(
         f"/v1/sandbox/orders/{two['id']}/pay",
-        headers={**bearer(two["access_token"]), "Idempotency-Key": "pay-1"},
+        headers={**bearer(two["access_token"]), "Idempotency-Key": key},
     )
 
     assert first.json() == again.json()
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+
+
+@pytest.mark.parametrize(
+    "key", ["my-first-order", "a" * 21, "a" * 129, "key with spaces 0123456789", "key.with.dots.0123456789"]
+)
+def test_a_guessable_idempotency_key_is_refused_on_orders_and_payments(api: Api, key: str) -> None:
+    order = api.order(single()).json()
+
+    created = api.order(single(), key=key)
+    paid = api.client.post(
+        f"/v1/sandbox/orders/{order['id']}/pay",
+        headers={**bearer(order["access_token"]), "Idempotency-Key": key},
+    )
+
+    assert (created.status_code, created.json()["code"]) == (422, "invalid_idempotency_key")
+    assert (paid.status_code, paid.json()["code"]) == (422, "invalid_idempotency_key")
+
+
+@pytest.mark.parametrize(
+    "key", ["6f1c1e0a-2b3d-4c5e-8f90-a1b2c3d4e5f6", "6f1c1e0a2b3d4c5e8f90a1b2c3d4e5f6", "A" * 22, "x_-9" * 32]
+)
+def test_a_uuid_or_a_long_url_safe_idempotency_key_is_accepted(api: Api, key: str) -> None:
+    first, second = api.order(single(), key=key), api.order(single(), key=key)
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json()["id"] == first.json()["id"]
+
+
+def test_the_database_holds_a_keyed_hash_of_an_idempotency_key_never_the_key(api: Api) -> None:
+    key, pay_key = str(uuid.uuid4()), str(uuid.uuid4())
+    order = api.order(single(), key=key).json()
+    api.client.post(
+        f"/v1/sandbox/orders/{order['id']}/pay",
+        headers={**bearer(order["access_token"]), "Idempotency-Key": pay_key},
+    )
+
+    engine = make_engine(api.database_url)
+    with engine.connect() as db:
+        stored = db.execute(sa.text("SELECT idempotency_key FROM orders")).scalars().all()
+        records = db.execute(sa.text("SELECT key FROM idempotency_records")).scalars().all()
+    engine.dispose()
+
+    assert [value[: len("order:")] for value in stored] == ["order:"]
+    assert [value[: len("sandbox-pay:")] for value in records] == ["sandbox-pay:"]
+    assert not any(key in value or pay_key in value for value in [*stored, *records])
 
 
 def test_refunds_are_refused_when_the_policy_forbids_them(api: Api) -> None:
