@@ -11,7 +11,7 @@ rider who left through an unscanned exit is not blocked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,11 +56,19 @@ def entered_twice(uses: Iterable[tuple[str, str, datetime]], open_entry: timedel
 
 
 def block_double_uses(
-    session: Session, stored: Sequence[Mapping[str, Any]], now: datetime, open_entry: timedelta = OPEN_ENTRY
+    session: Session,
+    stored: Sequence[Mapping[str, Any]],
+    now: datetime,
+    open_entry: timedelta = OPEN_ENTRY,
+    candidates: Collection[int] | None = None,
 ) -> list[int]:
     """Revoke every single ticket that the newly stored scan_events rows `stored` show entering twice.
+    `candidates`: the only serials that can have (journal ingest takes them from the trips: another entry at
+    another gate within `open_entry`); None checks every ticket entry in `stored`.
     Returns the serials revoked. The caller commits (journal ingest, with the rows themselves)."""
     entries = [r for r in stored if _ticket_entry(r)]
+    if candidates is not None:
+        entries = [r for r in entries if int(r["ticket_serial"]) in candidates]
     if not entries:
         return []
     serials = sorted({int(r["ticket_serial"]) for r in entries})

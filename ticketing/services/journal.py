@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from ticketing import partitions
-from ticketing.db import UTCDateTime
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
-from ticketing.models import Gate, GateStatus, JournalGap, ScanEvent, Ticket
+from ticketing.models import Gate, GateStatus, JournalGap, ScanEvent
 from ticketing.services import double_use, trips
 from ticketing.services.bulk import naive_utc, pg_unnest_insert
 from ticketing.services.common import next_seqs
@@ -35,7 +33,7 @@ from validator.journal import (
     JournalError,
     b64url_decode,
     canonical_json,
-    verify_batch,
+    verify_batch_canonical,
 )
 from validator.wire import parse_iso
 
@@ -75,20 +73,24 @@ def ingest_batch(
     prev = _expected_prev(session, locked, first, now)
     try:
         device_key = public_key_from_bytes(b64url_decode(locked.device_public_key))
-        events = verify_batch(batch, device_key, prev)
+        verified = verify_batch_canonical(batch, device_key, prev)
     except JournalError as exc:
         raise JournalRejected(exc.detail, code=exc.code) from None
+    events = [e for e, _ in verified]
     known = _stored(session, locked.gate_id, [e.seq for e in events])
-    fresh = [e for e in events if e.seq not in known]
-    rows = [_row(locked.gate_id, e, now) for e in fresh]
+    fresh = [(e, body) for e, body in verified if e.seq not in known]
+    rows = [_row(locked.gate_id, e, now, body) for e, body in fresh]
     inserted = _insert(session, rows)
     stored = [r for r in rows if r["seq"] in inserted]
-    _mark_first_uses(session, stored)
-    uses = {r["seq"] for r in stored if r["feed_seq"] is not None}
-    trips.record_uses(
-        session, [trips.use_of(r, e.event) for r, e in zip(rows, fresh, strict=True) if r["seq"] in uses]
-    )
-    double_use.block_double_uses(session, stored, now)  # same transaction: stored and blocked together
+    uses = [
+        trips.use_of(r, e.event)
+        for r, (e, _) in zip(rows, fresh, strict=True)
+        if r["feed_seq"] is not None and r["seq"] in inserted
+    ]
+    # Trips, first uses and the double-use candidates in one go (one statement on PostgreSQL); then the
+    # exact double-use check for those candidates only. Same transaction: stored and blocked together.
+    candidates = trips.record_uses(session, uses, _first_uses(stored))
+    double_use.block_double_uses(session, stored, now, candidates=candidates)
     locked.journal_head = max([locked.journal_head, *inserted])
     locked.last_upload_at = now
     session.add(locked)
@@ -173,38 +175,17 @@ def _insert_unnest(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     return set(pg_unnest_insert(session.connection(), table, PG_COLUMNS, rows, suffix).scalars())
 
 
-_AT = sa.bindparam("b_at", type_=UTCDateTime())
-
-
-def _mark_first_uses(session: Session, rows: Iterable[dict[str, Any]]) -> None:
-    """A ticket's first accepted use, entry or exit, becomes tickets.first_used_at: refunds check it."""
+def _first_uses(rows: Iterable[dict[str, Any]]) -> dict[int, datetime]:
+    """Each ticket's earliest accepted use among `rows`, entry or exit: tickets.first_used_at (refunds check
+    it) is set from these with the trips (ticketing.services.trips.record_uses)."""
     first: dict[int, datetime] = {}
     for r in rows:
-        if (
-            r["verdict"] == "accept"
-            and r["ticket_serial"] is not None
-            and r["at"] is not None
-            and not r["problem"]
-        ):
-            first[r["ticket_serial"]] = min(r["at"], first.get(r["ticket_serial"], r["at"]))
-    if not first:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().exec_driver_sql(
-            "UPDATE tickets SET first_used_at = u.at FROM unnest(%(serial)b::bigint[], %(at)b::timestamp[])"
-            " AS u(serial, at) WHERE tickets.serial = u.serial"
-            " AND (tickets.first_used_at IS NULL OR tickets.first_used_at > u.at)",
-            {"serial": list(first), "at": [naive_utc(a) for a in first.values()]},
-        )
-        return
-    tickets = Ticket.__table__  # type: ignore[attr-defined]
-    session.connection().execute(  # Core executemany: the ORM would want primary keys
-        sa.update(tickets)
-        .where(tickets.c.serial == sa.bindparam("b_serial"))
-        .where(sa.or_(tickets.c.first_used_at.is_(None), tickets.c.first_used_at > _AT))
-        .values(first_used_at=_AT),
-        [{"b_serial": serial, "b_at": at} for serial, at in first.items()],
-    )
+        serial, at = r["ticket_serial"], r["at"]
+        if r["verdict"] == "accept" and serial is not None and at is not None and not r["problem"]:
+            was = first.get(serial)
+            if was is None or at < was:
+                first[serial] = at
+    return first
 
 
 def _months(items: list[Any]) -> list[datetime]:
@@ -229,17 +210,18 @@ def _months(items: list[Any]) -> list[datetime]:
 
 def row_for(gate_id: str, event: ChainedEvent, now: datetime) -> dict[str, Any]:
     """The scan_events row of a verified event (without its feed_seq)."""
-    return _row(gate_id, event, now)
+    return _row(gate_id, event, now, canonical_json(event.event))
 
 
-def _row(gate_id: str, event: ChainedEvent, now: datetime) -> dict[str, Any]:
+def _row(gate_id: str, event: ChainedEvent, now: datetime, canonical: bytes) -> dict[str, Any]:
+    """`canonical` is canonical_json(event.event), as verification computed it for the chain hash."""
     columns, problems = _columns(event.event)
     return {
         "gate_id": gate_id,
         "seq": event.seq,
         "hash": event.hash,
         "prev_hash": event.prev_hash,
-        "event": canonical_json(event.event).decode("utf-8"),
+        "event": canonical.decode("utf-8"),
         "received_at": now,
         "feed_seq": None,
         "problem": "; ".join(problems)[:200] or None,

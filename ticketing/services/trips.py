@@ -11,6 +11,19 @@ then kept as an orphan exit, and the entry, when it arrives, fills it in. Concur
 the `events` counter row that every upload with accepted uses locks (journal._insert), so two gates never
 pair the same credential at once. Idempotent: only events stored for the first time are paired, and the
 (gate, seq) of each side is unique in `trips`.
+
+Two implementations of the same rules (`_entry_match`, `_exit_match`):
+- in Python (`_pair_in_python`): read the credentials' trips, pair in time order, write. Every credential on
+  SQLite; on PostgreSQL the credentials with several uses in one batch (rare: a gate's batch holds minutes
+  to hours of scans), where each use must see the trip the one before it made.
+- in PostgreSQL (`_PAIR_SQL`), for the credentials with one use in the batch: one statement that probes each
+  use's match by index, updates the matched trips, inserts the rest and sets tickets.first_used_at. No trip
+  row travels to Python and back. Its uses are independent (one per credential), so the statement's single
+  snapshot gives the same answer as pairing them one by one.
+
+Both also name the double-use candidates: single tickets whose new entry has another entry at another gate
+within `OPEN_ENTRY` (every accepted ticket entry is some trip's entry). Only those serials go through the
+exact check over scan_events (double_use.block_double_uses); for the rest it cannot find anything.
 """
 
 from __future__ import annotations
@@ -23,8 +36,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from ticketing.models import Trip, TripStatus
+from ticketing.models import Ticket, Trip, TripStatus
 from ticketing.services.bulk import naive_utc, pg_select, pg_unnest_insert, pg_unnest_update
+from ticketing.services.double_use import OPEN_ENTRY
 
 __all__ = ["PAIRING_WINDOW", "Use", "record_uses", "use_of"]
 
@@ -106,11 +120,28 @@ class _Trip:
         self.dirty = True
 
 
-def record_uses(session: Session, uses: Iterable[Use]) -> None:
-    """Pair these newly stored uses with each other and with the trips already kept. The caller commits."""
+def record_uses(
+    session: Session, uses: Iterable[Use], first_uses: Mapping[int, datetime] | None = None
+) -> set[int]:
+    """Pair these newly stored uses with each other and with the trips already kept; set
+    tickets.first_used_at from `first_uses` (serial -> earliest accepted use) unless already earlier.
+    Returns the double-use candidates (serials). The caller commits."""
+    uses = list(uses)
+    if session.get_bind().dialect.name != "postgresql":
+        _first_uses_sqlite(session, first_uses or {})
+        return _pair_in_python(session, uses)
+    count: dict[str, int] = {}
+    for use in uses:
+        count[use.credential] = count.get(use.credential, 0) + 1
+    single = [u for u in uses if count[u.credential] == 1]
+    candidates = _pair_in_postgres(session, single, first_uses or {})
+    return candidates | _pair_in_python(session, [u for u in uses if count[u.credential] > 1])
+
+
+def _pair_in_python(session: Session, uses: Iterable[Use]) -> set[int]:
     ordered = sorted(uses, key=lambda u: (u.at, u.gate, u.seq))
     if not ordered:
-        return
+        return set()
     known = _load(session, {u.credential for u in ordered}, ordered[0].at, ordered[-1].at)
     fresh: list[_Trip] = []
     for use in ordered:
@@ -122,6 +153,19 @@ def record_uses(session: Session, uses: Iterable[Use]) -> None:
             fresh.append(trip)
         trip.add(use)
     _write(session, fresh, [t for ts in known.values() for t in ts if t.id is not None and t.dirty])
+    return {
+        u.ticket_serial for u in ordered if u.ticket_serial is not None and _doubled(u, known[u.credential])
+    }
+
+
+def _doubled(use: Use, trips: list[_Trip]) -> bool:
+    """A single ticket's entry with another entry at another gate within OPEN_ENTRY (double-use candidate)."""
+    if use.direction != "entry" or not use.credential.startswith("t:"):
+        return False
+    return any(
+        t.get("entry_gate") not in (None, use.gate) and abs(t.get("entry_at") - use.at) <= OPEN_ENTRY
+        for t in trips
+    )
 
 
 def _entry_match(trips: list[_Trip], use: Use) -> _Trip | None:
@@ -205,4 +249,137 @@ def _write(session: Session, fresh: list[_Trip], changed: list[_Trip]) -> None:
     )
     connection.execute(
         statement, [{"b_id": t.id, **{f"b_{c}": t.values.get(c) for c in _COLUMNS}} for t in changed]
+    )
+
+
+# --- PostgreSQL: one statement for the credentials with one use in the batch ------------------------------
+
+# The rules of _exit_match and _entry_match, per use, by index probes on (credential, started_at) (a trip's
+# started_at is its entry time, or an orphan's exit time):
+# - exit: the latest trip entered at or before it within PAIRING_WINDOW; matched if that trip has no exit;
+# - entry: the first trip from its time on within PAIRING_WINDOW that is an orphan exit or was entered
+#   strictly later (orphans first at equal times); matched if it is the orphan (no entry came between).
+# Flags are merged as sorted sets (COLLATE "C": code point order, as Python sorts), cut at 200 characters.
+_PAIR_SQL = """
+WITH u AS (
+  SELECT * FROM unnest(%(credential)b::text[], %(gate)b::text[], %(seq)b::bigint[], %(station)b::text[],
+    %(at)b::timestamp[], %(direction)b::text[], %(product)b::text[], %(serial)b::bigint[],
+    %(pass_id)b::text[], %(fare)b::integer[], %(owed)b::integer[], %(flags)b::text[])
+    AS u(credential, gate, seq, station, at, direction, product, serial, pass_id, fare, owed, flags)
+), m AS (
+  SELECT u.*,
+    CASE WHEN u.direction = 'exit' THEN CASE WHEN x.exit_at IS NULL THEN x.id END
+         WHEN o.entry_at IS NULL THEN o.id END AS trip_id,
+    d.doubled
+  FROM u
+  LEFT JOIN LATERAL (
+    SELECT t.id, t.exit_at FROM trips t
+    WHERE u.direction = 'exit' AND t.credential = u.credential AND t.entry_at IS NOT NULL
+      AND t.started_at >= u.at - %(window)s::interval AND t.started_at <= u.at
+    ORDER BY t.started_at DESC, t.id DESC LIMIT 1
+  ) x ON true
+  LEFT JOIN LATERAL (
+    SELECT t.id, t.entry_at FROM trips t
+    WHERE u.direction = 'entry' AND t.credential = u.credential
+      AND t.started_at >= u.at AND t.started_at <= u.at + %(window)s::interval
+      AND (t.entry_at IS NULL OR t.started_at > u.at)
+    ORDER BY t.started_at, t.entry_at IS NULL DESC, t.id LIMIT 1
+  ) o ON true
+  LEFT JOIN LATERAL (
+    SELECT true AS doubled FROM trips t
+    WHERE u.direction = 'entry' AND u.serial IS NOT NULL AND u.credential LIKE 't:%%'
+      AND t.credential = u.credential AND t.entry_gate IS NOT NULL AND t.entry_gate <> u.gate
+      AND t.started_at >= u.at - %(open)s::interval AND t.started_at <= u.at + %(open)s::interval
+    LIMIT 1
+  ) d ON true
+), matched AS (
+  UPDATE trips t SET
+    entry_gate = CASE WHEN m.direction = 'entry' THEN m.gate ELSE t.entry_gate END,
+    entry_seq = CASE WHEN m.direction = 'entry' THEN m.seq ELSE t.entry_seq END,
+    entry_station = CASE WHEN m.direction = 'entry' THEN m.station ELSE t.entry_station END,
+    entry_at = CASE WHEN m.direction = 'entry' THEN m.at ELSE t.entry_at END,
+    exit_gate = CASE WHEN m.direction = 'exit' THEN m.gate ELSE t.exit_gate END,
+    exit_seq = CASE WHEN m.direction = 'exit' THEN m.seq ELSE t.exit_seq END,
+    exit_station = CASE WHEN m.direction = 'exit' THEN m.station ELSE t.exit_station END,
+    exit_at = CASE WHEN m.direction = 'exit' THEN m.at ELSE t.exit_at END,
+    started_at = CASE WHEN m.direction = 'entry' THEN m.at ELSE t.started_at END,
+    duration_s = trunc(extract(epoch FROM
+      CASE WHEN m.direction = 'exit' THEN m.at - t.entry_at ELSE t.exit_at - m.at END))::integer,
+    status = 'complete',
+    product = COALESCE(NULLIF(t.product, ''), m.product),
+    ticket_serial = COALESCE(NULLIF(t.ticket_serial, 0), m.serial),
+    pass_id = COALESCE(NULLIF(t.pass_id, ''), m.pass_id),
+    fare_vnd = GREATEST(t.fare_vnd, m.fare),
+    owed_vnd = t.owed_vnd + m.owed,
+    flags = CASE WHEN m.flags = '' THEN t.flags ELSE left(array_to_string(ARRAY(
+      SELECT DISTINCT f COLLATE "C" FROM unnest(string_to_array(t.flags || ',' || m.flags, ',')) AS f
+      WHERE f <> '' ORDER BY 1), ','), 200) END
+  FROM m WHERE t.id = m.trip_id
+), fresh AS (
+  INSERT INTO trips (credential, status, started_at, product, ticket_serial, pass_id, entry_gate,
+    entry_seq, entry_station, entry_at, exit_gate, exit_seq, exit_station, exit_at, duration_s, fare_vnd,
+    owed_vnd, flags)
+  SELECT credential, CASE WHEN direction = 'entry' THEN 'open' ELSE 'orphan_exit' END, at, product,
+    serial, pass_id,
+    CASE WHEN direction = 'entry' THEN gate END, CASE WHEN direction = 'entry' THEN seq END,
+    CASE WHEN direction = 'entry' THEN station END, CASE WHEN direction = 'entry' THEN at END,
+    CASE WHEN direction = 'exit' THEN gate END, CASE WHEN direction = 'exit' THEN seq END,
+    CASE WHEN direction = 'exit' THEN station END, CASE WHEN direction = 'exit' THEN at END,
+    NULL, fare, owed, flags
+  FROM m WHERE trip_id IS NULL
+), first_use AS (
+  UPDATE tickets SET first_used_at = f.at
+  FROM unnest(%(first_serial)b::bigint[], %(first_at)b::timestamp[]) AS f(serial, at)
+  WHERE tickets.serial = f.serial AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
+)
+SELECT serial FROM m WHERE doubled
+"""
+
+
+def _flag_set(flags: str) -> str:
+    """Flags as a trip keeps them: sorted, each once, at most 200 characters."""
+    if "," not in flags:
+        return flags[:200]
+    return ",".join(sorted({f for f in flags.split(",") if f}))[:200]
+
+
+def _pair_in_postgres(session: Session, uses: list[Use], first_uses: Mapping[int, datetime]) -> set[int]:
+    if not uses and not first_uses:
+        return set()
+    arrays: dict[str, Any] = {
+        "credential": [u.credential for u in uses],
+        "gate": [u.gate for u in uses],
+        "seq": [u.seq for u in uses],
+        "station": [u.station for u in uses],
+        "at": [naive_utc(u.at) for u in uses],
+        "direction": [u.direction for u in uses],
+        "product": [u.product for u in uses],
+        "serial": [u.ticket_serial for u in uses],
+        "pass_id": [u.pass_id for u in uses],
+        "fare": [u.fare_vnd for u in uses],
+        "owed": [u.owed_vnd for u in uses],
+        "flags": [_flag_set(u.flags) for u in uses],
+        "first_serial": list(first_uses),
+        "first_at": [naive_utc(at) for at in first_uses.values()],
+        "window": PAIRING_WINDOW,
+        "open": OPEN_ENTRY,
+    }
+    result = session.connection().exec_driver_sql(_PAIR_SQL, arrays)
+    return {serial for serial in result.scalars() if serial is not None}
+
+
+_AT = sa.bindparam("b_at", type_=Trip.__table__.c.started_at.type)  # type: ignore[attr-defined]
+
+
+def _first_uses_sqlite(session: Session, first_uses: Mapping[int, datetime]) -> None:
+    """A ticket's first accepted use, entry or exit, becomes tickets.first_used_at: refunds check it."""
+    if not first_uses:
+        return
+    tickets = Ticket.__table__  # type: ignore[attr-defined]
+    session.connection().execute(  # Core executemany: the ORM would want primary keys
+        sa.update(tickets)
+        .where(tickets.c.serial == sa.bindparam("b_serial"))
+        .where(sa.or_(tickets.c.first_used_at.is_(None), tickets.c.first_used_at > _AT))
+        .values(first_used_at=_AT),
+        [{"b_serial": serial, "b_at": at} for serial, at in first_uses.items()],
     )
