@@ -94,13 +94,18 @@ def open_store(path: Path | str) -> sqlite3.Connection:
     """Open (creating or migrating) a gate database. The connection is in autocommit mode: every write goes
     through `transaction()`, so a transaction's boundaries are always explicit."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    # FULL, not WAL's usual NORMAL: with NORMAL a power cut can lose the last commits, i.e. a scan whose
-    # barrier already opened. The barrier opens only after the scan is durable, so each commit fsyncs the WAL.
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    _migrate(conn)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL, not WAL's usual NORMAL: with NORMAL a power cut can lose the last commits, i.e. a scan whose
+        # barrier already opened. The barrier opens only after the scan is durable, so each commit fsyncs the
+        # WAL.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
