@@ -32,6 +32,9 @@ _SCHEME = "v1"
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_TEXT = 128
+_MAX_TRANSACTION_ID = (
+    64  # orders.payment_transaction_id holds 64: longer would fail the insert, not the parse
+)
 
 
 class InvalidNotification(ValueError):
@@ -103,7 +106,7 @@ def parse_notification(body: bytes) -> PaymentNotification:
         order_id=_text(document, "order_id"),
         reference=_text(document, "reference"),
         amount_vnd=amount,
-        bank_transaction_id=_text(document, "bank_transaction_id"),
+        bank_transaction_id=_text(document, "bank_transaction_id", _MAX_TRANSACTION_ID),
     )
 
 
@@ -134,8 +137,8 @@ def _parse_header(header: str) -> tuple[int, list[str]] | None:
     return timestamp, candidates
 
 
-def _text(document: dict[str, object], key: str) -> str:
+def _text(document: dict[str, object], key: str, limit: int = _MAX_TEXT) -> str:
     value = document.get(key)
-    if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
-        raise InvalidNotification(f"{key} must be a string of 1-{_MAX_TEXT} characters, got {value!r}")
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise InvalidNotification(f"{key} must be a string of 1-{limit} characters, got {value!r}")
     return value

@@ -410,6 +410,16 @@ def test_a_second_transaction_for_a_paid_order_is_reported_not_issued(api: Api) 
     assert (got.status_code, got.json()["code"]) == (409, "order_already_paid")
 
 
+def test_a_bank_transaction_id_longer_than_64_characters_is_an_invalid_notification(api: Api) -> None:
+    order = api.order(single()).json()
+
+    too_long = _notify(api, order, tx="T" * 65)
+    longest = _notify(api, order, tx="T" * 64)
+
+    assert (too_long.status_code, too_long.json()["code"]) == (422, "invalid_notification")
+    assert (longest.status_code, longest.json()["status"]) == (200, "paid")
+
+
 def test_an_idempotency_key_replays_the_first_order(api: Api) -> None:
     key = str(uuid.uuid4())
     first = api.order(single(), key=key)
