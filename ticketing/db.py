@@ -61,7 +61,10 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode across process crashes
+        # FULL, not WAL's usual NORMAL: NORMAL survives a process crash but a power cut can lose the last
+        # commits, and a lost commit here is a confirmed payment (tickets the rider was shown) that vanishes.
+        # The gate's store does the same for its scans (validator/store.py).
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

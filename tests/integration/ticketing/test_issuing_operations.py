@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from issuing_support import Api, bearer, single
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
@@ -138,3 +139,12 @@ def test_with_the_vietqr_provider_orders_carry_a_vietqr_payload_and_there_is_no_
     assert order["payment"]["vietqr_payload"].startswith("000201")
     assert order["payment"]["reference"] in order["payment"]["vietqr_payload"]
     assert (pay.status_code, pay.json()["code"]) == (404, "not_found")
+
+
+def test_the_services_sqlite_database_syncs_every_commit_to_disk(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'metro.db'}")
+    with engine.connect() as connection:
+        synchronous = connection.execute(sa.text("PRAGMA synchronous")).scalar_one()
+    engine.dispose()
+
+    assert synchronous == 2  # FULL: a commit survives a power cut, not only a process crash
