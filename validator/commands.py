@@ -237,13 +237,17 @@ class BackgroundSync:
         self._thread.join(timeout=HTTP_TIMEOUT.read or 10.0)
 
     def _run(self) -> None:
-        gate = open_gate(self.data_dir, self.db)
+        gate: Gate | None = None
         try:
             while not self._stop.is_set():
                 try:
+                    # Opened inside the loop: a store that cannot be opened now is an error to report and
+                    # retry, not a silent end of syncing.
+                    gate = gate or open_gate(self.data_dir, self.db)
                     sync_gate(self.data_dir, gate)
                 except Exception as exc:
                     self.on_error(exc)
                 self._stop.wait(self.interval)
         finally:
-            gate.conn.close()
+            if gate is not None:
+                gate.conn.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from fare_rules.model import Direction, Flag
 from fare_rules.reasons import Reason
 from validator import records
 from validator.bundle import key_fingerprint
+from validator.commands import BackgroundSync
 from validator.device import load_or_create_device_key, public_key_text
 from validator.gate import Gate
 from validator.records import GateConfig
-from validator.station import open_gate, provision
+from validator.station import GateNotProvisioned, open_gate, provision
 from validator.store import open_store, transaction
 from validator.sync import SyncClient, SyncError, enroll, journal_stopped, last_sync_error
 from validator.testing import TEST_NOW as NOW
@@ -456,3 +458,24 @@ def test_the_lists_count_as_synced_at_the_servers_time_not_the_gates(
 
     synced = {name: records.get_state(gate.conn, f"{name}_synced_at") for name in ("revocations", "passes")}
     assert synced == dict.fromkeys(("revocations", "passes"), iso(NOW + timedelta(seconds=2)))
+
+
+def test_a_background_sync_that_cannot_open_the_gate_reports_the_error_and_keeps_trying(
+    tmp_path: Path,
+) -> None:
+    errors: list[Exception] = []
+    retried = threading.Event()
+
+    def on_error(exc: Exception) -> None:
+        errors.append(exc)
+        if len(errors) >= 2:
+            retried.set()
+
+    background = BackgroundSync(tmp_path / "no-gate-here", None, 0.01, on_error)
+    background.start()
+    try:
+        assert retried.wait(timeout=10)
+    finally:
+        background.stop()
+
+    assert {type(e) for e in errors} == {GateNotProvisioned}
