@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,20 +21,26 @@ from validator.testing import TestIssuer
 ROOT = Path(__file__).resolve().parents[3]
 PYTHON = sys.executable
 
-# Each worker opens its gate, then scans ticket i exactly at start + i * step: the two gates collide.
+# Each worker opens its gate, then meets the other gate at a barrier before every ticket (it marks its arrival
+# with a file and spins until the other's appears), so the two scans of each ticket start together however
+# loaded the machine is. The deadline only keeps a worker whose partner died from spinning forever.
 _WORKER = """
 import json, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from fare_rules.model import Direction
 from validator.station import open_gate
-data_dir, db, start, step = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-tickets = json.loads(Path(sys.argv[5]).read_text())
+data_dir, db, meeting = (Path(arg) for arg in sys.argv[1:4])
+me, other = sys.argv[4:6]
+tickets = json.loads(Path(sys.argv[6]).read_text())
 gate = open_gate(data_dir, db)
 out = []
 for i, ticket in enumerate(tickets):
-    while time.time() < start + i * step:
-        pass
+    (meeting / f"{me}.{i}").touch()
+    deadline = time.monotonic() + 60
+    while not (meeting / f"{other}.{i}").exists():
+        if time.monotonic() > deadline:
+            sys.exit(f"{me}: {other} never reached ticket {i}")
     outcome = gate.scan(ticket, Direction.ENTRY, datetime.now(UTC))
     out.append([i, outcome.verdict.value, outcome.reason.value if outcome.reason else None])
 print(json.dumps(out))
@@ -59,7 +64,8 @@ def test_two_gate_processes_scanning_the_same_ticket_at_the_same_instant_accept_
     tickets = [issuer.ticket(issued_at=datetime.now(UTC) - timedelta(minutes=5))[1] for _ in range(30)]
     db = _provision_station(tmp_path, issuer, ["G1", "G2"])
     (tmp_path / "tickets.json").write_text(json.dumps(tickets))
-    start = time.time() + 1.5
+    meeting = tmp_path / "barrier"
+    meeting.mkdir()
     procs = [
         subprocess.Popen(
             [
@@ -68,17 +74,18 @@ def test_two_gate_processes_scanning_the_same_ticket_at_the_same_instant_accept_
                 _WORKER,
                 str(tmp_path / g),
                 str(db),
-                str(start),
-                "0.02",
+                str(meeting),
+                g,
+                other,
                 str(tmp_path / "tickets.json"),
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for g in ("G1", "G2")
+        for g, other in (("G1", "G2"), ("G2", "G1"))
     ]
-    results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
 
     for i in range(len(tickets)):
         verdicts = sorted((results[0][i][1], results[1][i][1]))
