@@ -20,6 +20,8 @@ import pytest
 from test_gate_sync_e2e import ROOT, Server  # type: ignore[import-not-found]
 
 import scanner_cli
+from fare_rules.policy import service_day
+from ticketing.catalog import load_catalog
 from validator.testing import CCCD_NUMBER, cccd_qr
 
 pytestmark = pytest.mark.e2e
@@ -85,7 +87,9 @@ def test_an_auditor_answers_each_question_by_api_csv_and_cli(
 ) -> None:
     rider = _buy(server, {"product": "single", "origin": "L1-06", "destination": "L1-01"})
     shared = _buy(server, {"product": "day"})
-    start = datetime.now(UTC).astimezone().date().isoformat()
+    # The HCMC service day's date (from 00:00 to 04:00 it is the day before), never the host's local date.
+    policy = load_catalog().policy  # the bundled policy, as the server reads it
+    start = service_day(datetime.now(UTC), policy).astimezone(policy.local_tz).date().isoformat()
     monthly = _buy(server, {"product": "monthly", "holder": HOLDER, "start_date": start})
     thao_dien, ben_thanh_g2, tan_cang = tmp_path / "e06", tmp_path / "g2", tmp_path / "e05"
     _enrol(server, capsys, thao_dien, "L1-06", "E06")

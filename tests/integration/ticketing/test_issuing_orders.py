@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -408,6 +408,28 @@ def test_a_second_transaction_for_a_paid_order_is_reported_not_issued(api: Api) 
     got = _notify(api, order, tx="bank-tx-2")
 
     assert (got.status_code, got.json()["code"]) == (409, "order_already_paid")
+
+
+@pytest.mark.parametrize("local_time", ["00:00", "03:59"])
+def test_a_monthly_pass_bought_before_4am_may_start_on_the_service_day_still_running(
+    api: Api, local_time: str
+) -> None:
+    hours, minutes = map(int, local_time.split(":"))
+    api.clock.now = datetime.combine(TODAY, time(hours, minutes), tzinfo=timezone(timedelta(hours=7)))
+
+    yesterday = api.order(monthly(start=TODAY - timedelta(days=1)))
+    before = api.order(monthly(start=TODAY - timedelta(days=2)))
+
+    assert yesterday.status_code == 201, yesterday.text
+    assert (before.status_code, before.json()["code"]) == (422, "invalid_start_date")
+
+
+def test_a_monthly_pass_bought_at_4am_starts_today_at_the_earliest(api: Api) -> None:
+    api.clock.now = datetime.combine(TODAY, time(4, 0), tzinfo=timezone(timedelta(hours=7)))
+
+    created = api.order(monthly(start=TODAY - timedelta(days=1)))
+
+    assert (created.status_code, created.json()["code"]) == (422, "invalid_start_date")
 
 
 def test_a_bank_transaction_id_longer_than_64_characters_is_an_invalid_notification(api: Api) -> None:
