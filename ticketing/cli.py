@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from fare_rules.errors import FareRulesError
 from ticketing import audit_cli
 from ticketing.catalog import load_catalog
 from ticketing.context import build_context
@@ -94,6 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _gates(settings, args)
     except TicketingError as error:
         print(f"error: {error.code}: {error.detail}", file=sys.stderr)
+        return EXIT_ERROR
+    # What an operator can fix (a bad policy file, a path, the database's address): one line, no traceback.
+    except FareRulesError as error:  # DataFileError included
+        print(f"error: invalid policy or data file: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "unreachable"
+        print(f"error: database unavailable: {reason}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_ERROR
     _parser().print_usage(sys.stderr)
     return EXIT_USAGE

@@ -11,7 +11,7 @@ from issuing_support import Api, bearer, single
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
-from ticketing.cli import main
+from ticketing.cli import EXIT_ERROR, main
 from ticketing.db import make_engine
 from ticketing.errors import ConfigurationError
 from ticketing.models import Revocation
@@ -148,3 +148,55 @@ def test_the_services_sqlite_database_syncs_every_commit_to_disk(tmp_path: Path)
     engine.dispose()
 
     assert synchronous == 2  # FULL: a commit survives a power cut, not only a process crash
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_the_cli_reports_a_bad_policy_file_in_one_line_with_the_error_status(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METRO_DATABASE_URL", database_url)
+    assert main(["--data-dir", str(tmp_path), "init"]) == 0
+    policy = tmp_path / "policy.json"
+    policy.write_text("{not json", encoding="utf-8")
+    monkeypatch.setenv("METRO_POLICY_FILE", str(policy))
+    capsys.readouterr()
+
+    status = main(["--data-dir", str(tmp_path), "keys", "rotate"])
+
+    assert status == EXIT_ERROR
+    assert _one_line_error(capsys).startswith("error: invalid policy")
+
+
+def test_the_cli_reports_an_unwritable_bundle_file_in_one_line_with_the_error_status(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METRO_DATABASE_URL", database_url)
+    assert main(["--data-dir", str(tmp_path), "init"]) == 0
+    assert (
+        main(["--data-dir", str(tmp_path), "gates", "add", "--station", "L1-01", "--gate", "L1-01-G1"]) == 0
+    )
+    capsys.readouterr()
+
+    status = main(
+        ["--data-dir", str(tmp_path), "gates", "bundle", "--station", "L1-01", "--out", str(tmp_path)]
+    )
+
+    assert status == EXIT_ERROR
+    assert _one_line_error(capsys) == f"error: Is a directory: {tmp_path}"
+
+
+def test_the_cli_reports_an_unreachable_database_in_one_line_with_the_error_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METRO_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+
+    status = main(["--data-dir", str(tmp_path), "tokens", "create", "--role", "auditor"])
+
+    assert status == EXIT_ERROR
+    assert _one_line_error(capsys).startswith("error: database unavailable: ")
