@@ -20,7 +20,11 @@ __all__ = ["naive_utc", "pg_select", "pg_unnest_insert", "pg_unnest_update"]
 
 def naive_utc(value: datetime | None) -> datetime | None:
     """What a UTCDateTime column holds, for statements that bypass SQLAlchemy's types."""
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+    if value is None:
+        return None
+    if value.tzinfo is UTC:  # what ingest parses times into: no conversion needed
+        return value.replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _pg_type(column: sa.Column[Any]) -> str:

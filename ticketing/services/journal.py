@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
 from ticketing import partitions
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
-from ticketing.models import Gate, GateStatus, JournalGap, ScanEvent
+from ticketing.models import ChangeCounter, Gate, GateStatus, JournalGap, ScanEvent
 from ticketing.services import double_use, trips
-from ticketing.services.bulk import naive_utc, pg_unnest_insert
-from ticketing.services.common import next_seqs
+from ticketing.services.bulk import naive_utc
 from validator.codec import public_key_from_bytes
 from validator.journal import (
     GENESIS_HASH,
@@ -67,7 +67,7 @@ def ingest_batch(
     if not isinstance(first, int) or isinstance(first, bool) or first < 1:
         raise JournalRejected("the first event has no valid seq", code="bad_sequence")
     partitions.ensure_for_times(session.get_bind(), _months(items), now)  # type: ignore[arg-type]
-    locked = session.get(Gate, gate.gate_id, with_for_update=True, populate_existing=True)
+    locked = _lock_gate(session, gate.gate_id)
     if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key is None:
         raise Unauthorized("unknown or revoked gate token")
     prev = _expected_prev(session, locked, first, now)
@@ -82,21 +82,34 @@ def ingest_batch(
     rows = [_row(locked.gate_id, e, now, body) for e, body in fresh]
     inserted = _insert(session, rows)
     stored = [r for r in rows if r["seq"] in inserted]
-    uses = [
-        trips.use_of(r, e.event)
-        for r, (e, _) in zip(rows, fresh, strict=True)
-        if r["feed_seq"] is not None and r["seq"] in inserted
-    ]
+    use_rows, use_events = [], []
+    for r, (e, _) in zip(rows, fresh, strict=True):
+        if r["feed_seq"] is not None and r["seq"] in inserted:
+            use_rows.append(r)
+            use_events.append(e.event)
     # Trips, first uses and the double-use candidates in one go (one statement on PostgreSQL); then the
     # exact double-use check for those candidates only. Same transaction: stored and blocked together.
-    candidates = trips.record_uses(session, uses, _first_uses(stored))
+    candidates = trips.record_uses(session, use_rows, use_events, _first_uses(stored))
     double_use.block_double_uses(session, stored, now, candidates=candidates)
-    locked.journal_head = max([locked.journal_head, *inserted])
-    locked.last_upload_at = now
-    session.add(locked)
+    session.connection().execute(
+        sa.update(_GATES)
+        .where(_GATES.c.gate_id == locked.gate_id)
+        .values(journal_head=max([locked.journal_head, *inserted]), last_upload_at=now)
+    )
     session.commit()
     problems = {r["seq"]: r["problem"] for r in rows}
     return [{"seq": e.seq, "status": _status(e, known, inserted, problems)} for e in events]
+
+
+_GATES: sa.Table = Gate.__table__  # type: ignore[attr-defined]
+
+
+def _lock_gate(session: Session, gate_id: str) -> Any:
+    """The gate's row, locked until commit (Core, not the ORM: this is per upload, and the ORM's identity
+    map has nothing to add). One upload per gate at a time."""
+    g = _GATES.c
+    query = sa.select(g.gate_id, g.status, g.device_public_key, g.journal_head).where(g.gate_id == gate_id)
+    return session.connection().execute(query.with_for_update()).first()
 
 
 def _status(
@@ -111,7 +124,7 @@ def _status(
     return _DUPLICATE
 
 
-def _expected_prev(session: Session, gate: Gate, first: int, now: datetime) -> str | None:
+def _expected_prev(session: Session, gate: Any, first: int, now: datetime) -> str | None:
     """The hash the batch must chain onto; None across a gap the gate has declared lost. A first gap is
     answered 409 (the gate resends from `expected_seq`); the same gap again means it no longer has them."""
     if first == 1:
@@ -154,7 +167,7 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     uses = [r for r in rows if r["verdict"] == "accept" and r["credential"] and not r["problem"]]
     # Reserved last, just before the insert: the counter row stays locked until commit (see models.py).
     # That lock also orders concurrent uploads that carry uses, which trip pairing relies on.
-    for row, feed_seq in zip(uses, next_seqs(session, "events", len(uses)), strict=True) if uses else ():
+    for row, feed_seq in zip(uses, _reserve_feed(session, len(uses)), strict=True) if uses else ():
         row["feed_seq"] = feed_seq
     if session.get_bind().dialect.name == "postgresql":
         return _insert_unnest(session, rows)
@@ -165,14 +178,40 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     return set(session.execute(statement, rows).scalars())
 
 
+_COUNTERS: sa.Table = ChangeCounter.__table__  # type: ignore[attr-defined]
+
+
+def _reserve_feed(session: Session, count: int) -> range:
+    """`count` consecutive feed_seqs: common.next_seqs in one statement (UPDATE ... RETURNING)."""
+    c = _COUNTERS.c
+    statement = (
+        sa.update(_COUNTERS).where(c.name == "events").values(value=c.value + count).returning(c.value)
+    )
+    value = session.connection().execute(statement).scalar_one_or_none()
+    if value is None:
+        raise RuntimeError("change counter 'events' is missing: run the migrations")
+    return range(value - count + 1, value + 1)
+
+
 PG_COLUMNS = tuple(c.name for c in ScanEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+# What differs from row to row; gate_id and received_at are the same for the whole batch.
+_PG_ARRAYS = tuple(c for c in PG_COLUMNS if c not in ("gate_id", "received_at"))
+_PG_TYPES = {"seq": "bigint", "at": "timestamp", "owed_vnd": "integer", "ticket_serial": "bigint"}
+_PG_TYPES["feed_seq"] = "bigint"
+_PG_INSERT = (
+    f"INSERT INTO scan_events (gate_id, received_at, {', '.join(_PG_ARRAYS)})"  # noqa: S608 (our names)
+    " SELECT %(gate_id)s, %(received_at)s, * FROM unnest("
+    + ", ".join(f"%({c})b::{_PG_TYPES.get(c, 'text')}[]" for c in _PG_ARRAYS)
+    + ") ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
+)
 
 
 def _insert_unnest(session: Session, rows: list[dict[str, Any]]) -> set[int]:
-    """One statement for the whole batch: a column array per field."""
-    table = ScanEvent.__table__  # type: ignore[attr-defined]
-    suffix = "ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
-    return set(pg_unnest_insert(session.connection(), table, PG_COLUMNS, rows, suffix).scalars())
+    """One statement for the whole batch: a column array per field (bound in psycopg's binary format)."""
+    params: dict[str, Any] = {c: [r[c] for r in rows] for c in _PG_ARRAYS}
+    params["at"] = [naive_utc(a) for a in params["at"]]
+    params["gate_id"], params["received_at"] = rows[0]["gate_id"], naive_utc(rows[0]["received_at"])
+    return set(session.connection().exec_driver_sql(_PG_INSERT, params).scalars())
 
 
 def _first_uses(rows: Iterable[dict[str, Any]]) -> dict[int, datetime]:

@@ -28,7 +28,7 @@ exact check over scan_events (double_use.block_double_uses); for the rest it can
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,10 +68,6 @@ class Use:
 
 def use_of(row: Mapping[str, Any], event: Mapping[str, Any]) -> Use:
     """The use a stored scan_events row stands for (`event` adds the fare its ticket paid)."""
-    ticket = event.get("ticket")
-    fare = ticket.get("fare_vnd") if isinstance(ticket, dict) else None
-    # A single ticket's fare is the trip's; day and 3-day tickets and monthly passes cover many rides.
-    charged = fare if row["product"] == "single" and isinstance(fare, int) and fare >= 0 else 0
     return Use(
         credential=row["credential"],
         gate=row["gate_id"],
@@ -82,10 +78,17 @@ def use_of(row: Mapping[str, Any], event: Mapping[str, Any]) -> Use:
         product=row["product"],
         ticket_serial=row["ticket_serial"],
         pass_id=row["pass_id"],
-        fare_vnd=charged,
+        fare_vnd=_fare(row, event),
         owed_vnd=row["owed_vnd"],
         flags=row["flags"],
     )
+
+
+def _fare(row: Mapping[str, Any], event: Mapping[str, Any]) -> int:
+    ticket = event.get("ticket")
+    fare = ticket.get("fare_vnd") if isinstance(ticket, dict) else None
+    # A single ticket's fare is the trip's; day and 3-day tickets and monthly passes cover many rides.
+    return fare if row["product"] == "single" and isinstance(fare, int) and fare >= 0 else 0
 
 
 @dataclass(slots=True)
@@ -121,21 +124,27 @@ class _Trip:
 
 
 def record_uses(
-    session: Session, uses: Iterable[Use], first_uses: Mapping[int, datetime] | None = None
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    first_uses: Mapping[int, datetime] | None = None,
 ) -> set[int]:
-    """Pair these newly stored uses with each other and with the trips already kept; set
+    """Pair the uses in these newly stored scan_events `rows` (accepted, with a credential; `events` are
+    their journal events, for the fare) with each other and with the trips already kept; set
     tickets.first_used_at from `first_uses` (serial -> earliest accepted use) unless already earlier.
     Returns the double-use candidates (serials). The caller commits."""
-    uses = list(uses)
     if session.get_bind().dialect.name != "postgresql":
         _first_uses_sqlite(session, first_uses or {})
-        return _pair_in_python(session, uses)
+        return _pair_in_python(session, [use_of(r, e) for r, e in zip(rows, events, strict=True)])
     count: dict[str, int] = {}
-    for use in uses:
-        count[use.credential] = count.get(use.credential, 0) + 1
-    single = [u for u in uses if count[u.credential] == 1]
-    candidates = _pair_in_postgres(session, single, first_uses or {})
-    return candidates | _pair_in_python(session, [u for u in uses if count[u.credential] > 1])
+    for row in rows:
+        count[row["credential"]] = count.get(row["credential"], 0) + 1
+    single = [i for i, r in enumerate(rows) if count[r["credential"]] == 1]
+    candidates = _pair_in_postgres(
+        session, [rows[i] for i in single], [events[i] for i in single], first_uses
+    )
+    several = [use_of(r, e) for r, e in zip(rows, events, strict=True) if count[r["credential"]] > 1]
+    return candidates | _pair_in_python(session, several)
 
 
 def _pair_in_python(session: Session, uses: Iterable[Use]) -> set[int]:
@@ -343,29 +352,32 @@ def _flag_set(flags: str) -> str:
     return ",".join(sorted({f for f in flags.split(",") if f}))[:200]
 
 
-def _pair_in_postgres(session: Session, uses: list[Use], first_uses: Mapping[int, datetime]) -> set[int]:
-    if not uses and not first_uses:
+def _pair_in_postgres(
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    first_uses: Mapping[int, datetime] | None,
+) -> set[int]:
+    first_uses = first_uses or {}
+    if not rows and not first_uses:
         return set()
-    arrays: dict[str, Any] = {
-        "credential": [u.credential for u in uses],
-        "gate": [u.gate for u in uses],
-        "seq": [u.seq for u in uses],
-        "station": [u.station for u in uses],
-        "at": [naive_utc(u.at) for u in uses],
-        "direction": [u.direction for u in uses],
-        "product": [u.product for u in uses],
-        "serial": [u.ticket_serial for u in uses],
-        "pass_id": [u.pass_id for u in uses],
-        "fare": [u.fare_vnd for u in uses],
-        "owed": [u.owed_vnd for u in uses],
-        "flags": [_flag_set(u.flags) for u in uses],
-        "first_serial": list(first_uses),
-        "first_at": [naive_utc(at) for at in first_uses.values()],
-        "window": PAIRING_WINDOW,
-        "open": OPEN_ENTRY,
-    }
-    result = session.connection().exec_driver_sql(_PAIR_SQL, arrays)
+    params: dict[str, Any] = {name: [r[column] for r in rows] for name, column in _PAIR_COLUMNS.items()}
+    params["at"] = [naive_utc(a) for a in params["at"]]
+    params["fare"] = [_fare(r, e) for r, e in zip(rows, events, strict=True)]
+    params["flags"] = [_flag_set(f) for f in params["flags"]]
+    params["first_serial"] = list(first_uses)
+    params["first_at"] = [naive_utc(at) for at in first_uses.values()]
+    params["window"], params["open"] = PAIRING_WINDOW, OPEN_ENTRY
+    result = session.connection().exec_driver_sql(_PAIR_SQL, params)
     return {serial for serial in result.scalars() if serial is not None}
+
+
+# _PAIR_SQL's arrays: name -> scan_events column.
+_PAIR_COLUMNS = {
+    "credential": "credential", "gate": "gate_id", "seq": "seq", "station": "station", "at": "at",
+    "direction": "direction", "product": "product", "serial": "ticket_serial", "pass_id": "pass_id",
+    "owed": "owed_vnd", "flags": "flags",
+}  # fmt: skip
 
 
 _AT = sa.bindparam("b_at", type_=Trip.__table__.c.started_at.type)  # type: ignore[attr-defined]
