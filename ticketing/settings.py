@@ -35,6 +35,7 @@ _MIN_KEY_BYTES = {
     "cccd_hash_key": cccd.MIN_KEY_SIZE,
     "token_secret": 16,
 }
+_PLACEHOLDER_ACCOUNT = "0000000000"
 _WEAK = {"changeme", "change-me", "secret", "password", "dev", "development", "test"}
 
 
@@ -64,7 +65,7 @@ class Settings(BaseSettings):
     rate_limit_exempt: list[str] = ["127.0.0.1/32", "::1/128"]
     # VietQR receiving account (used only with payment_provider=vietqr)
     vietqr_bank_bin: str = "970436"
-    vietqr_account: str = "0000000000"
+    vietqr_account: str = _PLACEHOLDER_ACCOUNT
     vietqr_merchant_name: str = "METRO HCMC"
 
     @field_validator(*SECRET_FIELDS)
@@ -139,6 +140,11 @@ def _check_production(settings: Settings) -> None:
             raise ConfigurationError(f"METRO_{name.upper()} is a generated development secret")
     if settings.payment_provider == "sandbox":
         raise ConfigurationError("the sandbox payment provider hands out free tickets: not in production")
+    # The defaults are placeholders: riders would transfer money to an account that is not the operator's.
+    if settings.vietqr_account == _PLACEHOLDER_ACCOUNT or "vietqr_bank_bin" not in settings.model_fields_set:
+        raise ConfigurationError(
+            "METRO_VIETQR_BANK_BIN and METRO_VIETQR_ACCOUNT must name the operator's account in production"
+        )
 
 
 def _read_dev_secrets(data_dir: Path) -> dict[str, str]:

@@ -63,6 +63,29 @@ def test_production_refuses_weak_secrets_that_dev_accepts(tmp_path: Path, name: 
         resolve_secrets(Settings(data_dir=tmp_path, environment="prod", payment_provider="vietqr", **weak))
 
 
+@pytest.mark.parametrize(
+    "account",
+    [{}, {"vietqr_bank_bin": "970436"}, {"vietqr_account": "1234567890"}],
+    ids=["both-placeholders", "placeholder-account", "default-bank"],
+)
+def test_production_refuses_placeholder_vietqr_account_details(
+    tmp_path: Path, account: dict[str, str]
+) -> None:
+    strong: dict[str, Any] = {
+        n: SecretStr("x" * 40 + n)
+        for n in ("key_passphrase", "webhook_secret", "cccd_hash_key", "token_secret")
+    }
+    real = {"vietqr_bank_bin": "970436", "vietqr_account": "1234567890"}
+
+    with pytest.raises(ConfigurationError, match="VIETQR"):
+        resolve_secrets(
+            Settings(data_dir=tmp_path, environment="prod", payment_provider="vietqr", **account, **strong)
+        )
+    resolve_secrets(
+        Settings(data_dir=tmp_path, environment="prod", payment_provider="vietqr", **real, **strong)
+    )
+
+
 def test_production_refuses_the_sandbox_provider(tmp_path: Path) -> None:
     strong: dict[str, Any] = {
         n: SecretStr("x" * 40 + n)
