@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, col, select
 
 from fare_rules.products import HOLDER_PRODUCTS, Product
+from fare_rules.rules import validity_window
 from ticketing.context import ServiceContext
 from ticketing.errors import (
     AmountMismatch,
@@ -331,22 +332,15 @@ def _issue(
 
 
 def _ticket(ctx: ServiceContext, item: _Item, kid: int, issued_at: datetime) -> dict[str, Any]:
-    policy = ctx.catalog.policy
-    if item.product == Product.SINGLE:
-        valid_from, valid_until = issued_at, issued_at + timedelta(days=policy.single_validity_days)
-    elif item.product in HOLDER_PRODUCTS and item.start_date is not None:
-        # A monthly pass runs from the start of its first service day (04:00 local) for monthly_days days.
-        local_start = datetime.combine(item.start_date, policy.service_day_start, tzinfo=policy.local_tz)
-        valid_from = local_start.astimezone(issued_at.tzinfo)
-        valid_until = valid_from + timedelta(days=policy.monthly_days)
-    else:  # day and 3-day passes: the window in which to activate them with a first entry
-        valid_from, valid_until = issued_at, issued_at + timedelta(days=policy.pass_activation_days)
+    # The same rule gates read (fare_rules.rules): a monthly pass from 04:00 local of its start date.
+    product = Product(item.product)
+    valid_from, valid_until = validity_window(product, issued_at, ctx.catalog.policy, item.start_date)
     return {
         "id": new_id(),
         "serial": secrets.randbits(63),  # random: no coordination between workers, no sales volume leaked
         "order_id": item.order_id,
         "order_item_id": item.id,
-        "product": Product(item.product).value,
+        "product": product.value,
         "origin": item.origin,
         "destination": item.destination,
         "fare_vnd": item.unit_price_vnd,
