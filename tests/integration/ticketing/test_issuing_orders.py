@@ -191,6 +191,24 @@ def test_an_order_with_no_items_or_no_json_is_refused(api: Api) -> None:
     assert (garbage.status_code, garbage.json()["code"]) == (422, "invalid_request")
 
 
+def test_an_unauthenticated_1_mib_journal_upload_is_refused_before_it_is_read(api: Api) -> None:
+    body = b"x" * (1 << 20)
+    json_type = {"content-type": "application/json"}
+
+    anonymous = api.client.post("/v1/gate/journal", content=body, headers=json_type)
+    admin = api.client.post(
+        "/v1/gate/journal", content=body, headers={**json_type, **bearer(api.admin_token)}
+    )
+    forged = api.client.post(
+        "/v1/gate/journal", content=body, headers={**json_type, **bearer("mqg_" + "A" * 43)}
+    )
+
+    assert (anonymous.status_code, anonymous.json()["code"]) == (413, "payload_too_large")
+    assert (admin.status_code, admin.json()["code"]) == (413, "payload_too_large")
+    # A well-formed gate token gets the larger limit, then is refused (the body or the token, whichever first).
+    assert forged.status_code in {401, 422}
+
+
 def test_an_oversized_body_is_refused_with_413(api: Api) -> None:
     got = api.client.post("/v1/orders", content=b"x" * 70_000, headers={"content-type": "application/json"})
 
