@@ -1,5 +1,5 @@
-"""Fault-test support: the real server as a killable process, a private throwaway PostgreSQL, riders and a
-gate driving load with retries, and the books read straight from the database."""
+"""Fault-test support: a private throwaway PostgreSQL, riders and a gate driving load with retries, and the
+books read straight from the database. The real server as a killable process: server_support.ServerProcess."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ import os
 import pwd
 import random
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gate_sync_support import fake_events
+from server_support import free_port
 
 from ticketing.db import make_engine
 from ticketing.services.idempotency import record_key
@@ -39,93 +37,10 @@ __all__ = [
     "Books",
     "Load",
     "PrivatePostgres",
-    "ServerProcess",
-    "free_port",
     "private_postgres",
     "read_books",
     "stored_order_key",
 ]
-
-ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServerProcess:
-    """`python -m ticketing serve` on one database, in its own process group so SIGKILL takes all of it."""
-
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("METRO_")}
-        if database_url is not None:
-            self.env["METRO_DATABASE_URL"] = database_url
-        self.process: subprocess.Popen[bytes] | None = None
-        init = self.cli("init")
-        self.admin_token = next(
-            line.rsplit(" ", 1)[1] for line in init.splitlines() if line.startswith("admin token")
-        )
-
-    def cli(self, *args: str) -> str:
-        command = [sys.executable, "-m", "ticketing", "--data-dir", str(self.data_dir), *args]
-        done = subprocess.run(
-            command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=True, timeout=60
-        )
-        return done.stdout
-
-    @property
-    def log(self) -> str:
-        path = self.data_dir / "server.log"
-        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "ticketing", "serve", "--port", str(self.port)]
-        with (self.data_dir / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, "--data-dir", str(self.data_dir)],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                if httpx.get(f"{self.url}/v1/network", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                pytest.fail(f"the server did not start:\n{self.log[-3000:]}")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL, no goodbye: what a power cut or the OOM killer does."""
-        if self.process is None:
-            return
-        with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.process = None
-
-
-@contextmanager
-def running(server: ServerProcess) -> Iterator[ServerProcess]:
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
 
 # --- a private PostgreSQL, so restarting it never touches the shared server ------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_gate_sync_e2e import ROOT, Server  # type: ignore[import-not-found]
+from server_support import ROOT, ServerProcess, running
 
 import scanner_cli
 from fare_rules.policy import service_day
@@ -29,24 +29,20 @@ HOLDER = {"cccd": CCCD_NUMBER, "full_name": "Nguyễn Thị Mẫu", "birth_date"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "server")
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    with running(ServerProcess(tmp_path / "server")) as started:
+        yield started
 
 
 @pytest.fixture
-def auditor(server: Server) -> Iterator[httpx.Client]:
+def auditor(server: ServerProcess) -> Iterator[httpx.Client]:
     """An HTTP client with an auditor token made by `python -m ticketing tokens create --role auditor`."""
     token = server.cli("tokens", "create", "--role", "auditor").strip().splitlines()[-1]
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
 
-def _buy(server: Server, item: dict[str, Any]) -> dict[str, Any]:
+def _buy(server: ServerProcess, item: dict[str, Any]) -> dict[str, Any]:
     order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
     auth = {"Authorization": f"Bearer {order['access_token']}"}
     paid = httpx.post(f"{server.url}/v1/sandbox/orders/{order['id']}/pay", headers=auth)
@@ -66,12 +62,14 @@ def _scan(capsys: pytest.CaptureFixture[str], folder: Path, direction: str, payl
     return result
 
 
-def _enrol(server: Server, capsys: pytest.CaptureFixture[str], folder: Path, station: str, gate: str) -> None:
+def _enrol(
+    server: ServerProcess, capsys: pytest.CaptureFixture[str], folder: Path, station: str, gate: str
+) -> None:
     code = server.cli("gates", "add", "--station", station, "--gate", gate).strip().splitlines()[-1]
     assert _gate(capsys, folder, "enroll", "--server", server.url, "--code", code)[0] == 0
 
 
-def _audit_cli(server: Server, *args: str, cccd: str | None = None) -> str:
+def _audit_cli(server: ServerProcess, *args: str, cccd: str | None = None) -> str:
     env = {**server.env, **({"METRO_AUDIT_CCCD": cccd} if cccd else {})}
     command = [sys.executable, "-m", "ticketing", "--data-dir", str(server.data_dir), "audit", *args]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
@@ -83,7 +81,7 @@ def _csv(text: str) -> list[dict[str, str]]:
 
 
 def test_an_auditor_answers_each_question_by_api_csv_and_cli(
-    server: Server, auditor: httpx.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: ServerProcess, auditor: httpx.Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rider = _buy(server, {"product": "single", "origin": "L1-06", "destination": "L1-01"})
     shared = _buy(server, {"product": "day"})

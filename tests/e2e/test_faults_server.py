@@ -17,8 +17,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fault_support import Load, ServerProcess, private_postgres, read_books, running, stored_order_key
+from fault_support import Load, private_postgres, read_books, stored_order_key
 from psycopg import sql
+from server_support import ServerProcess, running
 
 pytestmark = pytest.mark.e2e
 KILLS = 2

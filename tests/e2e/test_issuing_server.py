@@ -5,10 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,49 +15,20 @@ import httpx
 import pytest
 from PIL import Image
 from pyzbar import pyzbar
+from server_support import ServerProcess, running
 
 from validator.codec import TicketBody, decode, load_keyset
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    data_dir = tmp_path_factory.mktemp("server-data")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("METRO_")}
-    command = [sys.executable, "-m", "ticketing", "serve", "--port", str(port), "--data-dir", str(data_dir)]
-    process = subprocess.Popen(
-        [*command, "--init-if-missing"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if client.get("/v1/network").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"the server did not start:\n{output}")
-            time.sleep(0.1)
+    with (
+        running(ServerProcess(tmp_path_factory.mktemp("server-data"), init_if_missing=True)) as started,
+        httpx.Client(base_url=started.url, timeout=10) as client,
+    ):
         yield client
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
 
 
 def _buy(client: httpx.Client, item: dict[str, Any]) -> dict[str, Any]:

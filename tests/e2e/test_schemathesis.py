@@ -4,12 +4,6 @@ headers, body). Each operation runs anonymously and with the credential its path
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +15,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import APIOperation, GenerationMode, checks
 from schemathesis.core.result import Err, Ok
+from server_support import ServerProcess, running
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -32,13 +26,6 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.negative_data_rejection,
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -56,51 +43,12 @@ class Server:
         return {}
 
 
-def _command(data_dir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "ticketing", "--data-dir", str(data_dir), *args]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("schemathesis-server")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("METRO_")}
-    init = subprocess.run(
-        _command(data_dir, "init"), cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    admin_token = re.search(r"admin token .*: (\S+)", init.stdout)
-    assert admin_token is not None, init.stdout
-    port = _free_port()
-    process = subprocess.Popen(
-        [*_command(data_dir, "serve"), "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base_url, timeout=10) as client:
-            _wait_until_up(client, process)
-            gate_token = _enrolled_gate_token(client, admin_token.group(1))
-        yield Server(base_url, admin_token.group(1), gate_token)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
-
-
-def _wait_until_up(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if client.get("/v1/network").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the server did not start: {process.stderr.read() if process.stderr else b''!r}")
-        time.sleep(0.1)
+    with running(ServerProcess(tmp_path_factory.mktemp("schemathesis-server"))) as started:
+        with httpx.Client(base_url=started.url, timeout=10) as client:
+            gate_token = _enrolled_gate_token(client, started.admin_token)
+        yield Server(started.url, started.admin_token, gate_token)
 
 
 def _enrolled_gate_token(client: httpx.Client, admin_token: str) -> str:
