@@ -205,7 +205,7 @@ def test_an_unauthenticated_1_mib_journal_upload_is_refused_before_it_is_read(ap
 
     assert (anonymous.status_code, anonymous.json()["code"]) == (413, "payload_too_large")
     assert (admin.status_code, admin.json()["code"]) == (413, "payload_too_large")
-    # A well-formed gate token gets the larger limit, then is refused (the body or the token, whichever first).
+    # A well-formed gate token gets the larger limit, then is refused (body or token, whichever first).
     assert forged.status_code in {401, 422}
 
 
