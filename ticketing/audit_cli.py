@@ -2,13 +2,15 @@
 
 The options are the API's filters (`--from`, `--to`, `--station`, ...) and go through the same parser and
 service functions, so the CLI answers exactly what `GET /v1/audit/...` answers. Output is a table, or CSV
-with `--csv` (all matching rows, streamed). The CCCD number is read from `--cccd` or, better (shell history),
-from the METRO_AUDIT_CCCD environment variable; it is never printed.
+with `--csv` (all matching rows, streamed). The CCCD number is read from the METRO_AUDIT_CCCD environment
+variable, or typed at a hidden prompt with `--ask-cccd`; never from an option's value, which `ps` and the
+shell's history would keep. It is never printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -56,16 +58,25 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _filters(parser: argparse.ArgumentParser) -> None:
     for name in _FILTERS:
         parser.add_argument(f"--{name}", dest=f"f_{name}")
-    parser.add_argument("--cccd", help="holder's CCCD number (or set METRO_AUDIT_CCCD)")
+    # No --cccd NUMBER: a command line is visible in `ps` and kept in shell history.
+    parser.add_argument(
+        "--ask-cccd", action="store_true", help="type the holder's CCCD number at a hidden prompt"
+    )
     parser.add_argument("--csv", action="store_true", help="CSV on stdout: every matching row")
 
 
 def _query(args: argparse.Namespace, allowed: frozenset[str], require_range: bool = False) -> Query:
     given = {name: getattr(args, f"f_{name}") for name in _FILTERS if getattr(args, f"f_{name}") is not None}
-    cccd = args.cccd or os.environ.get("METRO_AUDIT_CCCD")
+    cccd = _asked_cccd() if args.ask_cccd else os.environ.get("METRO_AUDIT_CCCD")
     if args.csv:
         given["format"] = "csv"
     return parse_query(given, allowed | {"format"}, require_range=require_range, cccd=cccd)
+
+
+def _asked_cccd() -> str:
+    if not sys.stdin.isatty():
+        raise SystemExit("error: --ask-cccd needs a terminal; set METRO_AUDIT_CCCD instead")
+    return getpass.getpass("holder's CCCD number: ").strip()
 
 
 def _table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:

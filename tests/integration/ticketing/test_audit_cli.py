@@ -11,7 +11,7 @@ from audit_support import at, journal, pass_use, ticket_use
 from issuing_support import HOLDER, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
-from ticketing.cli import EXIT_OK, main
+from ticketing.cli import EXIT_OK, EXIT_USAGE, main
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 
@@ -62,6 +62,25 @@ def test_a_cccd_holders_scans_as_csv_show_the_number_masked(
     assert code == EXIT_OK
     assert [(r["station"], r["cccd"]) for r in rows] == [("L1-01", "0793******34")]
     assert HOLDER["cccd"] not in out
+
+
+def test_the_cccd_is_not_taken_from_the_command_line(cli_env: Api) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "scans", "--cccd", "NUMBER"])
+
+    assert exited.value.code == EXIT_USAGE
+
+
+def test_ask_cccd_reads_the_number_at_a_hidden_prompt(
+    cli_env: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", lambda _prompt: HOLDER["cccd"])
+
+    code, out = _run(capsys, "scans", "--csv", "--ask-cccd")
+
+    assert code == EXIT_OK
+    assert [r["cccd"] for r in csv.DictReader(io.StringIO(out))] == ["0793******34"]
 
 
 def test_trips_od_report_and_anomalies_from_the_command_line(
