@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from fault_support import Load, private_postgres, read_books, stored_order_key
 from psycopg import sql
-from server_support import ServerProcess, running
+from server_support import ServerProcess, running, wait_until
 
 pytestmark = pytest.mark.e2e
 KILLS = 2
@@ -95,9 +95,9 @@ def test_postgresql_restarted_under_load_answers_503_with_a_code_then_serves_aga
             load = Load(server.url, server.admin_token, seed=3)
 
             def restart() -> None:
-                time.sleep(0.3)
+                wait_until(lambda: len(load.statuses) >= load.riders, timeout=30, what="the load under way")
                 pg.stop("immediate")  # a crash: connections drop mid-transaction, recovery on start
-                time.sleep(0.5)  # long enough for requests to find it gone
+                wait_until(lambda: 503 in load.statuses, timeout=30, what="requests to find it gone")
                 pg.start()
 
             load.run(restart)
