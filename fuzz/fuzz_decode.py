@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fare_rules.cccd import CccdCard, CccdError, parse_card_qr
-from fare_rules.reasons import Reason
-from validator.codec import DecodeFailure, TicketBody, decode, load_keyset, peek
+from validator.codec import CODEC_REASONS, DecodeFailure, TicketBody, decode, load_keyset, peek
 from validator.core import InputKind, classify
 
 __all__ = ["CORPUS_DIR", "KEYSET", "check", "main", "seeds"]
@@ -30,17 +29,6 @@ CORPUS_DIR = ROOT / "fuzz" / "corpus" / "decode"
 # The vectors' keyset (one signing key, one revoked): valid vectors verify, so the fuzzer starts from inputs
 # that reach the signature check, not only the prefix test.
 KEYSET = load_keyset(json.loads(VECTORS.read_text(encoding="utf-8"))["keyset"])
-CODEC_REASONS = frozenset(
-    {
-        Reason.NOT_OUR_CODE,
-        Reason.MALFORMED,
-        Reason.TRUNCATED,
-        Reason.UNSUPPORTED_VERSION,
-        Reason.UNKNOWN_KEY,
-        Reason.KEY_REVOKED,
-        Reason.BAD_SIGNATURE,
-    }
-)
 CCCD_SEED = (
     "079303001234|025123456|Nguyễn Thị Mẫu|15062003|Nữ|12 Đường Số 1, Quận 1, TP. Hồ Chí Minh|20042021"
 )

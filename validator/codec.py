@@ -30,6 +30,7 @@ from fare_rules.reasons import Reason
 
 __all__ = [
     "ALGORITHM",
+    "CODEC_REASONS",
     "FORMAT_VERSION",
     "HOLDER_HASH_SIZE",
     "PRODUCT_CODES",
@@ -114,12 +115,23 @@ class KeyEntry:
 
 
 Keyset = Mapping[int, KeyEntry]
+# Every reason decode and peek refuse with, and no other: each failure stays distinct (a wire contract).
+CODEC_REASONS = frozenset(
+    {
+        Reason.NOT_OUR_CODE,
+        Reason.MALFORMED,
+        Reason.TRUNCATED,
+        Reason.UNSUPPORTED_VERSION,
+        Reason.UNKNOWN_KEY,
+        Reason.KEY_REVOKED,
+        Reason.BAD_SIGNATURE,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class DecodeFailure:
-    # NOT_OUR_CODE, UNSUPPORTED_VERSION, MALFORMED, TRUNCATED, UNKNOWN_KEY, KEY_REVOKED or BAD_SIGNATURE
-    reason: Reason
+    reason: Reason  # one of CODEC_REASONS
     detail: str
 
 

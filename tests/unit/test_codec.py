@@ -462,6 +462,7 @@ def test_a_malformed_published_keyset_is_refused_with_value_error(obj: object) -
 def test_all_lists_exactly_the_public_api() -> None:
     assert set(codec.__all__) == {
         "ALGORITHM",
+        "CODEC_REASONS",
         "FORMAT_VERSION",
         "HOLDER_HASH_SIZE",
         "PRODUCT_CODES",
