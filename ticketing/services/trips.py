@@ -13,13 +13,13 @@ pair the same credential at once. Idempotent: only events stored for the first t
 (gate, seq) of each side is unique in `trips`.
 
 Two implementations of the same rules (`_entry_match`, `_exit_match`):
-- in Python (`_pair_in_python`): read the credentials' trips, pair in time order, write. Every credential on
-  SQLite; on PostgreSQL the credentials with several uses in one batch (rare: a gate's batch holds minutes
-  to hours of scans), where each use must see the trip the one before it made.
-- in PostgreSQL (`_PAIR_SQL`), for the credentials with one use in the batch: one statement that probes each
-  use's match by index, updates the matched trips, inserts the rest and sets tickets.first_used_at. No trip
-  row travels to Python and back. Its uses are independent (one per credential), so the statement's single
-  snapshot gives the same answer as pairing them one by one.
+- in Python (`_pair_in_python`, SQLite): read the credentials' trips, pair in time order, write.
+- in PostgreSQL (`_PAIR_SQL`): one statement per round that probes each use's match by index, updates the
+  matched trips, inserts the rest and sets tickets.first_used_at. No trip row travels to Python and back.
+  A round holds at most one use per credential, so its uses are independent and the statement's single
+  snapshot gives the same answer as pairing them one by one; a credential's next use (a gate's batch may
+  hold a pass holder's morning entry and evening exit) goes in the next round, which sees what this one
+  wrote. Nearly always one round per batch.
 
 Both also name the double-use candidates: single tickets whose new entry has another entry at another gate
 within `OPEN_ENTRY` (every accepted ticket entry is some trip's entry). Only those serials go through the
@@ -136,15 +136,23 @@ def record_uses(
     if session.get_bind().dialect.name != "postgresql":
         _first_uses_sqlite(session, first_uses or {})
         return _pair_in_python(session, [use_of(r, e) for r, e in zip(rows, events, strict=True)])
-    count: dict[str, int] = {}
-    for row in rows:
-        count[row["credential"]] = count.get(row["credential"], 0) + 1
-    single = [i for i, r in enumerate(rows) if count[r["credential"]] == 1]
-    candidates = _pair_in_postgres(
-        session, [rows[i] for i in single], [events[i] for i in single], first_uses
-    )
-    several = [use_of(r, e) for r, e in zip(rows, events, strict=True) if count[r["credential"]] > 1]
-    return candidates | _pair_in_python(session, several)
+    # Round k pairs each credential's k-th use (in time order): a round's uses are independent of each
+    # other, and its statement sees the trips the rounds before it wrote, so this is the order of
+    # _pair_in_python. Nearly always one round; a gate catching up on days of scans needs a few.
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["at"], rows[i]["gate_id"], rows[i]["seq"]))
+    seen: dict[str, int] = {}
+    rounds: list[list[int]] = []
+    for i in order:
+        k = seen.get(rows[i]["credential"], 0)
+        seen[rows[i]["credential"]] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(i)
+    candidates: set[int] = set()
+    for k, part in enumerate(rounds or [[]]):
+        picked, fares = [rows[i] for i in part], [events[i] for i in part]
+        candidates |= _pair_in_postgres(session, picked, fares, first_uses if k == 0 else None)
+    return candidates
 
 
 def _pair_in_python(session: Session, uses: Iterable[Use]) -> set[int]:
@@ -269,6 +277,8 @@ def _write(session: Session, fresh: list[_Trip], changed: list[_Trip]) -> None:
 # - entry: the first trip from its time on within PAIRING_WINDOW that is an orphan exit or was entered
 #   strictly later (orphans first at equal times); matched if it is the orphan (no entry came between).
 # Flags are merged as sorted sets (COLLATE "C": code point order, as Python sorts), cut at 200 characters.
+# The `= ANY(...)` beside each join makes the plan an index probe per row whatever the statistics say (a
+# table not yet analysed was read whole for a hash join).
 _PAIR_SQL = """
 WITH u AS (
   SELECT * FROM unnest(%(credential)b::text[], %(gate)b::text[], %(seq)b::bigint[], %(station)b::text[],
@@ -323,7 +333,7 @@ WITH u AS (
     flags = CASE WHEN m.flags = '' THEN t.flags ELSE left(array_to_string(ARRAY(
       SELECT DISTINCT f COLLATE "C" FROM unnest(string_to_array(t.flags || ',' || m.flags, ',')) AS f
       WHERE f <> '' ORDER BY 1), ','), 200) END
-  FROM m WHERE t.id = m.trip_id
+  FROM m WHERE t.id = m.trip_id AND t.id = ANY(ARRAY(SELECT trip_id FROM m WHERE trip_id IS NOT NULL))
 ), fresh AS (
   INSERT INTO trips (credential, status, started_at, product, ticket_serial, pass_id, entry_gate,
     entry_seq, entry_station, entry_at, exit_gate, exit_seq, exit_station, exit_at, duration_s, fare_vnd,
@@ -339,7 +349,8 @@ WITH u AS (
 ), first_use AS (
   UPDATE tickets SET first_used_at = f.at
   FROM unnest(%(first_serial)b::bigint[], %(first_at)b::timestamp[]) AS f(serial, at)
-  WHERE tickets.serial = f.serial AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
+  WHERE tickets.serial = f.serial AND tickets.serial = ANY(%(first_serial)b::bigint[])
+    AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
 )
 SELECT serial FROM m WHERE doubled
 """
