@@ -75,7 +75,7 @@ def test_production_refuses_placeholder_vietqr_account_details(
         n: SecretStr("x" * 40 + n)
         for n in ("key_passphrase", "webhook_secret", "cccd_hash_key", "token_secret")
     }
-    real = {"vietqr_bank_bin": "970436", "vietqr_account": "1234567890"}
+    real: dict[str, Any] = {"vietqr_bank_bin": "970436", "vietqr_account": "1234567890"}
 
     with pytest.raises(ConfigurationError, match="VIETQR"):
         resolve_secrets(
