@@ -69,7 +69,7 @@ def test_production_refuses_weak_secrets_that_dev_accepts(tmp_path: Path, name: 
     ids=["both-placeholders", "placeholder-account", "default-bank"],
 )
 def test_production_refuses_placeholder_vietqr_account_details(
-    tmp_path: Path, account: dict[str, str]
+    tmp_path: Path, account: dict[str, Any]
 ) -> None:
     strong: dict[str, Any] = {
         n: SecretStr("x" * 40 + n)
