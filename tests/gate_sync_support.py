@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,14 +17,13 @@ from sqlmodel import Session, select
 from fare_rules.model import Direction
 from ticketing.db import make_engine
 from ticketing.models import ScanEvent
+from validator import commands
 from validator.core import ScanOutcome
-from validator.device import load_or_create_device_key, public_key_text
+from validator.device import load_or_create_device_key, load_token
 from validator.gate import Gate
 from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
-from validator.records import GateConfig
-from validator.station import open_gate, provision
-from validator.store import open_store, transaction
-from validator.sync import SyncClient, SyncReport, enroll
+from validator.station import open_gate
+from validator.sync import SyncClient, SyncReport
 
 
 @dataclass
@@ -67,24 +67,10 @@ def enrolled_gate(api: Api, tmp_path: Path, station: str = "L1-01", gate_id: str
     created = add_gate(api, station, gate_id)
     assert created.status_code == 201, created.text
     folder = tmp_path / f"gate-{gate_id}"
-    key = load_or_create_device_key(folder)
-    with gate_client(api) as http:
-        enrolment = enroll(http, created.json()["code"], public_key_text(key))
-    config = GateConfig(
-        gate_id, station, public_key_text(key), str(folder / "device-key.pem"), "http://testserver"
-    )
-    conn = open_store(folder / "gate.db")
-    with transaction(conn):
-        provision(
-            conn,
-            config,
-            network_id=enrolment.network_id,
-            keyset={},
-            cccd_hash_key=enrolment.cccd_hash_key,
-            now=api.clock(),
-        )
-    conn.close()
-    return EnrolledGate(api, open_gate(folder), enrolment.token, key)
+    # The gate's own enrolment, with the service's TestClient in place of the network.
+    with mock.patch.object(commands, "http_client", lambda _url, token=None: gate_client(api, token)):
+        commands.enroll_gate(folder, None, "http://testserver", created.json()["code"])
+    return EnrolledGate(api, open_gate(folder), load_token(folder) or "", load_or_create_device_key(folder))
 
 
 def fake_events(gate_id: str, count: int, start: int = 1, prev: str | None = None) -> list[ChainedEvent]:
