@@ -63,6 +63,7 @@ from benchmarks._support import (
     Server,
     baseline,
     ms,
+    order_books,
     postgres_database,
     serve,
 )
@@ -594,15 +595,8 @@ def _orders_checks(run: Run, db: sa.Connection, token_secret: bytes) -> list[Che
     # The database holds a keyed hash of each key: map the hashes of the keys sent back to them.
     sent_as = {record_key(token_secret, "order", key): key for key in ledger.keys_sent}
     rows = [
-        (r[0], r[1], sent_as.get(r[2], r[2]), r[3], r[4])
-        for r in db.execute(
-            sa.text(
-                "SELECT o.id, o.status, o.idempotency_key,"
-                " (SELECT coalesce(sum(i.quantity), 0) FROM order_items i WHERE i.order_id = o.id),"
-                " (SELECT count(*) FROM tickets t WHERE t.order_id = o.id)"
-                " FROM orders o"
-            )
-        )
+        (r.id, r.status, sent_as.get(r.idempotency_key, r.idempotency_key), r.quantity, r.tickets)
+        for r in order_books(db)
     ]
     paid = [r for r in rows if r[1] == "paid"]
     wrong_paid = [r[0] for r in paid if r[4] != r[3]]

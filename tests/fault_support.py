@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gate_sync_support import fake_events
 from server_support import free_port
 
+from benchmarks._support import order_books
 from ticketing.db import make_engine
 from ticketing.services.idempotency import record_key
 from ticketing.settings import DEV_SECRETS_FILE
@@ -258,29 +259,22 @@ def read_books(database_url: str, gate_id: str) -> Books:
     """Straight from the database: orders, tickets per order, and the gate's stored journal."""
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        rows = connection.execute(
-            sa.text(
-                "SELECT o.id, o.status, o.idempotency_key,"
-                " (SELECT coalesce(sum(i.quantity), 0) FROM order_items i WHERE i.order_id = o.id),"
-                " (SELECT count(*) FROM tickets t WHERE t.order_id = o.id)"
-                " FROM orders o"
-            )
-        ).all()
+        rows = order_books(connection)
         seqs = connection.execute(
             sa.text("SELECT seq FROM scan_events WHERE gate_id = :g ORDER BY seq"), {"g": gate_id}
         ).scalars()
         journal = [int(s) for s in seqs]
     engine.dispose()
     half = [
-        order_id
-        for order_id, status, _key, quantity, tickets in rows
-        if (status == "paid" and tickets != quantity) or (status != "paid" and tickets != 0)
+        r.id
+        for r in rows
+        if (r.status == "paid" and r.tickets != r.quantity) or (r.status != "paid" and r.tickets != 0)
     ]
     return Books(
         orders=len(rows),
-        keyed_orders={key for _id, _status, key, _q, _t in rows if key},
+        keyed_orders={r.idempotency_key for r in rows if r.idempotency_key},
         half_issued=half,
-        tickets_of={order_id: int(tickets) for order_id, _s, _k, _q, tickets in rows},
-        status_of={order_id: str(status) for order_id, status, _k, _q, _t in rows},
+        tickets_of={r.id: r.tickets for r in rows},
+        status_of={r.id: r.status for r in rows},
         journal_seqs=journal,
     )
