@@ -377,8 +377,10 @@ class Uploader:
     """Each gate's backlog, uploaded in full batches of 500 as a gate catching up does (a gate online syncs
     every few seconds in smaller ones; the per-batch work is the same, only spread over fewer events)."""
 
-    def __init__(self, engine: Any, gates: dict[str, GateState], stats: IngestStats) -> None:
-        self.engine, self.gates, self.stats = engine, gates, stats
+    def __init__(
+        self, engine: Any, gates: dict[str, GateState], stats: IngestStats, batch: int = BATCH
+    ) -> None:
+        self.engine, self.gates, self.stats, self.batch = engine, gates, stats, batch
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def add_day(self, events: list[dict[str, Any]], gap_gate: str | None) -> None:
@@ -396,7 +398,7 @@ class Uploader:
 
     def flush(self, gate_id: str, everything: bool = False) -> None:
         own, state, stats = self.pending[gate_id], self.gates[gate_id], self.stats
-        cut = len(own) if everything else len(own) - len(own) % BATCH
+        cut = len(own) if everything else len(own) - len(own) % self.batch
         if not cut:
             return
         chained, self.pending[gate_id] = chain(state, own[:cut]), own[cut:]
@@ -406,8 +408,8 @@ class Uploader:
             assert row is not None
             backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
             session.commit()
-            for i in range(0, len(chained), BATCH):
-                part = chained[i : i + BATCH]
+            for i in range(0, len(chained), self.batch):
+                part = chained[i : i + self.batch]
                 batch = build_batch(gate_id, part, state.key)  # signed once per batch, outside the timing
                 if len(stats.sample_rows) < 300_000:
                     stats.sample_rows += [journal.row_for(gate_id, e, now) for e in part]
@@ -564,12 +566,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--queries", type=int, default=30, help="runs per query kind")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=BATCH, help="events per signed batch (gates send 500)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     parser.add_argument("--ingest-only", action="store_true", help="skip the queries")
     args = parser.parse_args(argv)
     name, url = fresh_database()
     print(
-        f"database {name}; {args.events:,} events over {DAYS} days, {len(STATIONS) * GATES_PER_STATION} gates"
+        f"database {name}; {args.events:,} events over {DAYS} days,"
+        f" {len(STATIONS) * GATES_PER_STATION} gates, batches of {args.batch}"
     )
     try:
         return _run(args, name, url)
@@ -585,7 +589,7 @@ def _run(args: argparse.Namespace, name: str, url: str) -> int:
     world = make_world(args.events // 2, args.seed)
     engine = make_engine(url)
     stats = IngestStats()
-    uploader = Uploader(engine, gates, stats)
+    uploader = Uploader(engine, gates, stats, args.batch)
     generated = 0.0
     per_day = args.events // DAYS
     first_singles = 0

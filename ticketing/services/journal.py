@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from ticketing import partitions
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
@@ -39,7 +39,7 @@ from validator.wire import parse_iso
 
 __all__ = ["JOURNAL_MAX_BYTES", "MAX_BATCH_EVENTS", "PG_COLUMNS", "ingest_batch", "naive_utc", "row_for"]
 
-MAX_BATCH_EVENTS = 1000  # the gate sends 500 (validator.sync.JOURNAL_BATCH)
+MAX_BATCH_EVENTS = 2000  # the gate sends 500 (validator.sync.JOURNAL_BATCH); a catching-up gate may send more
 JOURNAL_MAX_BYTES = 4 * 1024 * 1024  # request body limit for POST /v1/gate/journal only
 
 _STORED, _DUPLICATE, _REFUSED = "stored", "duplicate", "refused"
@@ -102,6 +102,7 @@ def ingest_batch(
 
 
 _GATES: sa.Table = Gate.__table__  # type: ignore[attr-defined]
+_SCANS: sa.Table = ScanEvent.__table__  # type: ignore[attr-defined]
 
 
 def _lock_gate(session: Session, gate_id: str) -> Any:
@@ -150,12 +151,11 @@ def _expected_prev(session: Session, gate: Any, first: int, now: datetime) -> st
 def _stored(session: Session, gate_id: str, seqs: Sequence[int]) -> dict[int, _Stored]:
     # A range, not IN (...): a batch's seqs are consecutive (verify_batch), and 500 bound parameters
     # cost more to send than the rows.
-    seq = col(ScanEvent.seq)
-    rows = session.exec(
-        select(ScanEvent.seq, ScanEvent.hash, ScanEvent.problem).where(
-            ScanEvent.gate_id == gate_id, seq >= min(seqs), seq <= max(seqs)
-        )
-    ).all()
+    t = _SCANS.c  # Core on the session's connection: the ORM's execute layer costs more than the read
+    query = sa.select(t.seq, t.hash, t.problem).where(
+        t.gate_id == gate_id, t.seq >= min(seqs), t.seq <= max(seqs)
+    )
+    rows = session.connection().execute(query).all()
     wanted = set(seqs)
     return {s: _Stored(digest, problem) for s, digest, problem in rows if s in wanted}
 
