@@ -3,6 +3,7 @@ is the verified events or a JournalError with one of its stable codes, never ano
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -137,6 +138,17 @@ def test_the_signed_bytes_built_from_each_events_encoding_equal_the_generic_enco
     if fast is not None:  # None: not every item has the plain shape, the generic encoding is used
         assert fast[0] == _signed_part(gate, items)
         assert fast[1] == [canonical_json(item["event"]) for item in items]
+
+
+@given(json_values)
+def test_canonical_json_is_json_dumps_with_sorted_keys_and_no_spaces(value: Any) -> None:
+    try:
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except (TypeError, ValueError, UnicodeEncodeError) as error:
+        with pytest.raises(type(error)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
 
 
 def test_verify_batch_canonical_returns_each_event_with_the_bytes_its_hash_covers() -> None:
