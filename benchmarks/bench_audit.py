@@ -22,10 +22,12 @@ import os
 import random
 import statistics
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -375,13 +377,24 @@ class IngestStats:
 
 class Uploader:
     """Each gate's backlog, uploaded in full batches of 500 as a gate catching up does (a gate online syncs
-    every few seconds in smaller ones; the per-batch work is the same, only spread over fewer events)."""
+    every few seconds in smaller ones; the per-batch work is the same, only spread over fewer events).
+
+    `uploaders` > 1: that many gates upload at once, each on its own connection, as the server's workers
+    take concurrent uploads from different gates (one gate's batches stay in order). Timed then as the wall
+    time of each round of uploads, and this process's CPU over it; batches are signed before it."""
 
     def __init__(
-        self, engine: Any, gates: dict[str, GateState], stats: IngestStats, batch: int = BATCH
+        self,
+        engine: Any,
+        gates: dict[str, GateState],
+        stats: IngestStats,
+        batch: int = BATCH,
+        uploaders: int = 1,
     ) -> None:
         self.engine, self.gates, self.stats, self.batch = engine, gates, stats, batch
+        self.uploaders = uploaders
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.lock = threading.Lock()
 
     def add_day(self, events: list[dict[str, Any]], gap_gate: str | None) -> None:
         by_gate: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -390,45 +403,67 @@ class Uploader:
         for gate_id, own in by_gate.items():
             own.sort(key=lambda e: e["at"])
             if gate_id == gap_gate:
-                self.flush(gate_id, everything=True)
+                self.flush([gate_id], everything=True)
                 chain(self.gates[gate_id], [], skip=20)  # this gate loses 20 events
             self.pending[gate_id] += own
-        for gate_id in sorted(self.pending):
-            self.flush(gate_id)
+        self.flush(sorted(self.pending))
 
-    def flush(self, gate_id: str, everything: bool = False) -> None:
+    def flush(self, gate_ids: list[str], everything: bool = False) -> None:
+        work = [w for w in (self._prepare(g, everything) for g in gate_ids) if w[1]]
+        if self.uploaders == 1:
+            for gate_id, batches in work:
+                self._upload(gate_id, batches, timed=True)
+            return
+        stats, t, client = self.stats, time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(self.uploaders) as pool:
+            list(pool.map(lambda w: self._upload(w[0], w[1], timed=False), work))
+        stats.seconds += time.perf_counter() - t
+        stats.client_cpu += time.process_time() - client
+
+    def _prepare(self, gate_id: str, everything: bool) -> tuple[str, list[tuple[Any, int, datetime]]]:
+        """The gate's next batches, chained and signed (outside the timing)."""
         own, state, stats = self.pending[gate_id], self.gates[gate_id], self.stats
         cut = len(own) if everything else len(own) - len(own) % self.batch
         if not cut:
-            return
+            return gate_id, []
         chained, self.pending[gate_id] = chain(state, own[:cut]), own[cut:]
         now = datetime.fromisoformat(chained[-1].event["at"].replace("Z", "+00:00")) + timedelta(minutes=5)
+        batches = []
+        for i in range(0, len(chained), self.batch):
+            part = chained[i : i + self.batch]
+            batches.append((build_batch(gate_id, part, state.key), len(part), now))
+            if len(stats.sample_rows) < 300_000:
+                stats.sample_rows += [journal.row_for(gate_id, e, now) for e in part]
+        return gate_id, batches
+
+    def _upload(self, gate_id: str, batches: list[tuple[Any, int, datetime]], timed: bool) -> None:
+        stats = self.stats
         with Session(self.engine, expire_on_commit=False) as session:
             row = session.get(Gate, gate_id)
             assert row is not None
             backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
             session.commit()
-            for i in range(0, len(chained), self.batch):
-                part = chained[i : i + self.batch]
-                batch = build_batch(gate_id, part, state.key)  # signed once per batch, outside the timing
-                if len(stats.sample_rows) < 300_000:
-                    stats.sample_rows += [journal.row_for(gate_id, e, now) for e in part]
+            for batch, count, now in batches:
                 server, client = backend_cpu_seconds(backend), time.process_time()
                 t = time.perf_counter()
+                gaps = 0
                 try:
                     journal.ingest_batch(session, row, batch, now)
                 except JournalGapFound:  # the gate lost events: it says so by sending the same batch again
                     session.rollback()
                     journal.ingest_batch(session, row, batch, now)
-                    stats.gaps += 1
-                stats.seconds += time.perf_counter() - t
-                stats.client_cpu += time.process_time() - client
-                stats.server_cpu += backend_cpu_seconds(backend) - server
-                stats.events += len(part)
+                    gaps = 1
+                seconds, cpu = time.perf_counter() - t, time.process_time() - client
+                with self.lock:
+                    if timed:
+                        stats.seconds += seconds
+                        stats.client_cpu += cpu
+                    stats.server_cpu += backend_cpu_seconds(backend) - server
+                    stats.events += count
+                    stats.gaps += gaps
 
     def finish(self) -> None:
-        for gate_id in sorted(self.pending):
-            self.flush(gate_id, everything=True)
+        self.flush(sorted(self.pending), everything=True)
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -567,13 +602,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=30, help="runs per query kind")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=BATCH, help="events per signed batch (gates send 500)")
+    parser.add_argument("--uploaders", type=int, default=1, help="gates uploading at once (own connections)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     parser.add_argument("--ingest-only", action="store_true", help="skip the queries")
     args = parser.parse_args(argv)
     name, url = fresh_database()
     print(
         f"database {name}; {args.events:,} events over {DAYS} days,"
-        f" {len(STATIONS) * GATES_PER_STATION} gates, batches of {args.batch}"
+        f" {len(STATIONS) * GATES_PER_STATION} gates, batches of {args.batch},"
+        f" {args.uploaders} uploading at once"
     )
     try:
         return _run(args, name, url)
@@ -589,7 +626,7 @@ def _run(args: argparse.Namespace, name: str, url: str) -> int:
     world = make_world(args.events // 2, args.seed)
     engine = make_engine(url)
     stats = IngestStats()
-    uploader = Uploader(engine, gates, stats, args.batch)
+    uploader = Uploader(engine, gates, stats, args.batch, args.uploaders)
     generated = 0.0
     per_day = args.events // DAYS
     first_singles = 0
