@@ -5,9 +5,12 @@ dedup below are consistent. The insert still tolerates duplicates (ON CONFLICT D
 (gate_id, seq) on SQLite, (gate_id, seq, at) on partitioned PostgreSQL, where a unique key must hold the
 partition key): a batch sent twice lands once whatever the locking does.
 
-Speed (PostgreSQL): one transaction and about ten round trips per batch of 500, whatever its size: the rows
-go in as one INSERT ... SELECT FROM unnest(arrays), first uses as one UPDATE ... FROM unnest, trips as one
-insert and one update (ticketing.services.trips). Per-row statements were what capped ingest at 6,400/s.
+Speed (PostgreSQL): one transaction and about eight round trips per batch, whatever its size: the rows go
+in as one INSERT ... SELECT FROM unnest(arrays); trips, tickets.first_used_at and the double-use candidates
+as one more statement (ticketing.services.trips; a round more for each further use of one credential in the
+batch); the exact double-use check only for those candidates. Verification hands over the canonical JSON it
+hashed, so each event is encoded once. Per-row statements were what capped ingest at 6,400/s; docs/audit.md
+has the figures.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Why a table kept at ingest, not pairing at query time: pairing needs each credential's whole history in time
 order (a window over every scan), so a station-day or OD query over a month of 10 M events would pair
 millions of rows per call; kept here, a trip query is an index range scan like a scan query. The cost is paid
-once per event, set-based (one read, one insert, one update per batch), inside the transaction that stores
-the events, so a trip never points at an event that was rolled back.
+once per event, set-based (on PostgreSQL one statement per batch, below), inside the transaction that
+stores the events, so a trip never points at an event that was rolled back.
 
 Order of arrival does not matter: gates upload when they can, so an exit may arrive before its entry. It is
 then kept as an orphan exit, and the entry, when it arrives, fills it in. Concurrent uploads are ordered by
