@@ -14,7 +14,8 @@ from ticketing.services import gates, journal
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/gate", tags=["gate"])
-After = Annotated[int, Query(ge=0)]
+# Cursors are BIGINT sequence numbers: a larger one is a client error (422), not a database overflow (500).
+After = Annotated[int, Query(ge=0, le=2**63 - 1)]
 Limit = Annotated[int, Query(ge=1, le=gates.MAX_PAGE)]
 
 

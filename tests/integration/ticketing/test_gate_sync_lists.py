@@ -173,3 +173,14 @@ def test_a_fresh_gate_starts_the_events_feed_at_the_recent_past(api: Api, tmp_pa
 
     assert page["items"] == []
     assert page["next"] == 1
+
+
+@pytest.mark.parametrize("path", ["/v1/gate/revocations", "/v1/gate/passes", "/v1/gate/events"])
+def test_a_cursor_beyond_any_sequence_number_is_refused_as_bad_input(api: Api, tmp_path: Path, path: str) -> None:
+    gate = enrolled_gate(api, tmp_path)
+
+    with gate.http() as http:
+        answer = http.get(f"{path}?after={2**63}")
+
+    assert answer.status_code == 422
+    assert "code" in answer.json()
