@@ -176,7 +176,9 @@ def test_a_fresh_gate_starts_the_events_feed_at_the_recent_past(api: Api, tmp_pa
 
 
 @pytest.mark.parametrize("path", ["/v1/gate/revocations", "/v1/gate/passes", "/v1/gate/events"])
-def test_a_cursor_beyond_any_sequence_number_is_refused_as_bad_input(api: Api, tmp_path: Path, path: str) -> None:
+def test_a_cursor_beyond_any_sequence_number_is_refused_as_bad_input(
+    api: Api, tmp_path: Path, path: str
+) -> None:
     gate = enrolled_gate(api, tmp_path)
 
     with gate.http() as http:
