@@ -82,12 +82,12 @@ def open_gate(data_dir: Path, db: Path | None = None, rules: Rules | None = None
     if not (data_dir / DEVICE_KEY_FILE).exists() or not db_path(data_dir, db).exists():
         raise GateNotProvisioned(f"no gate provisioned in {data_dir}: run `init` or `enroll` first")
     key = load_or_create_device_key(data_dir)
+    rules = rules or load_rules()  # before the store opens: a bad rules file must not leak a connection
     conn = open_store(db_path(data_dir, db))
     config = records.load_gate_by_key(conn, public_key_text(key))
     if config is None:
         conn.close()
         raise GateNotProvisioned(f"the database does not know this gate's device key ({data_dir})")
-    rules = rules or load_rules()
     return Gate(conn, config, rules.network, rules.tariff, rules.policy)
 
 
