@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, col, select
 
 from ticketing.errors import NoSigningKey, NotFound
-from ticketing.models import SigningKey
+from ticketing.models import SigningKey, table_of
 from validator.codec import (
     KeyEntry,
     derive_key_id,
@@ -71,7 +71,7 @@ def active_key(session: Session) -> SigningKey | None:
 def active_kid_column() -> sa.ScalarSelect[int]:
     """`active_key`'s id as a scalar subquery, to read it in the same statement as the rows it will sign
     (a rotation or revocation by another process takes effect at the next statement, as with active_key)."""
-    table: sa.Table = SigningKey.__table__  # type: ignore[attr-defined]
+    table: sa.Table = table_of(SigningKey)
     return (
         sa.select(table.c.kid)
         .where(table.c.retired_at.is_(None), table.c.revoked.is_(False))

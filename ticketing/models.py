@@ -50,6 +50,7 @@ __all__ = [
     "TicketStatus",
     "Trip",
     "TripStatus",
+    "table_of",
 ]
 
 
@@ -87,6 +88,15 @@ class TripStatus(StrEnum):
 class Role(StrEnum):
     ADMIN = "admin"
     AUDITOR = "auditor"
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a `table=True` model."""
+    # SQLModel does not type `__table__`, so it is read (and checked) here once instead of behind an ignore.
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table=True model")
+    return table
 
 
 def _utc(nullable: bool = False, index: bool = False) -> sa.Column[datetime]:

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from fare_rules.cccd import holder_hash
-from ticketing.models import Gate, Pass, ScanEvent, Ticket, Trip
+from ticketing.models import Gate, Pass, ScanEvent, Ticket, Trip, table_of
 from ticketing.services.audit_query import (
     ANOMALY_FILTERS,
     REPORT_FILTERS,
@@ -61,10 +61,10 @@ __all__ = [
     "trips_page",
 ]
 
-_SCANS: sa.Table = ScanEvent.__table__  # type: ignore[attr-defined]
-_TRIPS: sa.Table = Trip.__table__  # type: ignore[attr-defined]
-_PASSES: sa.Table = Pass.__table__  # type: ignore[attr-defined]
-_TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
+_SCANS: sa.Table = table_of(ScanEvent)
+_TRIPS: sa.Table = table_of(Trip)
+_PASSES: sa.Table = table_of(Pass)
+_TICKETS: sa.Table = table_of(Ticket)
 _CSV_PAGE = 2000
 
 SCAN_COLUMNS = (

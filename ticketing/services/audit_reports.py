@@ -20,17 +20,17 @@ from fare_rules.errors import FareRulesError
 from ticketing.catalog import Catalog
 from ticketing.db import UTCDateTime
 from ticketing.errors import InvalidRequest
-from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip
+from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip, table_of
 from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
 from ticketing.services.double_use import OPEN_ENTRY, entered_twice
 
 __all__ = ["ANOMALY_COLUMNS", "anomalies", "anomaly_rows", "report", "rows_csv"]
 
-_SCANS: sa.Table = ScanEvent.__table__  # type: ignore[attr-defined]
-_TRIPS: sa.Table = Trip.__table__  # type: ignore[attr-defined]
-_TICKETS: sa.Table = Ticket.__table__  # type: ignore[attr-defined]
-_GAPS: sa.Table = JournalGap.__table__  # type: ignore[attr-defined]
-_GATES: sa.Table = Gate.__table__  # type: ignore[attr-defined]
+_SCANS: sa.Table = table_of(ScanEvent)
+_TRIPS: sa.Table = table_of(Trip)
+_TICKETS: sa.Table = table_of(Ticket)
+_GAPS: sa.Table = table_of(JournalGap)
+_GATES: sa.Table = table_of(Gate)
 _PASSBACK = ("already_inside", "reentry_too_soon")
 _OVERSTAY_REFUSED = ("trip_time_exceeded", "same_station_time_exceeded")
 

@@ -10,7 +10,7 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from ticketing.models import ChangeCounter
+from ticketing.models import ChangeCounter, table_of
 
 __all__ = ["hash_token", "new_id", "next_seq", "next_seqs", "order_access_token", "tokens_match"]
 
@@ -44,7 +44,7 @@ def next_seq(session: Session, name: str) -> int:
 
 def next_seqs(session: Session, name: str, count: int) -> range:
     """`count` consecutive numbers of a sync list, reserved in one UPDATE (locked until commit)."""
-    table = ChangeCounter.__table__  # type: ignore[attr-defined]
+    table = table_of(ChangeCounter)
     session.exec(sa.update(table).where(table.c.name == name).values(value=table.c.value + count))
     counter = session.get(ChangeCounter, name, populate_existing=True)
     if counter is None:

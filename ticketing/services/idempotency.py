@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from ticketing.errors import IdempotencyKeyReused, InvalidRequest
-from ticketing.models import IdempotencyRecord
+from ticketing.models import IdempotencyRecord, table_of
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -41,7 +41,7 @@ __all__ = [
 MAX_KEY_LENGTH = 128
 # A canonical UUID is 36 of these characters; anything shorter than 22 (128 bits in base64url) is guessable.
 _RIDER_KEY: Final = re.compile(r"[A-Za-z0-9_-]{22,128}")
-_RECORDS: Final[sa.Table] = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_RECORDS: Final[sa.Table] = table_of(IdempotencyRecord)
 _INSERT: Final = sa.insert(_RECORDS)
 _SELECT: Final = sa.select(_RECORDS.c.request_hash, _RECORDS.c.response_body).where(
     _RECORDS.c.key == sa.bindparam("key")

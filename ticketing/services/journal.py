@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 
 from ticketing import partitions
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
-from ticketing.models import ChangeCounter, Gate, GateStatus, JournalGap, ScanEvent
+from ticketing.models import ChangeCounter, Gate, GateStatus, JournalGap, ScanEvent, table_of
 from ticketing.services import double_use, trips
 from ticketing.services.bulk import naive_utc
 from validator.codec import public_key_from_bytes
@@ -104,8 +104,8 @@ def ingest_batch(
     return [{"seq": e.seq, "status": _status(e, known, inserted, problems)} for e in events]
 
 
-_GATES: sa.Table = Gate.__table__  # type: ignore[attr-defined]
-_SCANS: sa.Table = ScanEvent.__table__  # type: ignore[attr-defined]
+_GATES: sa.Table = table_of(Gate)
+_SCANS: sa.Table = table_of(ScanEvent)
 
 
 def _lock_gate(session: Session, gate_id: str) -> Any:
@@ -174,14 +174,14 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> set[int]:
         row["feed_seq"] = feed_seq
     if session.get_bind().dialect.name == "postgresql":
         return _insert_unnest(session, rows)
-    table = ScanEvent.__table__  # type: ignore[attr-defined]
+    table = table_of(ScanEvent)
     statement = (
         sqlite.insert(table).on_conflict_do_nothing(index_elements=["gate_id", "seq"]).returning(table.c.seq)
     )
     return set(session.execute(statement, rows).scalars())
 
 
-_COUNTERS: sa.Table = ChangeCounter.__table__  # type: ignore[attr-defined]
+_COUNTERS: sa.Table = table_of(ChangeCounter)
 
 
 def _reserve_feed(session: Session, count: int) -> range:
@@ -196,7 +196,7 @@ def _reserve_feed(session: Session, count: int) -> range:
     return range(value - count + 1, value + 1)
 
 
-PG_COLUMNS = tuple(c.name for c in ScanEvent.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+PG_COLUMNS = tuple(c.name for c in table_of(ScanEvent).columns if c.name != "id")
 # What differs from row to row; gate_id and received_at are the same for the whole batch.
 _PG_ARRAYS = tuple(c for c in PG_COLUMNS if c not in ("gate_id", "received_at"))
 _PG_TYPES = {"seq": "bigint", "at": "timestamp", "owed_vnd": "integer", "ticket_serial": "bigint"}

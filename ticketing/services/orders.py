@@ -30,7 +30,7 @@ from ticketing.errors import (
     ProductNotSold,
     TicketingError,
 )
-from ticketing.models import Order, OrderItem, OrderPublic, OrderStatus
+from ticketing.models import Order, OrderItem, OrderPublic, OrderStatus, table_of
 from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate
 from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
 from ticketing.services.idempotency import check_key, record_key, request_hash
@@ -41,8 +41,8 @@ __all__ = ["NOT_FOR_SALE", "authorised_order", "create_order", "order_view", "re
 # Free riders prove eligibility with their card at a gate; registering them is staff work, not a sale.
 NOT_FOR_SALE = frozenset({Product.FREE_PRIORITY})
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people retype references
-_INSERT_ORDER: Final = sa.insert(Order.__table__)  # type: ignore[attr-defined]
-_INSERT_ITEMS: Final = sa.insert(OrderItem.__table__)  # type: ignore[attr-defined]
+_INSERT_ORDER: Final = sa.insert(table_of(Order))
+_INSERT_ITEMS: Final = sa.insert(table_of(OrderItem))
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from ticketing.models import (
     PassStatus,
     Ticket,
     TicketStatus,
+    table_of,
 )
 from ticketing.payments.webhook import PaymentNotification
 from ticketing.services.common import new_id, next_seqs, tokens_match
@@ -56,11 +57,11 @@ __all__ = [
     "pay_in_sandbox",
 ]
 
-_ORDERS: Final[sa.Table] = Order.__table__  # type: ignore[attr-defined]
-_ITEMS: Final[sa.Table] = OrderItem.__table__  # type: ignore[attr-defined]
-_TICKETS: Final[sa.Table] = Ticket.__table__  # type: ignore[attr-defined]
-_PASSES: Final[sa.Table] = Pass.__table__  # type: ignore[attr-defined]
-_RECORDS: Final[sa.Table] = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+_ORDERS: Final[sa.Table] = table_of(Order)
+_ITEMS: Final[sa.Table] = table_of(OrderItem)
+_TICKETS: Final[sa.Table] = table_of(Ticket)
+_PASSES: Final[sa.Table] = table_of(Pass)
+_RECORDS: Final[sa.Table] = table_of(IdempotencyRecord)
 
 # One statement for everything a confirmation reads: the order, its items in position order, the stored
 # answer to this Idempotency-Key (if any) and the id of the key that signs now.

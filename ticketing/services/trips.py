@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from ticketing.models import Ticket, Trip, TripStatus
+from ticketing.models import Ticket, Trip, TripStatus, table_of
 from ticketing.services.bulk import naive_utc, pg_select, pg_unnest_insert, pg_unnest_update
 from ticketing.services.double_use import OPEN_ENTRY
 
@@ -45,7 +45,7 @@ __all__ = ["PAIRING_WINDOW", "Use", "record_uses", "use_of"]
 # An exit pairs with an entry at most this much earlier (a service day and more: overstays stay paired, so
 # auditors see them as long trips); beyond it both stay visible, as an open trip and an orphan exit.
 PAIRING_WINDOW = timedelta(hours=26)
-_TABLE: sa.Table = Trip.__table__  # type: ignore[attr-defined]
+_TABLE: sa.Table = table_of(Trip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,14 +391,14 @@ _PAIR_COLUMNS = {
 }  # fmt: skip
 
 
-_AT = sa.bindparam("b_at", type_=Trip.__table__.c.started_at.type)  # type: ignore[attr-defined]
+_AT = sa.bindparam("b_at", type_=table_of(Trip).c.started_at.type)
 
 
 def _first_uses_sqlite(session: Session, first_uses: Mapping[int, datetime]) -> None:
     """A ticket's first accepted use, entry or exit, becomes tickets.first_used_at: refunds check it."""
     if not first_uses:
         return
-    tickets = Ticket.__table__  # type: ignore[attr-defined]
+    tickets = table_of(Ticket)
     session.connection().execute(  # Core executemany: the ORM would want primary keys
         sa.update(tickets)
         .where(tickets.c.serial == sa.bindparam("b_serial"))
