@@ -28,7 +28,9 @@ from fare_rules.cccd import CccdError, validate_number
 __all__ = ["Finding", "LeakGuard", "Needles", "mask_line", "scan"]
 
 _OUR_LOGGERS = ("ticketing", "validator", "fare_rules", "scanner_cli")
-_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+# Twelve digits standing alone: inside a longer letter-and-digit run (a hex order id, a Base45 payload) they
+# are a coincidence of random text, not a number someone wrote, and flagging them made the guard flaky.
+_TWELVE_DIGITS = re.compile(r"(?<![0-9A-Za-z])\d{12}(?![0-9A-Za-z])")
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _TOKEN = re.compile(r"\bmq[aog]_[A-Za-z0-9_-]{20,}")
 # Where raw key bytes could stand in a line: 64 hex digits, or 43 base64(url) characters (+ "=")

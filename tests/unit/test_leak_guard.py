@@ -26,6 +26,15 @@ def test_twelve_digits_no_cccd_can_be_and_the_masked_form_pass() -> None:
     assert _kinds("amount 999999999999 at 202503030200; holder 0793******34") == []
 
 
+def test_a_cccd_shaped_run_inside_a_hex_id_is_not_a_cccd_number() -> None:
+    # 079303001234 is a valid number, but here it is part of a random order id, not a number anyone wrote
+    assert _kinds("POST /v1/sandbox/orders/a4ed079303001234f9b052/pay") == []
+
+
+def test_a_cccd_number_between_punctuation_is_still_flagged() -> None:
+    assert _kinds("cccd=079303001234&name=x") == ["CCCD number"]
+
+
 def test_pem_private_keys_and_raw_key_bytes_in_hex_or_base64_are_flagged() -> None:
     key = Ed25519PrivateKey.generate()
     needles = Needles()
