@@ -448,10 +448,10 @@ class Uploader:
                 t = time.perf_counter()
                 gaps = 0
                 try:
-                    journal.ingest_batch(session, row, batch, now)
+                    journal.ingest_batch(session, row, batch, now, engine=self.engine)
                 except JournalGapFound:  # the gate lost events: it says so by sending the same batch again
                     session.rollback()
-                    journal.ingest_batch(session, row, batch, now)
+                    journal.ingest_batch(session, row, batch, now, engine=self.engine)
                     gaps = 1
                 seconds, cpu = time.perf_counter() - t, time.process_time() - client
                 with self.lock:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
+from sqlalchemy.engine import Engine
 
 from ticketing.deps import ContextDep, GateDep, NowDep, SessionDep, SignerDep
 from ticketing.schemas import GateEnroll
@@ -53,6 +54,13 @@ def events(
 
 @router.post("/journal", response_class=Response)
 def upload_journal(
-    batch: Annotated[dict[str, Any], Body()], gate: GateDep, session: SessionDep, now: NowDep, sign: SignerDep
+    batch: Annotated[dict[str, Any], Body()],
+    request: Request,
+    gate: GateDep,
+    *,
+    session: SessionDep,
+    now: NowDep,
+    sign: SignerDep,
 ) -> Response:
-    return sign({"results": journal.ingest_batch(session, gate, batch, now)})
+    engine: Engine = request.app.state.engine  # partition DDL runs on its own connection, not in the ingest's
+    return sign({"results": journal.ingest_batch(session, gate, batch, now, engine=engine)})

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ticketing import partitions
@@ -57,10 +58,11 @@ class _Stored:
 
 
 def ingest_batch(
-    session: Session, gate: Gate, batch: Mapping[str, Any], now: datetime
+    session: Session, gate: Gate, batch: Mapping[str, Any], now: datetime, *, engine: Engine
 ) -> list[dict[str, Any]]:
     """Store a batch from `gate`; returns `[{"seq", "status"}]`, status stored, duplicate or refused.
-    Commits. Raises WrongGate, JournalRejected (the batch does not verify) or JournalGapFound."""
+    Commits. Raises WrongGate, JournalRejected (the batch does not verify) or JournalGapFound.
+    `engine` (the session's own) makes missing partitions on a connection outside this transaction."""
     if batch.get("gate") != gate.gate_id:
         raise WrongGate(f"this token belongs to gate {gate.gate_id}, the batch names another gate")
     items = batch.get("events")
@@ -69,7 +71,7 @@ def ingest_batch(
     first = items[0].get("seq") if isinstance(items[0], dict) else None
     if not isinstance(first, int) or isinstance(first, bool) or first < 1:
         raise JournalRejected("the first event has no valid seq", code="bad_sequence")
-    partitions.ensure_for_times(session.get_bind(), _months(items), now)  # type: ignore[arg-type]
+    partitions.ensure_for_times(engine, _months(items), now)
     locked = _lock_gate(session, gate.gate_id)
     if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key is None:
         raise Unauthorized("unknown or revoked gate token")
