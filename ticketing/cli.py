@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from fare_rules.errors import FareRulesError
 from ticketing import audit_cli
@@ -165,7 +165,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         elif args.keys_command == "revoke":
             revoke_key(session, args.kid, now)
             print(f"key {args.kid} revoked")
-        for row in session.exec(select(SigningKey).order_by(SigningKey.created_at)).all():  # type: ignore[arg-type]
+        for row in session.exec(select(SigningKey).order_by(col(SigningKey.created_at))).all():
             state = "revoked" if row.revoked else "retired" if row.retired_at else "signing"
             print(
                 f"{row.kid:>5}  {state:<8} created {row.created_at:%Y-%m-%d %H:%M}  not_after {row.not_after}"
