@@ -28,9 +28,7 @@ def ticket_png(ticket_id: str, session: SessionDep, token: BearerDep) -> Respons
     return Response(qr_images.render_png(ticket.qr_payload), media_type="image/png", headers=_PRIVATE)
 
 
-@router.get(
-    "/{ticket_id}/qr.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}}
-)
+@router.get("/{ticket_id}/qr.svg", response_class=Response, responses=_SVG)
 def ticket_svg(ticket_id: str, session: SessionDep, token: BearerDep) -> Response:
     ticket = tickets.authorised_ticket(session, ticket_id, token)
     return Response(qr_images.render_svg(ticket.qr_payload), media_type="image/svg+xml", headers=_PRIVATE)
