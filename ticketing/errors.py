@@ -23,9 +23,9 @@ Hierarchy::
     │   ├── AmountMismatch            (409 amount_mismatch)
     │   ├── TicketNotRefundable       (409 ticket_not_refundable)
     │   ├── GateExists                (409 gate_exists)
-    │   ├── JournalGapFound           (409 journal_gap, with expected_seq)
-    │   └── NoSigningKey              (503 no_signing_key)
-    └── PayloadTooLarge               (413 payload_too_large)
+    │   └── JournalGapFound           (409 journal_gap, with expected_seq)
+    ├── PayloadTooLarge               (413 payload_too_large)
+    └── NoSigningKey                  (503 no_signing_key; the service, not the request, is at fault)
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class TicketNotRefundable(Conflict):
     code = "ticket_not_refundable"
 
 
-class NoSigningKey(Conflict):
+class NoSigningKey(TicketingError):
     code = "no_signing_key"
     status = 503
 
