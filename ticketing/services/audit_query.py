@@ -38,7 +38,10 @@ __all__ = [
 ]
 
 CCCD_HEADER = "X-Audit-CCCD"
-LOCAL = timezone(timedelta(hours=7))  # Asia/Ho_Chi_Minh, no DST
+# Asia/Ho_Chi_Minh, no DST. Mirrors fare_rules Policy.utc_offset_hours (Policy.local_tz), which parse_query
+# is not given: following the policy means a new parameter through it and its callers (routes/audit.py,
+# audit_cli.py, which loads the catalog only for anomalies) and audit_reports' +07:00 buckets too.
+LOCAL = timezone(timedelta(hours=7))
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 _PAGING = frozenset({"limit", "cursor", "format"})
 _WHO = frozenset({"ticket", "order", "cccd", "product"})
@@ -91,6 +94,8 @@ class Query:
 
 
 def iso(at: datetime | None) -> str | None:
+    """`2025-03-03T00:20:00Z`, or None. Whole seconds, unlike validator.wire.iso's fixed-width microseconds:
+    this is what auditors read in JSON and CSV (and what the audit tests expect), not a sortable wire text."""
     return None if at is None else at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
