@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -293,35 +293,57 @@ def _csv_line(values: Sequence[Any]) -> str:
     return buffer.getvalue()
 
 
-def scans_csv(engine: Engine, cccd_key: bytes, q: Query) -> Iterator[str]:
-    """Every scan matching `q` as CSV lines (a header first), in constant memory."""
-    yield _csv_line(SCAN_COLUMNS)
-    after = decode_cursor(q.cursor, "s", (datetime, str, int)) if q.cursor else None
+def _paged_csv(
+    engine: Engine,
+    columns: Sequence[str],
+    first: Callable[[], tuple[Any, ...] | None],
+    page: Callable[[Session, tuple[Any, ...] | None], Sequence[Any]],
+    *,
+    out: Callable[[Any], dict[str, Any]],
+    key: Callable[[Any], tuple[Any, ...]],
+) -> Iterator[str]:
+    """CSV lines (a header first) in constant memory: `page` reads `_CSV_PAGE` rows after a key in a short
+    session of its own; `first()` (the decoded cursor) is read only once the header is out, as before."""
+    yield _csv_line(columns)
+    after = first()
     while True:
         with Session(engine) as session:
-            rows = session.execute(
-                _scan_select(_scan_conditions(session, cccd_key, q), after, _CSV_PAGE)
-            ).all()
+            rows = page(session, after)
         for row in rows:
-            out = _scan_out(row)
-            yield _csv_line([out[c] for c in SCAN_COLUMNS])
+            values = out(row)
+            yield _csv_line([values[c] for c in columns])
         if len(rows) < _CSV_PAGE:
             return
-        after = (rows[-1].at, rows[-1].gate_id, rows[-1].seq)
+        after = key(rows[-1])
+
+
+def scans_csv(engine: Engine, cccd_key: bytes, q: Query) -> Iterator[str]:
+    """Every scan matching `q` as CSV lines (a header first), in constant memory."""
+
+    def page(session: Session, after: tuple[Any, ...] | None) -> Sequence[Any]:
+        return session.execute(_scan_select(_scan_conditions(session, cccd_key, q), after, _CSV_PAGE)).all()
+
+    return _paged_csv(
+        engine,
+        SCAN_COLUMNS,
+        lambda: decode_cursor(q.cursor, "s", (datetime, str, int)) if q.cursor else None,
+        page,
+        out=_scan_out,
+        key=lambda row: (row.at, row.gate_id, row.seq),
+    )
 
 
 def trips_csv(engine: Engine, cccd_key: bytes, q: Query) -> Iterator[str]:
     """Every trip matching `q` as CSV lines (a header first), in constant memory."""
-    yield _csv_line(TRIP_COLUMNS)
-    after = decode_cursor(q.cursor, "t", (datetime, int)) if q.cursor else None
-    while True:
-        with Session(engine) as session:
-            rows = session.execute(
-                _trip_select(_trip_conditions(session, cccd_key, q), after, _CSV_PAGE)
-            ).all()
-        for row in rows:
-            out = _trip_out(row)
-            yield _csv_line([out[c] for c in TRIP_COLUMNS])
-        if len(rows) < _CSV_PAGE:
-            return
-        after = (rows[-1].started_at, rows[-1].id)
+
+    def page(session: Session, after: tuple[Any, ...] | None) -> Sequence[Any]:
+        return session.execute(_trip_select(_trip_conditions(session, cccd_key, q), after, _CSV_PAGE)).all()
+
+    return _paged_csv(
+        engine,
+        TRIP_COLUMNS,
+        lambda: decode_cursor(q.cursor, "t", (datetime, int)) if q.cursor else None,
+        page,
+        out=_trip_out,
+        key=lambda row: (row.started_at, row.id),
+    )
