@@ -113,8 +113,9 @@ class _Item:
     holder_birth_year: int | None
 
     @classmethod
-    def of(cls, item: OrderItem) -> _Item:
-        return cls(**{name: getattr(item, name) for name in cls.__slots__})
+    def of(cls, item: object, prefix: str = "") -> _Item:
+        """From an OrderItem, or from a joined row whose item columns are labelled `prefix` + name."""
+        return cls(**{name: getattr(item, prefix + name) for name in cls.__slots__})
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,24 +145,7 @@ def load_payment_target(session: Session, order_id: str, record_key: str | None)
     if not rows:
         return None
     first = rows[0]
-    items = [
-        _Item(
-            id=row.item_id,
-            order_id=row.item_order_id,
-            product=row.item_product,
-            origin=row.item_origin,
-            destination=row.item_destination,
-            quantity=row.item_quantity,
-            unit_price_vnd=row.item_unit_price_vnd,
-            start_date=row.item_start_date,
-            holder_hash=row.item_holder_hash,
-            holder_masked=row.item_holder_masked,
-            holder_initials=row.item_holder_initials,
-            holder_birth_year=row.item_holder_birth_year,
-        )
-        for row in rows
-        if row.item_id is not None
-    ]
+    items = [_Item.of(row, prefix="item_") for row in rows if row.item_id is not None]
     record = None
     if first.record_request_hash is not None:
         record = StoredAnswer(first.record_request_hash, first.record_response_body)
