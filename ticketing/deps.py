@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
@@ -10,6 +11,7 @@ import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ticketing.context import ServiceContext
@@ -31,6 +33,8 @@ __all__ = [
     "get_session",
 ]
 
+_log = logging.getLogger(__name__)
+
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """`async def`, although the session is used in the endpoint's thread: making a session does no I/O, and
@@ -45,9 +49,18 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     finally:
         if session.in_transaction():
             with anyio.CancelScope(shield=True):  # a client gone away must not leak the connection
-                await run_in_threadpool(session.close)
+                await run_in_threadpool(_close_quietly, session)
         else:
             session.close()
+
+
+def _close_quietly(session: Session) -> None:
+    # The answer (often a 503 for this very outage) has gone out; a rollback on a connection the database
+    # dropped can only fail, and SQLAlchemy has already invalidated that connection. Not a traceback.
+    try:
+        session.close()
+    except DBAPIError as exc:
+        _log.warning("session closed on a lost database connection: %s", type(exc.orig).__name__)
 
 
 # The small dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in
