@@ -34,7 +34,7 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> N
     """Poll `condition` until it holds; fail the test, naming `what`, if it does not within `timeout` s."""
     deadline = time.monotonic() + timeout
     while not condition():
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline:  # a bound on waiting, not a speed check
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(POLL_INTERVAL)
 
@@ -89,7 +89,7 @@ class ServerProcess:
             )
         deadline = time.monotonic() + START_TIMEOUT
         while not self._up():
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            if self.process.poll() is not None or time.monotonic() > deadline:  # start-up bound
                 self.kill()
                 pytest.fail(f"the server did not start:\n{self.log[-3000:]}")
             time.sleep(POLL_INTERVAL)

@@ -39,7 +39,7 @@ for i, ticket in enumerate(tickets):
     (meeting / f"{me}.{i}").touch()
     deadline = time.monotonic() + 60
     while not (meeting / f"{other}.{i}").exists():
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline:  # a bound on waiting, not a speed check
             sys.exit(f"{me}: {other} never reached ticket {i}")
     outcome = gate.scan(ticket, Direction.ENTRY, datetime.now(UTC))
     out.append([i, outcome.verdict.value, outcome.reason.value if outcome.reason else None])
