@@ -324,7 +324,16 @@ def _journal_gap(session: Session, q: Query, _catalog: Catalog) -> tuple[int, li
         .order_by(g.c.gate_id, g.c.from_seq)
     ).all()
     items = []
-    for gap in gaps[: q.limit]:
+    for gap in gaps:
+        # A gap answered 409 is usually filled by the gate's resend: only what is still missing is a hole.
+        stored = session.execute(
+            sa.select(sa.func.count())
+            .select_from(s)
+            .where(s.c.gate_id == gap.gate_id, s.c.seq.between(gap.from_seq, gap.to_seq))
+        ).scalar_one()
+        missing = gap.to_seq - gap.from_seq + 1 - stored
+        if missing <= 0:
+            continue
         before = session.execute(
             sa.select(s.c.at).where(s.c.gate_id == gap.gate_id, s.c.seq == gap.from_seq - 1)
         ).scalar_one_or_none()
@@ -334,13 +343,13 @@ def _journal_gap(session: Session, q: Query, _catalog: Catalog) -> tuple[int, li
                 "station": gap.station,
                 "from_seq": gap.from_seq,
                 "to_seq": gap.to_seq,
-                "missing": gap.to_seq - gap.from_seq + 1,
+                "missing": missing,
                 "since": iso(before) if before is not None else iso(gap.detected_at),
                 "detected_at": iso(gap.detected_at),
                 "accepted_as_lost": gap.accepted_at is not None,
             }
         )
-    return len(gaps), items
+    return len(items), items[: q.limit]
 
 
 def _pass_too_fast(session: Session, q: Query, catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:

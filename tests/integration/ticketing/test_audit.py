@@ -322,6 +322,24 @@ def test_anomalies_find_double_use_passback_overstay_orphan_exits_gaps_and_a_pas
     ]
 
 
+def test_a_gap_the_gate_filled_by_resending_is_no_longer_an_anomaly(
+    api: Api, tmp_path: Path, token: str
+) -> None:
+    from gate_sync_support import fake_events
+
+    gate = enrolled_gate(api, tmp_path, station="L1-06", gate_id="D6")
+    events = fake_events("D6", 5)
+    post_batch(gate, events[:2])
+    gap = post_batch(gate, events[4:])  # events 3 and 4 never arrived: the gap is recorded
+    resent = post_batch(gate, events[2:])  # the gate resends from 3, as the 409 asked
+
+    assert (gap.status_code, gap.json()["expected_seq"], resent.status_code) == (409, 3, 200)
+
+    found = get(api, "anomalies", token, **DAY).json()["anomalies"]
+
+    assert found["journal_gap"]["items"] == []
+
+
 # --- who may read, and bad input ------------------------------------------------------------------------
 
 
