@@ -71,7 +71,10 @@ def test_a_rider_buys_a_single_ticket_whose_qr_image_verifies_against_the_publis
     body = decode(payload, load_keyset(server.get("/v1/keys").json()))
 
     assert payload == ticket["qr_payload"]
-    assert _zbarimg(server, ticket["id"], order["auth"], tmp_path) in (None, payload)
+    read_by_zbarimg = _zbarimg(server, ticket["id"], order["auth"], tmp_path)
+    if read_by_zbarimg is None and os.environ.get("CI"):
+        pytest.fail("zbarimg is missing: `make test` installs zbar-tools", pytrace=False)
+    assert read_by_zbarimg in (None, payload)
     assert isinstance(body, TicketBody)
     assert body.fare_vnd == 19_000
 
