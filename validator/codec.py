@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fare_rules.cccd import HOLDER_HASH_SIZE  # the wire field carries exactly what cccd.holder_hash makes
 from fare_rules.products import HOLDER_PRODUCTS, Product
 from fare_rules.reasons import Reason
 
@@ -59,7 +60,6 @@ FORMAT_VERSION = 1
 SIGNING_CONTEXT = b"metro-qr/ticket/v1\x00"
 ALGORITHM = "Ed25519"
 SIGNATURE_SIZE = 64
-HOLDER_HASH_SIZE = 16
 
 # Wire codes are a contract of their own: never derived from enum order, never reused. 0 is reserved.
 PRODUCT_CODES: Mapping[Product, int] = MappingProxyType(
