@@ -47,6 +47,7 @@ from ticketing.db import make_engine, migrate
 from ticketing.errors import JournalGapFound
 from ticketing.models import Gate
 from ticketing.services import audit, journal
+from ticketing.services.double_use import DoubleUseRule
 from validator.device import public_key_text
 from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
 from validator.wire import iso
@@ -394,6 +395,7 @@ class Uploader:
     ) -> None:
         self.engine, self.gates, self.stats, self.batch = engine, gates, stats, batch
         self.uploaders = uploaders
+        self.rule = DoubleUseRule.of(CATALOG.network, CATALOG.policy)
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.lock = threading.Lock()
 
@@ -453,10 +455,10 @@ class Uploader:
                 t = time.perf_counter()
                 gaps = 0
                 try:
-                    journal.ingest_batch(session, row, batch, now, engine=self.engine)
+                    journal.ingest_batch(session, row, batch, now, engine=self.engine, rule=self.rule)
                 except JournalGapFound:  # the gate lost events: it says so by sending the same batch again
                     session.rollback()
-                    journal.ingest_batch(session, row, batch, now, engine=self.engine)
+                    journal.ingest_batch(session, row, batch, now, engine=self.engine, rule=self.rule)
                     gaps = 1
                 seconds, cpu = time.perf_counter() - t, time.process_time() - client
                 with self.lock:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from ticketing.deps import ContextDep, GateDep, NowDep, SessionDep, SignerDep
 from ticketing.schemas import GateEnroll
 from ticketing.services import gates, journal
+from ticketing.services.double_use import DoubleUseRule
 
 __all__ = ["router"]
 
@@ -59,8 +60,10 @@ def upload_journal(
     gate: GateDep,
     *,
     session: SessionDep,
+    ctx: ContextDep,
     now: NowDep,
     sign: SignerDep,
 ) -> Response:
     engine: Engine = request.app.state.engine  # partition DDL runs on its own connection, not in the ingest's
-    return sign({"results": journal.ingest_batch(session, gate, batch, now, engine=engine)})
+    rule = DoubleUseRule.of(ctx.catalog.network, ctx.catalog.policy)
+    return sign({"results": journal.ingest_batch(session, gate, batch, now, engine=engine, rule=rule)})

@@ -22,7 +22,7 @@ from ticketing.db import UTCDateTime
 from ticketing.errors import InvalidRequest
 from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip, table_of
 from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
-from ticketing.services.double_use import OPEN_ENTRY, entered_twice
+from ticketing.services.double_use import DoubleUseRule, TicketUse, entered_twice
 
 __all__ = ["ANOMALY_COLUMNS", "anomalies", "anomaly_rows", "report", "rows_csv"]
 
@@ -218,9 +218,10 @@ def _scan_item(r: Any, **extra: Any) -> dict[str, Any]:
     return {**base, "reason": r.reason, **extra}
 
 
-def _double_use(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+def _double_use(session: Session, q: Query, catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
     """Tickets let in at two gates with no exit between (each gate offline, neither knowing the other): the
     rule journal ingest revokes them by (ticketing.services.double_use.entered_twice)."""
+    rule = DoubleUseRule.of(catalog.network, catalog.policy)
     t = _SCANS
     accepted = [t.c.verdict == "accept", t.c.credential.like("t:%"), t.c.problem.is_(None)]
     assert q.since is not None
@@ -231,8 +232,9 @@ def _double_use(session: Session, q: Query, _catalog: Catalog) -> tuple[int, lis
         .having(sa.func.count() > 1)
     )
     uses = session.execute(
-        sa.select(t.c.credential, t.c.gate_id, t.c.station, t.c.direction, t.c.at, t.c.flags)
-        .where(*accepted, t.c.credential.in_(candidates), t.c.at >= q.since - OPEN_ENTRY, t.c.at < q.until)
+        sa.select(t.c.credential, t.c.product, t.c.gate_id, t.c.station, t.c.direction, t.c.at, t.c.flags)
+        .where(*accepted, t.c.credential.in_(candidates))
+        .where(t.c.at >= q.since - rule.open_entry, t.c.at < q.until)
         .order_by(t.c.credential, t.c.at)
     ).all()
     by_credential: dict[str, list[Any]] = {}
@@ -241,7 +243,11 @@ def _double_use(session: Session, q: Query, _catalog: Catalog) -> tuple[int, lis
     doubled = [
         (credential, rows)
         for credential, rows in sorted(by_credential.items())
-        if entered_twice([(r.gate_id, r.direction, r.at) for r in rows])
+        if entered_twice(
+            [TicketUse(r.gate_id, r.station, r.direction, r.at) for r in rows],
+            rule,
+            single=any(r.product == "single" for r in rows),
+        )
     ]
     items = [
         {

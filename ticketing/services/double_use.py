@@ -5,28 +5,75 @@ second entry, so every gate refuses it as revoked after its next sync; both entr
 the auditors.
 
 "No exit between" is the gates' own anti-passback rule: an entry open for longer than
-`passback_reset_minutes` no longer counts (its exit was likely lost at an offline gate), so a day ticket's
-rider who left through an unscanned exit is not blocked.
+`passback_reset_minutes` no longer counts (its exit was likely lost at an offline gate).
+
+An exit can also be missing for a while only because its gate has not uploaded yet. For a single ticket that
+changes nothing: it pays for one ride, so a second entry is a misuse either way. A day or 3-day ticket rides
+many times: a second entry counts only if no rider could have made it, exit unseen or not: at another station
+sooner than the train takes to get there (hops x `min_seconds_per_hop`), at the same station sooner than
+`reentry_same_station_minutes`. Otherwise it is taken as a second ride whose exit has not arrived yet. The
+numbers come from the operator's policy file; the anomalies report (double_use) applies the same rule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from fare_rules.policy import DEFAULT_POLICY
-from ticketing.models import Revocation, ScanEvent, Ticket, TicketStatus
+from fare_rules import FareRulesError
+from fare_rules.network import Network
+from fare_rules.policy import Policy
+from ticketing.models import Revocation, ScanEvent, Ticket, TicketStatus, table_of
 from ticketing.services.common import next_seqs
 
-__all__ = ["DOUBLE_USE", "OPEN_ENTRY", "block_double_uses", "entered_twice"]
+__all__ = ["DOUBLE_USE", "DoubleUseRule", "TicketUse", "block_double_uses", "entered_twice"]
 
 DOUBLE_USE = "double_use"  # the revocation reason gates receive (Revocation.reason)
-# Ingest has no policy file at hand; the bundled default is the gates' default too.
-OPEN_ENTRY = timedelta(minutes=DEFAULT_POLICY.passback_reset_minutes)
+_SCANS: sa.Table = table_of(ScanEvent)
+
+
+class TicketUse(NamedTuple):
+    """One accepted use of a ticket, as scan_events holds it."""
+
+    gate: str
+    station: str | None
+    direction: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DoubleUseRule:
+    """The policy numbers (and the line, for the hops) the double-use rule reads."""
+
+    open_entry: timedelta  # passback_reset_minutes
+    per_hop: timedelta  # min_seconds_per_hop
+    same_station: timedelta  # reentry_same_station_minutes
+    network: Network
+
+    @classmethod
+    def of(cls, network: Network, policy: Policy) -> DoubleUseRule:
+        return cls(
+            open_entry=timedelta(minutes=policy.passback_reset_minutes),
+            per_hop=timedelta(seconds=policy.min_seconds_per_hop),
+            same_station=timedelta(minutes=policy.reentry_same_station_minutes),
+            network=network,
+        )
+
+    def soonest_second_entry(self, first: str | None, second: str | None) -> timedelta:
+        """How soon after entering at `first` one rider can enter at `second`, having left in between."""
+        if first is None or second is None:
+            return timedelta(0)
+        if first == second:
+            return self.same_station
+        try:
+            return self.network.hops(first, second) * self.per_hop
+        except FareRulesError:  # a station this network does not know: no bound
+            return timedelta(0)
 
 
 def _ticket_entry(row: Mapping[str, Any]) -> bool:
@@ -40,18 +87,20 @@ def _ticket_entry(row: Mapping[str, Any]) -> bool:
     )
 
 
-def entered_twice(uses: Iterable[tuple[str, str, datetime]], open_entry: timedelta = OPEN_ENTRY) -> bool:
-    """Whether these accepted uses `(gate, direction, at)` of one ticket hold two entries at different
-    gates with no exit between them and the second within `open_entry` of the first (in time order,
-    whatever order they arrived in)."""
-    inside: tuple[str, datetime] | None = None
-    for gate, direction, at in sorted(uses, key=lambda u: (u[2], u[0])):
-        if direction == "exit":
+def entered_twice(uses: Iterable[TicketUse], rule: DoubleUseRule, *, single: bool) -> bool:
+    """Whether these accepted uses of one ticket hold two entries at different gates with no exit between
+    them and the second within `open_entry` of the first (in time order, whatever order they arrived in);
+    for a ticket that is not `single`, also sooner than one rider could have made it (module doc)."""
+    inside: TicketUse | None = None
+    for use in sorted(uses, key=lambda u: (u.at, u.gate)):
+        if use.direction == "exit":
             inside = None
             continue
-        if inside is not None and gate != inside[0] and at - inside[1] < open_entry:
-            return True
-        inside = (gate, at)
+        if inside is not None and use.gate != inside.gate and use.at - inside.at < rule.open_entry:
+            gap = use.at - inside.at
+            if single or gap < rule.soonest_second_entry(inside.station, use.station):
+                return True
+        inside = use
     return False
 
 
@@ -59,36 +108,43 @@ def block_double_uses(
     session: Session,
     stored: Sequence[Mapping[str, Any]],
     now: datetime,
-    open_entry: timedelta = OPEN_ENTRY,
+    rule: DoubleUseRule,
     candidates: Collection[int] | None = None,
 ) -> list[int]:
-    """Revoke every single ticket that the newly stored scan_events rows `stored` show entering twice.
+    """Revoke every ticket that the newly stored scan_events rows `stored` show entering twice.
     `candidates`: the only serials that can have (journal ingest takes them from the trips: another entry at
-    another gate within `open_entry`); None checks every ticket entry in `stored`.
+    another gate within `rule.open_entry`); None checks every ticket entry in `stored`.
     Returns the serials revoked. The caller commits (journal ingest, with the rows themselves)."""
     entries = [r for r in stored if _ticket_entry(r)]
     if candidates is not None:
         entries = [r for r in entries if int(r["ticket_serial"]) in candidates]
     if not entries:
         return []
-    serials = sorted({int(r["ticket_serial"]) for r in entries})
+    credentials = sorted({str(r["credential"]) for r in entries})
     # Bounded in time, so PostgreSQL reads only the month partitions that can hold a matching use.
-    since = min(r["at"] for r in entries) - open_entry
-    until = max(r["at"] for r in entries) + open_entry
-    rows = session.exec(
-        select(ScanEvent.ticket_serial, ScanEvent.gate_id, ScanEvent.direction, ScanEvent.at).where(
-            col(ScanEvent.ticket_serial).in_(serials),
-            ScanEvent.verdict == "accept",
-            col(ScanEvent.problem).is_(None),
-            col(ScanEvent.at) >= since,
-            col(ScanEvent.at) <= until,
+    since = min(r["at"] for r in entries) - rule.open_entry
+    until = max(r["at"] for r in entries) + rule.open_entry
+    t = _SCANS.c
+    rows = session.connection().execute(
+        sa.select(t.credential, t.product, t.gate_id, t.station, t.direction, t.at).where(
+            t.credential.in_(credentials),
+            t.verdict == "accept",
+            t.problem.is_(None),
+            t.at >= since,
+            t.at <= until,
         )
-    ).all()
-    by_serial: dict[int, list[tuple[str, str, datetime]]] = {}
-    for serial, gate, direction, at in rows:
-        if serial is not None and direction is not None and at is not None:
-            by_serial.setdefault(serial, []).append((gate, direction, at))
-    doubled = sorted(s for s, uses in by_serial.items() if entered_twice(uses, open_entry))
+    )
+    by_credential: dict[str, list[TicketUse]] = {}
+    products: dict[str, str | None] = {}
+    for credential, product, gate, station, direction, at in rows:
+        if credential is not None and direction is not None and at is not None:
+            by_credential.setdefault(credential, []).append(TicketUse(gate, station, direction, at))
+            products[credential] = products.get(credential) or product
+    doubled = sorted(
+        int(credential[2:])
+        for credential, uses in by_credential.items()
+        if entered_twice(uses, rule, single=products.get(credential) == "single")
+    )
     return _revoke(session, doubled, now) if doubled else []
 
 

@@ -58,11 +58,18 @@ class _Stored:
 
 
 def ingest_batch(
-    session: Session, gate: Gate, batch: Mapping[str, Any], now: datetime, *, engine: Engine
+    session: Session,
+    gate: Gate,
+    batch: Mapping[str, Any],
+    now: datetime,
+    *,
+    engine: Engine,
+    rule: double_use.DoubleUseRule,
 ) -> list[dict[str, Any]]:
     """Store a batch from `gate`; returns `[{"seq", "status"}]`, status stored, duplicate or refused.
     Commits. Raises WrongGate, JournalRejected (the batch does not verify) or JournalGapFound.
-    `engine` (the session's own) makes missing partitions on a connection outside this transaction."""
+    `engine` (the session's own) makes missing partitions on a connection outside this transaction;
+    `rule` is the operator's double-use rule (DoubleUseRule.of the service's network and policy)."""
     if batch.get("gate") != gate.gate_id:
         raise WrongGate(f"this token belongs to gate {gate.gate_id}, the batch names another gate")
     items = batch.get("events")
@@ -94,8 +101,10 @@ def ingest_batch(
             use_events.append(e.event)
     # Trips, first uses and the double-use candidates in one go (one statement on PostgreSQL); then the
     # exact double-use check for those candidates only. Same transaction: stored and blocked together.
-    candidates = trips.record_uses(session, use_rows, use_events, _first_uses(stored))
-    double_use.block_double_uses(session, stored, now, candidates=candidates)
+    candidates = trips.record_uses(
+        session, use_rows, use_events, _first_uses(stored), open_entry=rule.open_entry
+    )
+    double_use.block_double_uses(session, stored, now, rule, candidates=candidates)
     session.connection().execute(
         sa.update(_GATES)
         .where(_GATES.c.gate_id == locked.gate_id)

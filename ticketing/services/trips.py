@@ -21,8 +21,8 @@ Two implementations of the same rules (`_entry_match`, `_exit_match`):
   hold a pass holder's morning entry and evening exit) goes in the next round, which sees what this one
   wrote. Nearly always one round per batch.
 
-Both also name the double-use candidates: single tickets whose new entry has another entry at another gate
-within `OPEN_ENTRY` (every accepted ticket entry is some trip's entry). Only those serials go through the
+Both also name the double-use candidates: tickets whose new entry has another entry at another gate within the
+rule's `open_entry` (every accepted ticket entry is some trip's entry). Only those serials go through the
 exact check over scan_events (double_use.block_double_uses); for the rest it cannot find anything.
 """
 
@@ -38,7 +38,6 @@ from sqlmodel import Session
 
 from ticketing.models import Ticket, Trip, TripStatus, table_of
 from ticketing.services.bulk import naive_utc, pg_select, pg_unnest_insert, pg_unnest_update
-from ticketing.services.double_use import OPEN_ENTRY
 
 __all__ = ["PAIRING_WINDOW", "Use", "record_uses", "use_of"]
 
@@ -128,6 +127,8 @@ def record_uses(
     rows: Sequence[Mapping[str, Any]],
     events: Sequence[Mapping[str, Any]],
     first_uses: Mapping[int, datetime] | None = None,
+    *,
+    open_entry: timedelta,
 ) -> set[int]:
     """Pair the uses in these newly stored scan_events `rows` (accepted, with a credential; `events` are
     their journal events, for the fare) with each other and with the trips already kept; set
@@ -135,7 +136,7 @@ def record_uses(
     Returns the double-use candidates (serials). The caller commits."""
     if session.get_bind().dialect.name != "postgresql":
         _first_uses_sqlite(session, first_uses or {})
-        return _pair_in_python(session, [use_of(r, e) for r, e in zip(rows, events, strict=True)])
+        return _pair_in_python(session, [use_of(r, e) for r, e in zip(rows, events, strict=True)], open_entry)
     # Round k pairs each credential's k-th use (in time order): a round's uses are independent of each
     # other, and its statement sees the trips the rounds before it wrote, so this is the order of
     # _pair_in_python. Nearly always one round; a gate catching up on days of scans needs a few.
@@ -151,11 +152,11 @@ def record_uses(
     candidates: set[int] = set()
     for k, part in enumerate(rounds or [[]]):
         picked, fares = [rows[i] for i in part], [events[i] for i in part]
-        candidates |= _pair_in_postgres(session, picked, fares, first_uses if k == 0 else None)
+        candidates |= _pair_in_postgres(session, picked, fares, first_uses if k == 0 else None, open_entry)
     return candidates
 
 
-def _pair_in_python(session: Session, uses: Iterable[Use]) -> set[int]:
+def _pair_in_python(session: Session, uses: Iterable[Use], open_entry: timedelta) -> set[int]:
     ordered = sorted(uses, key=lambda u: (u.at, u.gate, u.seq))
     if not ordered:
         return set()
@@ -171,16 +172,18 @@ def _pair_in_python(session: Session, uses: Iterable[Use]) -> set[int]:
         trip.add(use)
     _write(session, fresh, [t for ts in known.values() for t in ts if t.id is not None and t.dirty])
     return {
-        u.ticket_serial for u in ordered if u.ticket_serial is not None and _doubled(u, known[u.credential])
+        u.ticket_serial
+        for u in ordered
+        if u.ticket_serial is not None and _doubled(u, known[u.credential], open_entry)
     }
 
 
-def _doubled(use: Use, trips: list[_Trip]) -> bool:
-    """A single ticket's entry with another entry at another gate within OPEN_ENTRY (double-use candidate)."""
+def _doubled(use: Use, trips: list[_Trip], open_entry: timedelta) -> bool:
+    """A ticket's entry with another entry at another gate within `open_entry` (double-use candidate)."""
     if use.direction != "entry" or not use.credential.startswith("t:"):
         return False
     return any(
-        t.get("entry_gate") not in (None, use.gate) and abs(t.get("entry_at") - use.at) <= OPEN_ENTRY
+        t.get("entry_gate") not in (None, use.gate) and abs(t.get("entry_at") - use.at) <= open_entry
         for t in trips
     )
 
@@ -368,6 +371,7 @@ def _pair_in_postgres(
     rows: Sequence[Mapping[str, Any]],
     events: Sequence[Mapping[str, Any]],
     first_uses: Mapping[int, datetime] | None,
+    open_entry: timedelta,
 ) -> set[int]:
     first_uses = first_uses or {}
     if not rows and not first_uses:
@@ -378,7 +382,7 @@ def _pair_in_postgres(
     params["flags"] = [_flag_set(f) for f in params["flags"]]
     params["first_serial"] = list(first_uses)
     params["first_at"] = [naive_utc(at) for at in first_uses.values()]
-    params["window"], params["open"] = PAIRING_WINDOW, OPEN_ENTRY
+    params["window"], params["open"] = PAIRING_WINDOW, open_entry
     result = session.connection().exec_driver_sql(_PAIR_SQL, params)
     return {serial for serial in result.scalars() if serial is not None}
 

@@ -25,6 +25,7 @@ from ticketing.models import Revocation, Ticket, TicketStatus, Trip
 from ticketing.services import trips as pairing
 
 CCCD_KEY = b"test-cccd-key-0123456789"
+OPEN_ENTRY = timedelta(minutes=240)
 
 
 def _trips(api: Api) -> list[tuple[Any, ...]]:
@@ -104,7 +105,8 @@ def test_a_double_use_across_batches_is_revoked_once_even_with_its_exit_in_the_s
     first, second = journal(api, tmp_path, "L1-01", "A01"), journal(api, tmp_path, "L1-06", "B06")
     first.add("entry", at(0), **ticket_use(ticket))
     first.upload()
-    second.add("entry", at(10), **ticket_use(ticket))  # no exit between: the second rider
+    # No exit between, and sooner than the train takes (5 hops x 90 s): the second rider.
+    second.add("entry", at(5), **ticket_use(ticket))
     second.add("exit", at(40), **ticket_use(ticket))  # the same batch goes on to pair an exit
     second.upload()
 
@@ -207,9 +209,9 @@ def _pair_all(engine: sa.Engine, batches: list[list[dict[str, Any]]], python: bo
             events = [{"ticket": {"fare_vnd": 7000 + u["seq"]}} for u in batch]
             if python:
                 uses = [pairing.use_of(u, e) for u, e in zip(batch, events, strict=True)]
-                candidates.append(pairing._pair_in_python(session, uses))
+                candidates.append(pairing._pair_in_python(session, uses, OPEN_ENTRY))
             else:
-                candidates.append(pairing.record_uses(session, batch, events))
+                candidates.append(pairing.record_uses(session, batch, events, open_entry=OPEN_ENTRY))
         names = ", ".join(["credential", *_COLUMNS])
         rows = session.connection().exec_driver_sql(f"SELECT {names} FROM trips ORDER BY {names}").all()
         session.rollback()
