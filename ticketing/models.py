@@ -348,6 +348,9 @@ class GateCreated(GatePublic):
 _BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
 
 
+_UNRECOGNISED_TICKET = sa.text("credential IS NULL AND ticket_serial IS NOT NULL")
+
+
 class ScanEvent(SQLModel, table=True):
     """One journal event as a gate signed it: every field in a column for the audits, plus the canonical
     JSON the chain hash covers, so an auditor can re-verify the chain from this table alone.
@@ -366,7 +369,14 @@ class ScanEvent(SQLModel, table=True):
         sa.Index("ix_scan_events_at", "at"),
         sa.Index("ix_scan_events_credential_at", "credential", "at"),
         sa.Index("ix_scan_events_holder_hash_at", "holder_hash", "at"),
-        sa.Index("ix_scan_events_ticket_serial_at", "ticket_serial", "at"),
+        # Codes refused before a credential was known only (migration 0005): the rest by (credential, at).
+        sa.Index(
+            "ix_scan_events_ticket_serial_at",
+            "ticket_serial",
+            "at",
+            sqlite_where=_UNRECOGNISED_TICKET,
+            postgresql_where=_UNRECOGNISED_TICKET,
+        ),
         sa.Index("ix_scan_events_reason_at", "reason", "at"),
     )
 
@@ -413,9 +423,6 @@ class JournalGap(SQLModel, table=True):
     accepted_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
-_HAS_ENTRY_GATE, _HAS_ENTRY_STATION = sa.text("entry_gate IS NOT NULL"), sa.text("entry_station IS NOT NULL")
-
-
 class Trip(SQLModel, table=True):
     """An accepted entry paired with the accepted exit of the same credential, kept up to date by journal
     ingest in the transaction that stores the events. `started_at` is the entry time, or the exit time of
@@ -423,24 +430,9 @@ class Trip(SQLModel, table=True):
 
     __tablename__ = "trips"
     __table_args__ = (
-        # Entry side only, partial (migrations 0004, 0005): the exit that completes an open trip changes no
-        # indexed column, so PostgreSQL updates the row in place (HOT; fillfactor 70 leaves it room) and
-        # writes no index entry. Destination, station and gate filters walk (started_at).
-        sa.Index(
-            "uq_trips_entry",
-            "entry_gate",
-            "entry_seq",
-            unique=True,
-            postgresql_where=_HAS_ENTRY_GATE,
-            sqlite_where=_HAS_ENTRY_GATE,
-        ),
-        sa.Index(
-            "ix_trips_entry_station_started_at",
-            "entry_station",
-            "started_at",
-            postgresql_where=_HAS_ENTRY_STATION,
-            sqlite_where=_HAS_ENTRY_STATION,
-        ),
+        # Three indexes (migration 0005; PostgreSQL also gets fillfactor 70): the exit that completes an open
+        # trip changes no indexed column, so PostgreSQL updates the row in place (HOT) and writes no index
+        # entry. Origin, destination, station and gate filters walk (started_at).
         sa.Index("ix_trips_credential_started_at", "credential", "started_at"),
         sa.Index("ix_trips_started_at", "started_at"),
     )

@@ -146,10 +146,8 @@ def _scan_conditions(session: Session, cccd_key: bytes, q: Query) -> list[Column
     if who is not None:
         matches: list[ColumnElement[bool]] = []
         matches.append(t.c.credential.in_(sorted(who.credentials)))
-        if who.serials:
-            matches.append(
-                t.c.ticket_serial.in_(sorted(who.serials))
-            )  # refused before a credential was known
+        if who.serials:  # refused before a credential was known (forged, unknown key): only these lack one
+            matches.append(sa.and_(t.c.credential.is_(None), t.c.ticket_serial.in_(sorted(who.serials))))
         if who.holder is not None:
             matches.append(t.c.holder_hash == who.holder)  # a card with no pass still leaves its hash
         where.append(sa.or_(*matches))
