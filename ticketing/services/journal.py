@@ -29,7 +29,7 @@ from ticketing import partitions
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
 from ticketing.models import ChangeCounter, Gate, GateStatus, JournalGap, ScanEvent, table_of
 from ticketing.services import double_use, trips
-from ticketing.services.bulk import naive_utc
+from ticketing.services.bulk import ColumnArrays, naive_utc
 from validator.codec import public_key_from_bytes
 from validator.journal import (
     GENESIS_HASH,
@@ -212,20 +212,20 @@ PG_COLUMNS = tuple(c.name for c in table_of(ScanEvent).columns if c.name != "id"
 _PG_ARRAYS = tuple(c for c in PG_COLUMNS if c not in ("gate_id", "received_at"))
 _PG_TYPES = {"seq": "bigint", "at": "timestamp", "owed_vnd": "integer", "ticket_serial": "bigint"}
 _PG_TYPES["feed_seq"] = "bigint"
-_PG_INSERT = (
-    f"INSERT INTO scan_events (gate_id, received_at, {', '.join(_PG_ARRAYS)})"  # noqa: S608 (our names)
-    " SELECT %(gate_id)s, %(received_at)s, * FROM unnest("
-    + ", ".join(f"%({c})b::{_PG_TYPES.get(c, 'text')}[]" for c in _PG_ARRAYS)
-    + ") ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
-)
 
 
 def _insert_unnest(session: Session, rows: list[dict[str, Any]]) -> set[int]:
-    """One statement for the whole batch: a column array per field (bound in psycopg's binary format)."""
-    params: dict[str, Any] = {c: [r[c] for r in rows] for c in _PG_ARRAYS}
-    params["at"] = [naive_utc(a) for a in params["at"]]
+    """One statement for the whole batch: an array per column (bulk.ColumnArrays)."""
+    arrays = ColumnArrays()
+    sources = [arrays.add(c, _PG_TYPES.get(c, "text"), [r[c] for r in rows]) for c in _PG_ARRAYS]
+    params = arrays.params
     params["gate_id"], params["received_at"] = rows[0]["gate_id"], naive_utc(rows[0]["received_at"])
-    return set(session.connection().exec_driver_sql(_PG_INSERT, params).scalars())
+    statement = (
+        f"INSERT INTO scan_events (gate_id, received_at, {', '.join(_PG_ARRAYS)})"  # noqa: S608 (our names)
+        f" SELECT %(gate_id)s, %(received_at)s, * FROM unnest({', '.join(sources)})"
+        " ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
+    )
+    return set(session.connection().exec_driver_sql(statement, params).scalars())
 
 
 def _first_uses(rows: Iterable[dict[str, Any]]) -> dict[int, datetime]:

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ticketing.models import Ticket, Trip, TripStatus, table_of
-from ticketing.services.bulk import naive_utc, pg_select, pg_unnest_insert, pg_unnest_update
+from ticketing.services.bulk import ColumnArrays, naive_utc, pg_select, pg_unnest_insert, pg_unnest_update
 
 __all__ = ["PAIRING_WINDOW", "Use", "record_uses", "use_of"]
 
@@ -284,9 +284,7 @@ def _write(session: Session, fresh: list[_Trip], changed: list[_Trip]) -> None:
 # table not yet analysed was read whole for a hash join).
 _PAIR_SQL = """
 WITH u AS (
-  SELECT * FROM unnest(%(credential)b::text[], %(gate)b::text[], %(seq)b::bigint[], %(station)b::text[],
-    %(at)b::timestamp[], %(direction)b::text[], %(product)b::text[], %(serial)b::bigint[],
-    %(pass_id)b::text[], %(fare)b::integer[], %(owed)b::integer[], %(flags)b::text[])
+  SELECT * FROM unnest({uses})
     AS u(credential, gate, seq, station, at, direction, product, serial, pass_id, fare, owed, flags)
 ), m AS (
   SELECT u.*,
@@ -351,8 +349,8 @@ WITH u AS (
   FROM m WHERE trip_id IS NULL
 ), first_use AS (
   UPDATE tickets SET first_used_at = f.at
-  FROM unnest(%(first_serial)b::bigint[], %(first_at)b::timestamp[]) AS f(serial, at)
-  WHERE tickets.serial = f.serial AND tickets.serial = ANY(%(first_serial)b::bigint[])
+  FROM unnest({first_serial}, {first_at}) AS f(serial, at)
+  WHERE tickets.serial = f.serial AND tickets.serial = ANY({first_serial})
     AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
 )
 SELECT serial FROM m WHERE doubled
@@ -376,18 +374,23 @@ def _pair_in_postgres(
     first_uses = first_uses or {}
     if not rows and not first_uses:
         return set()
-    params: dict[str, Any] = {name: [r[column] for r in rows] for name, column in _PAIR_COLUMNS.items()}
-    params["at"] = [naive_utc(a) for a in params["at"]]
-    params["fare"] = [_fare(r, e) for r, e in zip(rows, events, strict=True)]
-    params["flags"] = [_flag_set(f) for f in params["flags"]]
-    params["first_serial"] = list(first_uses)
-    params["first_at"] = [naive_utc(at) for at in first_uses.values()]
+    arrays = ColumnArrays()
+    columns = {name: [r[column] for r in rows] for name, column in _PAIR_COLUMNS.items()}
+    columns["fare"] = [_fare(r, e) for r, e in zip(rows, events, strict=True)]
+    columns["flags"] = [_flag_set(f) for f in columns["flags"]]
+    uses = ", ".join(arrays.add(name, _PAIR_TYPES.get(name, "text"), columns[name]) for name in _PAIR_ORDER)
+    first_serial = arrays.add("first_serial", "bigint", list(first_uses))
+    first_at = arrays.add("first_at", "timestamp", list(first_uses.values()))
+    params = arrays.params
     params["window"], params["open"] = PAIRING_WINDOW, open_entry
-    result = session.connection().exec_driver_sql(_PAIR_SQL, params)
+    statement = _PAIR_SQL.format(uses=uses, first_serial=first_serial, first_at=first_at)
+    result = session.connection().exec_driver_sql(statement, params)
     return {serial for serial in result.scalars() if serial is not None}
 
 
-# _PAIR_SQL's arrays: name -> scan_events column.
+# _PAIR_SQL's arrays in the order of its `u` columns, their types, and the scan_events column of each.
+_PAIR_ORDER = "credential gate seq station at direction product serial pass_id fare owed flags".split()
+_PAIR_TYPES = {"seq": "bigint", "at": "timestamp", "serial": "bigint", "fare": "integer", "owed": "integer"}
 _PAIR_COLUMNS = {
     "credential": "credential", "gate": "gate_id", "seq": "seq", "station": "station", "at": "at",
     "direction": "direction", "product": "product", "serial": "ticket_serial", "pass_id": "pass_id",
