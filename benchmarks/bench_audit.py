@@ -19,16 +19,16 @@ from __future__ import annotations
 import argparse
 import gc
 import io
+import multiprocessing
 import os
 import random
 import statistics
 import sys
-import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -377,13 +377,63 @@ class IngestStats:
     sample_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class Uploaded:
+    """What one gate's uploads took: events, and CPU of the uploading process and of its backend."""
+
+    events: int = 0
+    seconds: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+    gaps: int = 0
+
+
+def upload_batches(engine: Any, gate_id: str, batches: list[tuple[Any, int, datetime]]) -> Uploaded:
+    """One gate's batches, in order, through journal.ingest_batch on one connection (as one server worker
+    handling that gate's uploads)."""
+    rule = DoubleUseRule.of(CATALOG.network, CATALOG.policy)
+    done = Uploaded()
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.get(Gate, gate_id)
+        assert row is not None
+        backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        session.commit()
+        server = backend_cpu_seconds(backend)
+        for batch, count, now in batches:
+            client, t = time.process_time(), time.perf_counter()
+            try:
+                journal.ingest_batch(session, row, batch, now, engine=engine, rule=rule)
+            except JournalGapFound:  # the gate lost events: it says so by sending the same batch again
+                session.rollback()
+                journal.ingest_batch(session, row, batch, now, engine=engine, rule=rule)
+                done.gaps += 1
+            done.seconds += time.perf_counter() - t
+            done.client_cpu += time.process_time() - client
+            done.events += count
+        done.server_cpu = backend_cpu_seconds(backend) - server
+    return done
+
+
+_PROCESS_ENGINE: list[Any] = []  # an uploading process's own engine (a forked pool must not be shared)
+
+
+def _start_uploader_process(url: str) -> None:
+    _PROCESS_ENGINE.append(make_engine(url))
+
+
+def _upload_in_process(work: tuple[str, list[tuple[Any, int, datetime]]]) -> Uploaded:
+    gc.freeze()  # what the fork inherited of this process's heap is not this upload's to collect
+    return upload_batches(_PROCESS_ENGINE[0], *work)
+
+
 class Uploader:
     """Each gate's backlog, uploaded in full batches of 500 as a gate catching up does (a gate online syncs
     every few seconds in smaller ones; the per-batch work is the same, only spread over fewer events).
 
-    `uploaders` > 1: that many gates upload at once, each on its own connection, as the server's workers
-    take concurrent uploads from different gates (one gate's batches stay in order). Timed then as the wall
-    time of each round of uploads, and this process's CPU over it; batches are signed before it."""
+    `uploaders` > 1: that many processes upload at once, each gate's batches in order on one connection, as
+    the service's worker processes take concurrent uploads from different gates. Timed then as the wall
+    time of each round of uploads; the CPU is the uploading processes' own. Batches are signed before it.
+    """
 
     def __init__(
         self,
@@ -394,10 +444,12 @@ class Uploader:
         uploaders: int = 1,
     ) -> None:
         self.engine, self.gates, self.stats, self.batch = engine, gates, stats, batch
-        self.uploaders = uploaders
-        self.rule = DoubleUseRule.of(CATALOG.network, CATALOG.policy)
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.lock = threading.Lock()
+        self.pool: ProcessPoolExecutor | None = None
+        if uploaders > 1:  # started now, while this process's heap is small: the fork copies it
+            url = engine.url.render_as_string(hide_password=False)
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(uploaders, context, _start_uploader_process, (url,))
 
     def add_day(self, events: list[dict[str, Any]], gap_gate: str | None) -> None:
         by_gate: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -417,15 +469,25 @@ class Uploader:
         # the garbage collector, each of its passes over them would be timed as ingest.
         gc.collect()
         gc.freeze()
-        if self.uploaders == 1:
+        stats = self.stats
+        if self.pool is None:
             for gate_id, batches in work:
-                self._upload(gate_id, batches, timed=True)
+                self._count(upload_batches(self.engine, gate_id, batches), timed=True)
             return
-        stats, t, client = self.stats, time.perf_counter(), time.process_time()
-        with ThreadPoolExecutor(self.uploaders) as pool:
-            list(pool.map(lambda w: self._upload(w[0], w[1], timed=False), work))
+        t = time.perf_counter()
+        done = list(self.pool.map(_upload_in_process, work))
         stats.seconds += time.perf_counter() - t
-        stats.client_cpu += time.process_time() - client
+        for uploaded in done:
+            self._count(uploaded, timed=False)
+
+    def _count(self, uploaded: Uploaded, timed: bool) -> None:
+        stats = self.stats
+        stats.events += uploaded.events
+        stats.client_cpu += uploaded.client_cpu
+        stats.server_cpu += uploaded.server_cpu
+        stats.gaps += uploaded.gaps
+        if timed:
+            stats.seconds += uploaded.seconds
 
     def _prepare(self, gate_id: str, everything: bool) -> tuple[str, list[tuple[Any, int, datetime]]]:
         """The gate's next batches, chained and signed (outside the timing)."""
@@ -443,34 +505,10 @@ class Uploader:
                 stats.sample_rows += [journal.row_for(gate_id, e, now) for e in part]
         return gate_id, batches
 
-    def _upload(self, gate_id: str, batches: list[tuple[Any, int, datetime]], timed: bool) -> None:
-        stats = self.stats
-        with Session(self.engine, expire_on_commit=False) as session:
-            row = session.get(Gate, gate_id)
-            assert row is not None
-            backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-            session.commit()
-            for batch, count, now in batches:
-                server, client = backend_cpu_seconds(backend), time.process_time()
-                t = time.perf_counter()
-                gaps = 0
-                try:
-                    journal.ingest_batch(session, row, batch, now, engine=self.engine, rule=self.rule)
-                except JournalGapFound:  # the gate lost events: it says so by sending the same batch again
-                    session.rollback()
-                    journal.ingest_batch(session, row, batch, now, engine=self.engine, rule=self.rule)
-                    gaps = 1
-                seconds, cpu = time.perf_counter() - t, time.process_time() - client
-                with self.lock:
-                    if timed:
-                        stats.seconds += seconds
-                        stats.client_cpu += cpu
-                    stats.server_cpu += backend_cpu_seconds(backend) - server
-                    stats.events += count
-                    stats.gaps += gaps
-
     def finish(self) -> None:
         self.flush(sorted(self.pending), everything=True)
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -609,7 +647,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=30, help="runs per query kind")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=BATCH, help="events per signed batch (gates send 500)")
-    parser.add_argument("--uploaders", type=int, default=1, help="gates uploading at once (own connections)")
+    parser.add_argument(
+        "--uploaders",
+        type=int,
+        default=1,
+        help="processes uploading at once, as the service's workers",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     parser.add_argument("--ingest-only", action="store_true", help="skip the queries")
     args = parser.parse_args(argv)
