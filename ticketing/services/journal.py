@@ -5,17 +5,17 @@ dedup below are consistent. The insert still tolerates duplicates (ON CONFLICT D
 (gate_id, seq) on SQLite, (gate_id, seq, at) on partitioned PostgreSQL, where a unique key must hold the
 partition key): a batch sent twice lands once whatever the locking does.
 
-Speed (PostgreSQL): one transaction and about eight round trips per batch, whatever its size: the rows go
-in as one INSERT ... SELECT FROM unnest(arrays); trips, tickets.first_used_at and the double-use candidates
-as one more statement (ticketing.services.trips; a round more for each further use of one credential in the
-batch); the exact double-use check only for those candidates. Verification hands over the canonical JSON it
-hashed, so each event is encoded once. Per-row statements were what capped ingest at 6,400/s; docs/audit.md
-has the figures.
+Two transactions per batch, each a handful of round trips whatever its size: the first stores the rows as
+one INSERT ... SELECT FROM unnest(arrays) (bulk.ColumnArrays) and commits; the second pairs the uses into
+trips, sets tickets.first_used_at and revokes double uses (ticketing.services.pairing, which says why apart
+and how nothing stored is left unpaired). Verification hands over the canonical JSON it hashed, so each
+event is encoded once. Per-row statements were what capped ingest at 6,400/s; docs/audit.md has the
+figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 from ticketing import partitions
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
 from ticketing.models import ChangeCounter, Gate, GateStatus, JournalGap, ScanEvent, table_of
-from ticketing.services import double_use, trips
+from ticketing.services import double_use, pairing
 from ticketing.services.bulk import ColumnArrays, naive_utc
 from validator.codec import public_key_from_bytes
 from validator.journal import (
@@ -93,23 +93,19 @@ def ingest_batch(
     fresh = [(e, body) for e, body in verified if e.seq not in known]
     rows = [_row(locked.gate_id, e, now, body) for e, body in fresh]
     inserted = _insert(session, rows)
-    stored = [r for r in rows if r["seq"] in inserted]
-    use_rows, use_events = [], []
-    for r, (e, _) in zip(rows, fresh, strict=True):
-        if r["feed_seq"] is not None and r["seq"] in inserted:
-            use_rows.append(r)
-            use_events.append(e.event)
-    # Trips, first uses and the double-use candidates in one go (one statement on PostgreSQL); then the
-    # exact double-use check for those candidates only. Same transaction: stored and blocked together.
-    candidates = trips.record_uses(
-        session, use_rows, use_events, _first_uses(stored), open_entry=rule.open_entry
-    )
-    double_use.block_double_uses(session, stored, now, rule, candidates=candidates)
     session.connection().execute(
         sa.update(_GATES)
         .where(_GATES.c.gate_id == locked.gate_id)
         .values(journal_head=max([locked.journal_head, *inserted]), last_upload_at=now)
     )
+    session.commit()  # stored: the gate and the events counter are free for the next upload
+    use_rows, use_events = [], []
+    for r, (e, _) in zip(rows, fresh, strict=True):
+        if r["feed_seq"] is not None and r["seq"] in inserted:
+            use_rows.append(r)
+            use_events.append(e.event)
+    # Trips, first uses and double uses in a transaction of their own (ticketing.services.pairing).
+    pairing.pair_stored_uses(session, use_rows, use_events, now, rule)
     session.commit()
     problems = {r["seq"]: r["problem"] for r in rows}
     return [{"seq": e.seq, "status": _status(e, known, inserted, problems)} for e in events]
@@ -226,19 +222,6 @@ def _insert_unnest(session: Session, rows: list[dict[str, Any]]) -> set[int]:
         " ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
     )
     return set(session.connection().exec_driver_sql(statement, params).scalars())
-
-
-def _first_uses(rows: Iterable[dict[str, Any]]) -> dict[int, datetime]:
-    """Each ticket's earliest accepted use among `rows`, entry or exit: tickets.first_used_at (refunds check
-    it) is set from these with the trips (ticketing.services.trips.record_uses)."""
-    first: dict[int, datetime] = {}
-    for r in rows:
-        serial, at = r["ticket_serial"], r["at"]
-        if r["verdict"] == "accept" and serial is not None and at is not None and not r["problem"]:
-            was = first.get(serial)
-            if was is None or at < was:
-                first[serial] = at
-    return first
 
 
 def _months(items: list[Any]) -> list[datetime]:

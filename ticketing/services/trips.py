@@ -389,7 +389,20 @@ def _pair_in_postgres(
 
 
 # _PAIR_SQL's arrays in the order of its `u` columns, their types, and the scan_events column of each.
-_PAIR_ORDER = "credential gate seq station at direction product serial pass_id fare owed flags".split()
+_PAIR_ORDER = [
+    "credential",
+    "gate",
+    "seq",
+    "station",
+    "at",
+    "direction",
+    "product",
+    "serial",
+    "pass_id",
+    "fare",
+    "owed",
+    "flags",
+]
 _PAIR_TYPES = {"seq": "bigint", "at": "timestamp", "serial": "bigint", "fare": "integer", "owed": "integer"}
 _PAIR_COLUMNS = {
     "credential": "credential", "gate": "gate_id", "seq": "seq", "station": "station", "at": "at",

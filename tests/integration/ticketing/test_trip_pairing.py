@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from fare_rules.cccd import holder_hash
 from ticketing.db import make_engine
 from ticketing.models import Revocation, Ticket, TicketStatus, Trip
+from ticketing.services import pairing as second_transaction
 from ticketing.services import trips as pairing
 
 CCCD_KEY = b"test-cccd-key-0123456789"
@@ -96,6 +97,35 @@ def test_a_batch_that_completes_trips_sent_twice_changes_nothing(api: Api, tmp_p
     assert [r["status"] for r in again.json()["results"]] == ["duplicate"] * 3
     assert (_trips(api), [_ticket(api, t["serial"]) for t in tickets]) == before
     assert before[0] == [("complete", "L1-01", "L1-05", 20 * 60)] * 3
+
+
+def test_uses_stored_by_an_upload_cut_off_before_pairing_are_paired_once_by_the_next_upload(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticket = api.paid_order(single("L1-01", "L1-05"))["tickets"][0]
+    entry, exit_ = journal(api, tmp_path, "L1-01", "E01"), journal(api, tmp_path, "L1-05", "X05")
+    entry.add("entry", at(0), **ticket_use(ticket))
+    entry.upload()
+    exit_.add("exit", at(20), **ticket_use(ticket))
+    events = list(exit_.pending)
+    pair = second_transaction.pair_stored_uses
+
+    def cut_off(*args: Any, **kwargs: Any) -> None:  # the server dies between storing and pairing
+        monkeypatch.setattr(second_transaction, "pair_stored_uses", pair)
+        raise ConnectionError("server gone")
+
+    monkeypatch.setattr(second_transaction, "pair_stored_uses", cut_off)
+    with pytest.raises(ConnectionError):  # the in-process client re-raises what the server answered 500 for
+        post_batch(exit_.gate, events)
+    stored_unpaired = _trips(api)
+    again = post_batch(exit_.gate, events)  # the gate never got an answer: it sends the batch again
+
+    assert stored_unpaired == [("open", "L1-01", None, None)]
+    assert [r["status"] for r in again.json()["results"]] == ["duplicate"]
+    assert _trips(api) == [("complete", "L1-01", "L1-05", 20 * 60)]
+    entry.add("exit", at(30), verdict="deny", reason="not_our_code", input="other")
+    entry.upload()  # a later upload from any gate finds nothing left to pair
+    assert _trips(api) == [("complete", "L1-01", "L1-05", 20 * 60)]
 
 
 def test_a_double_use_across_batches_is_revoked_once_even_with_its_exit_in_the_same_batch(

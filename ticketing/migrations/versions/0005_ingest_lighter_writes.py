@@ -14,6 +14,10 @@
   credential was known: forged, unknown key). An accepted or recognised ticket's rows are found by its
   credential `t:<serial>` in `(credential, at)`, so every stored use no longer writes this index too.
 
+- A `paired` row in change_counters: the last feed_seq whose use is paired into trips. Ingest now stores
+  events and pairs them in two transactions (ticketing/services/pairing.py); everything stored so far was
+  paired in the storing transaction, so it starts at the `events` counter.
+
 Both engines (SQLite rebuilds scan_events to drop the key).
 
 Revision ID: 0005
@@ -45,6 +49,10 @@ _SERIAL_INDEX = "ix_scan_events_ticket_serial_at"
 
 
 def upgrade() -> None:
+    op.execute(
+        "INSERT INTO change_counters (name, value)"
+        " SELECT 'paired', value FROM change_counters WHERE name = 'events'"
+    )
     for name, _unique, _columns in _TRIPS_DROPPED:
         op.execute(f"DROP INDEX {name}")
     op.execute(f"DROP INDEX {_SERIAL_INDEX}")
@@ -74,6 +82,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM change_counters WHERE name = 'paired'")
     if op.get_bind().dialect.name == "sqlite":
         with op.batch_alter_table("scan_events", naming_convention=_CONVENTION) as batch_op:
             batch_op.create_foreign_key(_SQLITE_FK, "gates", ["gate_id"], ["gate_id"])
