@@ -371,7 +371,7 @@ def load_sales(dsn: str, world: World) -> None:
 class IngestStats:
     events: int = 0
     seconds: float = 0.0
-    client_cpu: float = 0.0  # this process (verification, columns, driver), time.process_time
+    client_cpu: float = 0.0  # the uploading processes (verification, columns, driver), time.process_time
     server_cpu: float = 0.0  # the PostgreSQL backend serving the ingest, from /proc/<pid>/stat
     gaps: int = 0
     sample_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -650,8 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--uploaders",
         type=int,
-        default=1,
-        help="processes uploading at once, as the service's workers",
+        default=2,
+        help="processes uploading at once, as the service's workers (serve --workers 2)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     parser.add_argument("--ingest-only", action="store_true", help="skip the queries")
@@ -710,7 +710,7 @@ def _run(args: argparse.Namespace, name: str, url: str) -> int:
     )
     per_k = 1000 / stats.events
     print(
-        f"CPU per 1,000 events (load-independent): this process {stats.client_cpu * per_k * 1000:.1f} ms"
+        f"CPU per 1,000 events (load-independent): uploaders {stats.client_cpu * per_k * 1000:.1f} ms"
         f" + PostgreSQL backend {stats.server_cpu * per_k * 1000:.1f} ms"
         f" = {(stats.client_cpu + stats.server_cpu) * per_k * 1000:.1f} ms"
     )
