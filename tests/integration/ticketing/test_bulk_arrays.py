@@ -24,10 +24,9 @@ PLUS_7 = timezone(timedelta(hours=7))
 
 
 @pytest.fixture
-def pg(database_url: str) -> Iterator[psycopg.Connection[Any]]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("string_to_array is PostgreSQL's")
-    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+def pg(postgres_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """The session's PostgreSQL test database (no SQLite case: string_to_array is PostgreSQL's)."""
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as connection:
         yield connection
 
