@@ -408,6 +408,23 @@ class ScanEvent(SQLModel, table=True):
     problem: str | None = Field(default=None, max_length=200)
 
 
+class ScanCount(SQLModel, table=True):
+    """Scans counted per hour (UTC), gate and outcome, kept by journal ingest in the transaction that stores
+    them (migration 0006): the ridership and denials reports add up these hours instead of reading a day's
+    scans one by one. '' stands for a missing station, direction, verdict or reason (a key holds no NULL)."""
+
+    __tablename__ = "scan_counts"
+
+    hour: datetime = Field(sa_column=sa.Column(UTCDateTime(), primary_key=True))
+    gate_id: str = Field(primary_key=True, max_length=32)
+    station: str = Field(primary_key=True, max_length=16)
+    direction: str = Field(primary_key=True, max_length=8)
+    verdict: str = Field(primary_key=True, max_length=8)
+    reason: str = Field(primary_key=True, max_length=40)
+    problem: bool = Field(primary_key=True)  # the event did not read cleanly (scan_events.problem)
+    n: int = Field(sa_type=sa.BigInteger)
+
+
 class JournalGap(SQLModel, table=True):
     """Events a gate's upload skipped. Reported to the gate (409) first; if it then sends the same batch
     again it has lost them, and the gap is accepted and kept here for the auditors."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from ticketing.catalog import Catalog
 from ticketing.db import UTCDateTime
 from ticketing.errors import InvalidRequest
 from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip, table_of
+from ticketing.services import scan_counts
 from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
 from ticketing.services.double_use import DoubleUseRule, TicketUse, entered_twice
 
@@ -71,27 +73,54 @@ def _bucket_text(value: Any, unit: str) -> str:
 # --- reports -------------------------------------------------------------------------------------------
 
 
-def _ridership(session: Session, q: Query) -> list[dict[str, Any]]:
+def _ridership(session: Session, q: Query, counted: bool = True) -> list[dict[str, Any]]:
+    """Accepted entries and exits per station and hour or day: whole hours from scan_counts (`counted`), the
+    rest of the range from the scans."""
+    assert q.since is not None
+    assert q.until is not None
+    whole, parts = scan_counts.split(q.since, q.until) if counted else (None, [(q.since, q.until)])
+    totals: dict[tuple[str | None, str], list[int]] = {}
+    for since, until in parts:
+        for r in _ridership_scans(session, q, since, until):
+            sums = totals.setdefault((r.station, _bucket_text(r.bucket, q.bucket)), [0, 0])
+            sums[0] += r.entries
+            sums[1] += r.exits
+    if whole is not None:
+        c = scan_counts.TABLE.c
+        where = [c.verdict == "accept", c.problem.is_(False), c.hour >= whole[0], c.hour < whole[1]]
+        if q.station is not None:
+            where.append(c.station == q.station)
+        rows = session.execute(
+            sa.select(c.station, c.hour, c.direction, sa.func.sum(c.n).label("n"))
+            .where(*where)
+            .group_by(c.station, c.hour, c.direction)
+        )
+        for r in rows:
+            local = (r.hour + _LOCAL).replace(tzinfo=None)
+            sums = totals.setdefault((r.station or None, _bucket_text(local, q.bucket)), [0, 0])
+            if r.direction in ("entry", "exit"):
+                sums[0 if r.direction == "entry" else 1] += int(r.n)
+    out = [
+        {"station": station, q.bucket: bucket, "entries": entries, "exits": exits}
+        for (station, bucket), (entries, exits) in totals.items()
+    ]
+    return sorted(out, key=lambda r: (r[q.bucket], r["station"] or ""))
+
+
+_LOCAL = timedelta(hours=7)  # as _bucket: Ho Chi Minh City time, UTC+7 all year
+
+
+def _ridership_scans(session: Session, q: Query, since: datetime, until: datetime) -> Sequence[Any]:
     t = _SCANS
     bucket = _bucket(session, t.c.at, q.bucket).label("bucket")
     entries = sa.func.sum(sa.case((t.c.direction == "entry", 1), else_=0)).label("entries")
     exits = sa.func.sum(sa.case((t.c.direction == "exit", 1), else_=0)).label("exits")
-    where = [t.c.verdict == "accept", t.c.problem.is_(None), *_range(t.c.at, q)]
+    where = [t.c.verdict == "accept", t.c.problem.is_(None), t.c.at >= since, t.c.at < until]
     if q.station is not None:
         where.append(t.c.station == q.station)
-    rows = session.execute(
+    return session.execute(
         sa.select(t.c.station, bucket, entries, exits).where(*where).group_by(t.c.station, bucket)
     ).all()
-    out = [
-        {
-            "station": r.station,
-            q.bucket: _bucket_text(r.bucket, q.bucket),
-            "entries": r.entries,
-            "exits": r.exits,
-        }
-        for r in rows
-    ]
-    return sorted(out, key=lambda r: (r[q.bucket], r["station"]))
 
 
 def _od(session: Session, q: Query) -> list[dict[str, Any]]:
@@ -177,19 +206,45 @@ def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
     return [table[key] for key in sorted(table)]
 
 
-def _denials(session: Session, q: Query) -> list[dict[str, Any]]:
+def _denials(session: Session, q: Query, counted: bool = True) -> list[dict[str, Any]]:
+    """Refusals by reason, station and gate: whole hours from scan_counts (`counted`), the rest from the
+    scans."""
+    assert q.since is not None
+    assert q.until is not None
+    whole, parts = scan_counts.split(q.since, q.until) if counted else (None, [(q.since, q.until)])
+    totals: Counter[tuple[str | None, str | None, str]] = Counter()
     t = _SCANS
-    where = [t.c.verdict == "deny", *_range(t.c.at, q)]
-    if q.station is not None:
-        where.append(t.c.station == q.station)
-    if q.gate is not None:
-        where.append(t.c.gate_id == q.gate)
-    rows = session.execute(
-        sa.select(t.c.reason, t.c.station, t.c.gate_id, sa.func.count().label("n"))
-        .where(*where)
-        .group_by(t.c.reason, t.c.station, t.c.gate_id)
-    ).all()
-    out = [{"reason": r.reason, "station": r.station, "gate": r.gate_id, "denials": r.n} for r in rows]
+    for since, until in parts:
+        where = [t.c.verdict == "deny", t.c.at >= since, t.c.at < until]
+        if q.station is not None:
+            where.append(t.c.station == q.station)
+        if q.gate is not None:
+            where.append(t.c.gate_id == q.gate)
+        rows = session.execute(
+            sa.select(t.c.reason, t.c.station, t.c.gate_id, sa.func.count().label("n"))
+            .where(*where)
+            .group_by(t.c.reason, t.c.station, t.c.gate_id)
+        )
+        for r in rows:
+            totals[r.reason, r.station, r.gate_id] += r.n
+    if whole is not None:
+        c = scan_counts.TABLE.c
+        where = [c.verdict == "deny", c.hour >= whole[0], c.hour < whole[1]]
+        if q.station is not None:
+            where.append(c.station == q.station)
+        if q.gate is not None:
+            where.append(c.gate_id == q.gate)
+        rows = session.execute(
+            sa.select(c.reason, c.station, c.gate_id, sa.func.sum(c.n).label("n"))
+            .where(*where)
+            .group_by(c.reason, c.station, c.gate_id)
+        )
+        for r in rows:
+            totals[r.reason or None, r.station or None, r.gate_id] += int(r.n)
+    out = [
+        {"reason": reason, "station": station, "gate": gate, "denials": n}
+        for (reason, station, gate), n in totals.items()
+    ]
     return sorted(out, key=lambda r: (-r["denials"], r["reason"] or "", r["station"] or "", r["gate"]))
 
 

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 from ticketing import partitions
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
 from ticketing.models import ChangeCounter, Gate, GateStatus, JournalGap, ScanEvent, table_of
-from ticketing.services import double_use, pairing
+from ticketing.services import double_use, pairing, scan_counts
 from ticketing.services.bulk import ColumnArrays, naive_utc
 from validator.codec import public_key_from_bytes
 from validator.journal import (
@@ -93,6 +93,7 @@ def ingest_batch(
     fresh = [(e, body) for e, body in verified if e.seq not in known]
     rows = [_row(locked.gate_id, e, now, body) for e, body in fresh]
     inserted = _insert(session, rows)
+    scan_counts.count_stored(session, [r for r in rows if r["seq"] in inserted])
     session.connection().execute(
         sa.update(_GATES)
         .where(_GATES.c.gate_id == locked.gate_id)
