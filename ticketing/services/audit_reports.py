@@ -86,15 +86,8 @@ def _ridership(session: Session, q: Query, counted: bool = True) -> list[dict[st
             sums[0] += r.entries
             sums[1] += r.exits
     if whole is not None:
-        c = scan_counts.TABLE.c
-        where = [c.verdict == "accept", c.problem.is_(False), c.hour >= whole[0], c.hour < whole[1]]
-        if q.station is not None:
-            where.append(c.station == q.station)
-        rows = session.execute(
-            sa.select(c.station, c.hour, c.direction, sa.func.sum(c.n).label("n"))
-            .where(*where)
-            .group_by(c.station, c.hour, c.direction)
-        )
+        columns = ("station", "hour", "direction")
+        rows = scan_counts.summed(session, whole, columns, verdict="accept", problem=False, station=q.station)
         for r in rows:
             local = (r.hour + _LOCAL).replace(tzinfo=None)
             sums = totals.setdefault((r.station or None, _bucket_text(local, q.bucket)), [0, 0])
@@ -220,26 +213,19 @@ def _denials(session: Session, q: Query, counted: bool = True) -> list[dict[str,
             where.append(t.c.station == q.station)
         if q.gate is not None:
             where.append(t.c.gate_id == q.gate)
-        rows = session.execute(
+        scanned = session.execute(
             sa.select(t.c.reason, t.c.station, t.c.gate_id, sa.func.count().label("n"))
             .where(*where)
             .group_by(t.c.reason, t.c.station, t.c.gate_id)
         )
-        for r in rows:
+        for r in scanned:
             totals[r.reason, r.station, r.gate_id] += r.n
     if whole is not None:
-        c = scan_counts.TABLE.c
-        where = [c.verdict == "deny", c.hour >= whole[0], c.hour < whole[1]]
-        if q.station is not None:
-            where.append(c.station == q.station)
-        if q.gate is not None:
-            where.append(c.gate_id == q.gate)
-        rows = session.execute(
-            sa.select(c.reason, c.station, c.gate_id, sa.func.sum(c.n).label("n"))
-            .where(*where)
-            .group_by(c.reason, c.station, c.gate_id)
+        columns = ("reason", "station", "gate_id")
+        counted_rows = scan_counts.summed(
+            session, whole, columns, verdict="deny", station=q.station, gate_id=q.gate
         )
-        for r in rows:
+        for r in counted_rows:
             totals[r.reason or None, r.station or None, r.gate_id] += int(r.n)
     out = [
         {"reason": reason, "station": station, "gate": gate, "denials": n}

@@ -13,7 +13,7 @@ so each local hour and day is made of whole UTC hours.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlmodel import Session
 from ticketing.models import ScanCount, table_of
 from ticketing.services.bulk import ColumnArrays
 
-__all__ = ["TABLE", "count_stored", "split"]
+__all__ = ["TABLE", "count_stored", "split", "summed"]
 
 TABLE: sa.Table = table_of(ScanCount)
 _HOUR = timedelta(hours=1)
@@ -80,3 +80,13 @@ def split(since: datetime, until: datetime) -> tuple[Span | None, list[Span]]:
         return None, [(since, until)]
     edges = [(a, b) for a, b in ((since, first), (last, until)) if a < b]
     return (first, last), edges
+
+
+def summed(session: Session, hours: Span, columns: Sequence[str], **equal: Any) -> Sequence[Any]:
+    """Counts over the whole `hours`, summed (as `n`) per value of `columns`, keeping the rows whose column
+    equals each `equal` value that is not None. A missing station, direction or reason is ''."""
+    c = TABLE.c
+    where = [c.hour >= hours[0], c.hour < hours[1], *(c[k] == v for k, v in equal.items() if v is not None)]
+    grouped = [c[name] for name in columns]
+    query = sa.select(*grouped, sa.func.sum(c.n).label("n")).where(*where).group_by(*grouped)
+    return session.execute(query).all()
