@@ -1,13 +1,12 @@
 """Set-based writes on PostgreSQL: a whole batch as one statement over `unnest` of column arrays.
 
-The arrays are bound in psycopg's binary format (`%(name)b`): the text format escapes every string of every
-array with a regular expression, which cost more than the insert itself. Journal ingest binds its columns
-with `ColumnArrays`, cheaper still (below).
+Every column goes through `ColumnArrays` (below): psycopg's text array format escapes every string with a
+regular expression, and its binary one packs each element in Python, both costlier than the insert itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,19 +40,13 @@ def _pg_type(column: sa.Column[Any]) -> str:
     return "text"
 
 
-def _arrays(table: sa.Table, names: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    arrays: dict[str, list[Any]] = {name: [] for name in names}
-    for row in rows:
-        for name, values in arrays.items():
-            values.append(row[name])
-    for name in names:
-        if _pg_type(table.c[name]) == "timestamp":
-            arrays[name] = [naive_utc(v) for v in arrays[name]]
-    return arrays
-
-
-def _unnest(table: sa.Table, names: Sequence[str]) -> str:
-    return "unnest(" + ", ".join(f"%({n})b::{_pg_type(table.c[n])}[]" for n in names) + ")"
+def _unnest(
+    table: sa.Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, dict[str, Any]]:
+    """`unnest(...)` of the rows' columns, and its parameters (ColumnArrays, typed by the table's columns)."""
+    arrays = ColumnArrays()
+    sources = [arrays.add(n, _pg_type(table.c[n]), [row[n] for row in rows]) for n in names]
+    return f"unnest({', '.join(sources)})", arrays.params
 
 
 def pg_unnest_insert(
@@ -65,9 +58,9 @@ def pg_unnest_insert(
 ) -> sa.CursorResult[Any]:
     """INSERT INTO table (names) SELECT * FROM unnest(...) `suffix` (e.g. ON CONFLICT ... RETURNING ...)."""
     # Names come from our table definitions, never from input; values go as bound arrays.
-    columns, source = ", ".join(names), _unnest(table, names)
-    statement = f"INSERT INTO {table.name} ({columns}) SELECT * FROM {source} {suffix}"  # noqa: S608
-    return connection.exec_driver_sql(statement, _arrays(table, names, rows))
+    source, params = _unnest(table, names, rows)
+    statement = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM {source} {suffix}"  # noqa: S608
+    return connection.exec_driver_sql(statement, params)
 
 
 def pg_unnest_update(
@@ -76,11 +69,12 @@ def pg_unnest_update(
     """UPDATE table SET name = u.name, ... FROM unnest(...) AS u WHERE table.key = u.key."""
     columns = [key, *names]
     assignments = ", ".join(f"{n} = u.{n}" for n in names)
+    source, params = _unnest(table, columns, rows)
     statement = (
-        f"UPDATE {table.name} SET {assignments} FROM {_unnest(table, columns)} AS u({', '.join(columns)})"  # noqa: S608
+        f"UPDATE {table.name} SET {assignments} FROM {source} AS u({', '.join(columns)})"  # noqa: S608
         f" WHERE {table.name}.{key} = u.{key}"
     )
-    connection.exec_driver_sql(statement, _arrays(table, columns, rows))
+    connection.exec_driver_sql(statement, params)
 
 
 def pg_select(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -93,20 +93,17 @@ def ingest_batch(
     fresh = [(e, body) for e, body in verified if e.seq not in known]
     rows = [_row(locked.gate_id, e, now, body) for e, body in fresh]
     inserted = _insert(session, rows)
-    scan_counts.count_stored(session, [r for r in rows if r["seq"] in inserted])
+    stored = [(r, e.event) for r, (e, _) in zip(rows, fresh, strict=True) if r["seq"] in inserted]
+    scan_counts.count_stored(session, [r for r, _ in stored])
     session.connection().execute(
         sa.update(_GATES)
         .where(_GATES.c.gate_id == locked.gate_id)
         .values(journal_head=max([locked.journal_head, *inserted]), last_upload_at=now)
     )
     session.commit()  # stored: the gate and the events counter are free for the next upload
-    use_rows, use_events = [], []
-    for r, (e, _) in zip(rows, fresh, strict=True):
-        if r["feed_seq"] is not None and r["seq"] in inserted:
-            use_rows.append(r)
-            use_events.append(e.event)
+    uses = [(r, event) for r, event in stored if r["feed_seq"] is not None]
     # Trips, first uses and double uses in a transaction of their own (ticketing.services.pairing).
-    pairing.pair_stored_uses(session, use_rows, use_events, now, rule)
+    pairing.pair_stored_uses(session, [r for r, _ in uses], [event for _, event in uses], now, rule)
     session.commit()
     problems = {r["seq"]: r["problem"] for r in rows}
     return [{"seq": e.seq, "status": _status(e, known, inserted, problems)} for e in events]
