@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_DIR ?= var
 
-.PHONY: run test lint typecheck unit bench fuzz setup zbar clean
+.PHONY: run test lint typecheck unit bench fuzz setup zbar chromium clean
 
 setup: $(STAMP) zbar
 
@@ -29,6 +29,17 @@ zbar:
 		     "or 'brew install zbar' (macOS), then run make again" >&2; exit 1; \
 	fi
 
+# The rider web app's browser tests (tests/e2e/test_web_app.py) drive Debian's Chromium through Playwright;
+# Playwright's own browser download is not used. Off CI they skip without it; under CI they fail.
+chromium:
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium (for the web app's browser tests) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif [ -n "$$CI" ]; then \
+		echo "the browser tests need chromium: run 'sudo apt-get install chromium'" >&2; exit 1; \
+	fi
+
 run: setup
 	$(PY) -m ticketing serve --data-dir $(DATA_DIR) --init-if-missing
 
@@ -39,7 +50,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+test: lint typecheck chromium
 	$(PY) -m pytest
 
 # Every benchmarks/bench_*.py, each in a few minutes. bench_audit's default (10 million scan events) takes
