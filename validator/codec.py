@@ -45,6 +45,7 @@ __all__ = [
     "decode",
     "derive_key_id",
     "encode",
+    "has_scheme",
     "keyset_to_json",
     "load_keyset",
     "peek",
@@ -245,6 +246,12 @@ def peek(text: str) -> TicketBody | DecodeFailure:
     return parsed if isinstance(parsed, DecodeFailure) else parsed.body
 
 
+def has_scheme(text: str) -> bool:
+    """Whether `text` (already stripped) starts with our scheme prefix, in any case (see `_unwrap`)."""
+    head = text[: len(SCHEME)]
+    return head.isascii() and head.upper() == SCHEME
+
+
 def _parse(text: object) -> _Parsed | DecodeFailure:
     raw = _unwrap(text)
     return raw if isinstance(raw, DecodeFailure) else _parse_bytes(raw)
@@ -261,8 +268,8 @@ def _unwrap(text: object) -> bytes | DecodeFailure:
     if not isinstance(text, str):
         return DecodeFailure(Reason.NOT_OUR_CODE, f"expected text, got {type(text).__name__}")
     text = text.strip()
-    head, rest = text[: len(SCHEME)], text[len(SCHEME) :]
-    if not head.isascii() or head.upper() != SCHEME:
+    rest = text[len(SCHEME) :]
+    if not has_scheme(text):
         return DecodeFailure(Reason.NOT_OUR_CODE, f"does not start with {SCHEME}")
     if len(rest) > _MAX_BASE45_CHARS:
         return DecodeFailure(Reason.MALFORMED, f"{len(rest)} characters is far too long for a ticket")

@@ -16,7 +16,7 @@ from fare_rules.model import Credential, Direction, Flag
 from fare_rules.network import Network
 from fare_rules.products import Product
 from fare_rules.reasons import Message, Reason, message_for
-from validator.codec import SCHEME, TicketBody
+from validator.codec import TicketBody, has_scheme
 from validator.records import PassRecord
 from validator.wire import iso
 
@@ -66,7 +66,7 @@ def classify(raw: str) -> InputKind:
     text = normalise(raw)
     if not text:
         return InputKind.EMPTY
-    if text.startswith(SCHEME):
+    if has_scheme(text):
         return InputKind.TICKET
     first, sep, _ = text.partition("|")
     if sep and first.strip().isdigit():

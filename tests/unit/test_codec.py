@@ -476,6 +476,7 @@ def test_all_lists_exactly_the_public_api() -> None:
         "decode",
         "derive_key_id",
         "encode",
+        "has_scheme",
         "keyset_to_json",
         "load_keyset",
         "peek",

@@ -22,6 +22,8 @@ NOW = datetime(2025, 3, 10, 3, 0, tzinfo=UTC)
     [
         ("MQR:6BFOXN*TS0BI$ZDFRH", InputKind.TICKET),
         ("  MQR:ABC\r\n", InputKind.TICKET),
+        ("mqr:6bfoxn*ts0bi$zdfrh", InputKind.TICKET),  # a Caps-Lock wedge scanner: the codec folds case
+        ("Mqr:ABC", InputKind.TICKET),
         (CCCD_EXAMPLE, InputKind.CCCD),
         ("079303001234|x", InputKind.CCCD),
         ("", InputKind.EMPTY),

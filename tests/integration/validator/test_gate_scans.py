@@ -39,6 +39,16 @@ def test_a_valid_single_ticket_enters_at_its_origin_and_exits_at_its_destination
     assert Flag.ENTRY_UNSEEN in left.flags
 
 
+def test_a_ticket_typed_in_lowercase_by_a_caps_lock_scanner_is_accepted(
+    issuer: TestIssuer, provision: Provision
+) -> None:
+    _, ticket = issuer.ticket(origin=101, destination=105)
+
+    outcome = provision("L1-01").scan(ticket.lower() + "\r\n", ENTRY, NOW)
+
+    assert (outcome.accepted, outcome.reason) == (True, None)
+
+
 def test_the_same_ticket_cannot_enter_twice(issuer: TestIssuer, provision: Provision) -> None:
     _, ticket = issuer.ticket()
     gate = provision()
