@@ -27,6 +27,7 @@ __all__ = [
     "CccdErrorCode",
     "holder_hash",
     "mask",
+    "mask_numbers",
     "parse_card_qr",
     "validate_number",
 ]
@@ -133,6 +134,8 @@ HOLDER_HASH_SIZE = 16
 # [0-9], not \d: \d also matches Arabic-Indic, fullwidth and other Unicode digits.
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 _OLD_ID = re.compile(r"[0-9]{9}|[0-9]{12}")  # 9-digit CMND, or the 12-digit CMND issued 2012-2016
+# Any run of 12 or more digits, ASCII or not: every place a CCCD number could stand in a free text.
+_DIGIT_RUN = re.compile(r"\d{12,}")
 _DDMMYYYY = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
 _FIRST_CENTURY = 19  # digit 4 = 2 x (century - 19) + (0 male | 1 female): 1900s to 2300s
 _LAST_CENTURY = 23
@@ -280,3 +283,9 @@ def mask(number: str) -> str:
     if len(digits) > _MASK_CAP:
         return "*" * _MASK_CAP + f"...({len(digits)})"
     return "*" * len(digits)
+
+
+def mask_numbers(text: str) -> str:
+    """`text` with every run of 12 or more digits masked by `mask`: for echoing any scanned or typed text
+    (a CCCD number typed alone, a card QR whose `|` became `;` or a tab) without ever showing a number."""
+    return _DIGIT_RUN.sub(lambda found: mask(found.group()), text)

@@ -18,6 +18,7 @@ from fare_rules.cccd import (
     CccdErrorCode,
     holder_hash,
     mask,
+    mask_numbers,
     parse_card_qr,
     validate_number,
 )
@@ -365,6 +366,20 @@ def test_anything_that_is_not_twelve_digits_is_masked_entirely(text: str, masked
     assert mask(text) == masked
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (EXAMPLE_NUMBER, "0793******34"),
+        (f"{EXAMPLE_NUMBER};;Nguyễn Thị Mẫu;15062003", "0793******34;;Nguyễn Thị Mẫu;15062003"),
+        (f"x{EXAMPLE_NUMBER}\tNam", "x0793******34\tNam"),
+        ("0793030012345", "*" * 13),
+        ("MQR:123 07930300123", "MQR:123 07930300123"),  # eleven digits: no CCCD
+    ],
+)
+def test_every_run_of_twelve_or_more_digits_in_a_text_is_masked(text: str, masked: str) -> None:
+    assert mask_numbers(text) == masked
+
+
 # The module's surface
 
 
@@ -379,6 +394,7 @@ def test_the_public_names_are_exactly_those_of_all() -> None:
         "CccdErrorCode",
         "holder_hash",
         "mask",
+        "mask_numbers",
         "parse_card_qr",
         "validate_number",
     }
