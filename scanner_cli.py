@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from fare_rules.cccd import mask_numbers
 from fare_rules.errors import FareRulesError
 from fare_rules.model import Direction
 from fare_rules.reasons import Reason, message_for
@@ -143,10 +144,12 @@ def _emit(outcome: ScanOutcome, as_json: bool, label: str | None, out: TextIO) -
 
 
 def _label(item: str) -> str:
-    # Never echo a scanned text in full: a CCCD QR holds the number, name and address.
+    # Never echo a scanned text in full: a CCCD QR holds the number, name and address. Masked before it is
+    # cut, so a cut never leaves part of a number standing.
     text = normalise(item)
     if classify(text) is InputKind.CCCD:
         return "CCCD QR"
+    text = mask_numbers(text)
     return text if len(text) <= 24 else text[:12] + "…"
 
 

@@ -95,6 +95,28 @@ def test_a_cccd_scan_shows_the_masked_number_and_never_the_full_one(
     assert CCCD_NUMBER not in out
 
 
+@pytest.mark.parametrize(
+    "item",
+    [
+        CCCD_NUMBER,
+        cccd_qr().replace("|", ";"),
+        cccd_qr().replace("|", "\t"),
+        f"https://id.example/{CCCD_NUMBER}?x=1",
+    ],
+    ids=["number alone", "semicolons", "tabs", "inside a longer text"],
+)
+@pytest.mark.parametrize("as_json", [False, True], ids=["screen", "json"])
+def test_a_scanned_text_holding_a_cccd_number_is_never_echoed_in_full(
+    gate_dir: Path, item: str, as_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["scan", "--direction", "entry", *(["--json"] if as_json else []), item])
+
+    captured = capsys.readouterr()
+    assert status == EXIT_DENIED
+    assert CCCD_NUMBER not in captured.out + captured.err
+    assert CCCD_NUMBER[:6] not in captured.out + captured.err  # nor a cut-off part of it
+
+
 def test_the_human_screen_shows_deny_with_both_languages(
     gate_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
