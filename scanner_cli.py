@@ -26,6 +26,7 @@ from validator.commands import (
     gate_status,
     init_gate,
     inspect_item,
+    listen_line,
     scan_item,
     sync_gate,
 )
@@ -175,14 +176,16 @@ def _cmd_listen(args: argparse.Namespace, gate: Gate, data_dir: Path, db: Path |
         background.start()
     worst = EXIT_OK
     try:
-        for line in sys.stdin:
-            if not normalise(line):
-                continue  # scanners send stray newlines; an empty line is not a scan
+        # Bytes, decoded line by line inside the guard: a stray byte must not end the loop (text mode
+        # decodes ahead of the loop and raises out of it).
+        for line in getattr(sys.stdin, "buffer", sys.stdin):
             try:
-                outcome = scan_item(gate, line, direction, decoder)
+                outcome = listen_line(gate, line, direction, decoder)
             except Exception as exc:
                 _err(f"error on one scan, gate keeps running: {type(exc).__name__}: {exc}")
                 worst = EXIT_DENIED
+                continue
+            if outcome is None:
                 continue
             _emit(outcome, args.json, None, sys.stdout)
             worst = worst if outcome.accepted else EXIT_DENIED

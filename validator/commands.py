@@ -16,7 +16,7 @@ from fare_rules.rules import gate_flags
 from validator import records
 from validator.bundle import Bundle, BundleError, load_bundle, normalise_fingerprint, pinned_keys
 from validator.codec import KeyEntry
-from validator.core import ScanOutcome
+from validator.core import InputKind, ScanOutcome, normalise
 from validator.device import (
     DEVICE_KEY_FILE,
     load_or_create_device_key,
@@ -39,6 +39,7 @@ __all__ = [
     "http_client",
     "init_gate",
     "inspect_item",
+    "listen_line",
     "read_item",
     "scan_item",
     "sync_gate",
@@ -166,6 +167,23 @@ def scan_item(gate: Gate, item: str, direction: Direction, decoder: QrDecoder) -
     if isinstance(payload, Reason):  # before the str check: a Reason is a StrEnum
         return gate.refuse(payload, direction, now)
     return gate.scan(payload, direction, now)
+
+
+def listen_line(
+    gate: Gate, line: bytes | str, direction: Direction, decoder: QrDecoder
+) -> ScanOutcome | None:
+    """Scan one line a scanner sent to `listen`; None for an empty line (scanners send stray newlines).
+
+    Lines arrive as bytes and are decoded here, one at a time: a scanner glitch that sends a byte that is
+    not UTF-8 is one refusal (`malformed`, recorded like any scan), never the end of the gate's input.
+    """
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+    except UnicodeDecodeError:
+        return gate.refuse(Reason.MALFORMED, direction, datetime.now(UTC), kind=InputKind.OTHER)
+    if not normalise(text):
+        return None
+    return scan_item(gate, text, direction, decoder)
 
 
 def inspect_item(gate: Gate, item: str, decoder: QrDecoder) -> Inspection | Reason:

@@ -116,11 +116,14 @@ class Gate:
             evaluated = self._evaluate(raw, state, now)
             return self._decide_and_record(evaluated, state, direction, now)
 
-    def refuse(self, reason: Reason, direction: Direction, now: datetime) -> ScanOutcome:
-        """Record a scan that yielded no payload at all (e.g. an image without a single readable code)."""
+    def refuse(
+        self, reason: Reason, direction: Direction, now: datetime, kind: InputKind = InputKind.IMAGE
+    ) -> ScanOutcome:
+        """Record a scan that yielded no payload at all (an image without a single readable code, a line of
+        bytes that is not text)."""
         with transaction(self.conn):
             state = StationState.read(self.conn)
-            return self._decide_and_record(_Evaluated(InputKind.IMAGE, refusal=reason), state, direction, now)
+            return self._decide_and_record(_Evaluated(kind, refusal=reason), state, direction, now)
 
     def inspect(self, raw: str, now: datetime) -> Inspection:
         """Show what a code holds and whether it verifies; writes nothing."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -246,6 +247,34 @@ def test_the_script_runs_as_a_subprocess_with_its_exit_codes(tmp_path: Path, iss
     assert again.returncode == EXIT_DENIED
     assert "DENY" in again.stdout
     assert "\033[" not in again.stdout  # no colour codes when not writing to a terminal
+
+
+def test_listen_denies_a_line_that_is_not_utf8_and_scans_the_next_under_a_strict_utf8_locale(
+    tmp_path: Path, issuer: TestIssuer
+) -> None:
+    bundle = issuer.write_bundle(tmp_path / "b.json")
+    cli = [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(tmp_path / "g")]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    init = [*cli, "init", "--station", "L1-01", "--gate", "L1-01-G1", "--bundle", str(bundle)]
+    subprocess.run(init, capture_output=True, check=True, env=env)
+    lines = [b"MQR:\xff\xfe glitch", b"\xc3(", _recent(issuer).encode()]
+
+    listen = subprocess.run(
+        [*cli, "listen", "--direction", "entry", "--json", "--sync-interval", "0"],
+        input=b"\n".join(lines) + b"\n",
+        capture_output=True,
+        check=False,
+        env=env,
+    )
+
+    out = _json_lines(listen.stdout.decode("utf-8"))
+    assert listen.returncode == EXIT_DENIED, listen.stderr
+    assert [(o["verdict"], o["reason"]) for o in out] == [
+        ("deny", "malformed"),
+        ("deny", "malformed"),
+        ("accept", None),
+    ]
+    assert listen.stderr == b""
 
 
 def test_exit_code_constants_match_the_contract() -> None:
