@@ -35,7 +35,7 @@ from validator.gate import Gate, Inspection
 from validator.images import DECODERS, get_decoder
 from validator.screen import render_outcome
 from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_station, open_gate
-from validator.store import StoreError
+from validator.store import StoreError, StoreUnusable
 from validator.sync import SyncError, SyncReport
 
 __all__ = ["EXIT_DENIED", "EXIT_OK", "EXIT_STORE_FAILED", "EXIT_SYNC_FAILED", "EXIT_USAGE", "main"]
@@ -44,7 +44,8 @@ EXIT_OK = 0  # every scan accepted (or the command succeeded)
 EXIT_DENIED = 1  # at least one scan denied
 EXIT_USAGE = 2  # bad arguments, unprovisioned gate, bad bundle
 EXIT_SYNC_FAILED = 3  # sync or enrolment with the server failed
-EXIT_STORE_FAILED = 4  # the gate's database cannot be written (disk full, read-only): nothing was recorded
+EXIT_STORE_FAILED = 4  # the gate's database cannot be written (disk full, read-only) or is damaged (empty,
+# half-written, corrupt, unreadable): nothing was recorded and nothing was overwritten
 
 DEFAULT_DATA_DIR = Path("var/gate")
 _UNIQUE_IDS = "gate ids are unique on the whole network: name gates after their station, e.g. L1-01-G1"
@@ -323,34 +324,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return _run(args)
+    except StoreUnusable as exc:
+        _err(f"error: the gate database cannot be used: {exc}. Nothing was changed. {_DAMAGED_HELP}")
+        return EXIT_STORE_FAILED
     except (GateNotProvisioned, ProvisionError, BundleError, StoreError, FareRulesError, OSError) as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE
     except sqlite3.Error as exc:
         # Every write is one transaction, rolled back here: the scan in hand was NOT recorded, so the barrier
         # must stay shut; scans recorded before are intact and sync resumes once the store is writable.
-        problem = _store_problem(exc, _paths(args)[0])
-        _err(f"error: the gate database cannot be written ({problem}): {exc}; nothing was recorded")
+        _err(f"error: {_store_failure(exc, _paths(args)[0])}: {exc}; nothing was recorded")
         return EXIT_STORE_FAILED
+
+
+_DAMAGED_HELP = (
+    "Keep the file and its -wal and -shm files as they are (they may hold scans not yet uploaded):"
+    " restore it from a backup, or move the files aside and provision the gate again"
+    " (docs/gate.md, 'A damaged store')"
+)
 
 
 _LOW_SPACE = 64 * 1024
 
 
-def _store_problem(exc: sqlite3.Error, data_dir: Path) -> str:
-    """What staff should fix: "disk full", "read-only", or SQLite's own error name."""
+def _store_failure(exc: sqlite3.Error, data_dir: Path) -> str:
+    """What is wrong with the store, in the words staff act on: cannot be written (read-only, disk full),
+    damaged, or SQLite's own error name."""
     name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return f"the gate database is damaged ({name}). {_DAMAGED_HELP}"
     if code == sqlite3.SQLITE_READONLY:
-        return f"read-only, {name}"
+        return f"the gate database cannot be written (read-only, {name})"
     # A full disk often surfaces as an I/O error (growing the WAL index fails), not as SQLITE_FULL.
     try:
         low = shutil.disk_usage(data_dir).free < _LOW_SPACE
     except OSError:
         low = False
     if code == sqlite3.SQLITE_FULL or low:
-        return f"disk full, {name}"
-    return name
+        return f"the gate database cannot be written (disk full, {name})"
+    return f"the gate database failed ({name})"
 
 
 if __name__ == "__main__":

@@ -7,16 +7,33 @@ failing. Times are stored as integer microseconds since the epoch (UTC) so they 
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "from_micros", "open_store", "to_micros", "transaction"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "STORE_MODE",
+    "StoreError",
+    "StoreUnusable",
+    "from_micros",
+    "open_store",
+    "to_micros",
+    "transaction",
+]
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+# The store holds the CCCD hash key: owner only, like the device key and the token. SQLite gives the -wal and
+# -shm files the mode of the database file.
+STORE_MODE = 0o600
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SIDE_FILES = ("-wal", "-shm")
+_log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE gate_config (
@@ -79,6 +96,12 @@ class StoreError(RuntimeError):
     """The store file is unusable (newer schema, not a gate database)."""
 
 
+class StoreUnusable(StoreError):
+    """The store file exists but cannot be used as it is: empty, half-written, corrupt, not SQLite,
+    unreadable, or open to other users and not ours to fix. Nothing was changed: such a file is never
+    rebuilt, because its -wal may still hold committed scans (SQLite discards the WAL of an empty file)."""
+
+
 def to_micros(at: datetime) -> int:
     if at.tzinfo is None:
         raise ValueError("naive datetime: the gate works in aware UTC times only")
@@ -93,20 +116,71 @@ def from_micros(value: int) -> datetime:
 def open_store(path: Path | str) -> sqlite3.Connection:
     """Open (creating or migrating) a gate database. The connection is in autocommit mode: every write goes
     through `transaction()`, so a transaction's boundaries are always explicit."""
+    path = Path(path)
+    try:
+        # Created here, not by SQLite, so that it is owner-only from its first byte.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, STORE_MODE))
+    except FileExistsError:
+        _check_existing(path)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        # FULL, not WAL's usual NORMAL: with NORMAL a power cut can lose the last commits, i.e. a scan whose
-        # barrier already opened. The barrier opens only after the scan is durable, so each commit fsyncs the
-        # WAL.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        _migrate(conn)
+        _configure(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            raise StoreUnusable(f"{path} is damaged ({getattr(exc, 'sqlite_errorname', exc)})") from exc
+        raise
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _check_existing(path: Path) -> None:
+    """Refuse a file SQLite would silently treat as a new database, or cannot read; make it owner-only."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreUnusable(f"{path} cannot be read ({exc.strerror})") from exc
+    if not head:
+        wal = path.with_name(path.name + "-wal")
+        held = wal.stat().st_size if wal.exists() else 0
+        extra = f"; {wal.name} holds {held} bytes, possibly committed scans" if held else ""
+        raise StoreUnusable(f"{path} is empty (0 bytes){extra}")
+    if head != _SQLITE_HEADER:
+        raise StoreUnusable(f"{path} is not a SQLite database (damaged, or another file)")
+    for file in (path, *(path.with_name(path.name + end) for end in _SIDE_FILES)):
+        _make_owner_only(file)
+
+
+def _make_owner_only(file: Path) -> None:
+    try:
+        mode = file.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return
+    if not mode & 0o077:
+        return
+    try:
+        file.chmod(STORE_MODE)
+    except OSError as exc:
+        raise StoreUnusable(
+            f"{file} is readable by other users (mode {mode:o}) and cannot be made owner-only"
+            f" ({exc.strerror}): run `chmod 600` on it as its owner"
+        ) from exc
+    _log.warning("%s was readable by other users (mode %o): made owner-only (%o)", file, mode, STORE_MODE)
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # FULL, not WAL's usual NORMAL: with NORMAL a power cut can lose the last commits, i.e. a scan whose
+    # barrier already opened. The barrier opens only after the scan is durable, so each commit fsyncs the
+    # WAL.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

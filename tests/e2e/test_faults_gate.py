@@ -253,3 +253,65 @@ def test_a_read_only_store_refuses_the_scan_with_exit_4_and_scans_again_once_wri
     assert writable[0] == scanner_cli.EXIT_OK
     _assert_chain_intact(gate)
     assert len(_journal(gate)) == 2
+
+
+def _crashed_copy(gate: Path, tmp_path: Path, issuer: TestIssuer) -> Path:
+    """A copy of the gate's folder taken while its last scan lived only in gate.db-wal (as after a power cut
+    before any checkpoint): a connection held open stops the CLI's own close from checkpointing."""
+    holder = sqlite3.connect(gate / "gate.db")
+    holder.execute("SELECT count(*) FROM journal").fetchone()
+    assert _run(gate, "scan", "--direction", "entry", _ticket(issuer))[0] == scanner_cli.EXIT_OK
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for file in gate.iterdir():
+        (crashed / file.name).write_bytes(file.read_bytes())
+        (crashed / file.name).chmod(0o600)
+    holder.close()
+    return crashed
+
+
+def _folder(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["scan", "--direction", "entry", "junk"],
+        ["listen", "--direction", "entry"],
+        ["sync"],
+        ["inspect", "junk"],
+    ],
+    ids=" ".join,
+)
+def test_a_zero_length_store_is_refused_with_exit_4_by_every_command_and_its_wal_is_kept(
+    offline_gate: Path, tmp_path: Path, issuer: TestIssuer, command: list[str]
+) -> None:
+    crashed = _crashed_copy(offline_gate, tmp_path, issuer)
+    (crashed / "gate.db").write_bytes(b"")
+    before = _folder(crashed)
+    assert before["gate.db-wal"]  # the committed scan is in there
+
+    code, _out, err = _run(crashed, *command)
+
+    assert code == scanner_cli.EXIT_STORE_FAILED
+    assert _folder(crashed) == before
+    assert "empty" in err  # says what is wrong
+    assert "cannot be written" not in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("size", [100, 4096], ids=["half-written header", "first page only"])
+def test_a_half_written_store_is_refused_with_exit_4_and_left_as_it_is(offline_gate: Path, size: int) -> None:
+    store = offline_gate / "gate.db"
+    store.write_bytes(store.read_bytes()[:size])
+    before = _folder(offline_gate)
+
+    code, _out, err = _run(offline_gate, "status")
+
+    assert code == scanner_cli.EXIT_STORE_FAILED
+    assert _folder(offline_gate) == before
+    assert "damaged" in err
+    assert "cannot be written" not in err

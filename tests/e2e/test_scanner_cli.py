@@ -217,6 +217,7 @@ def test_enroll_sync_scan_offline_then_sync_delivers_the_journal(
     assert "journal stored 1" in capsys.readouterr().out
     assert [e.event["verdict"] for e in server.journal.values()] == ["accept"]
     assert (tmp_path / "g3" / "device-key.pem").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "g3" / "gate.db").stat().st_mode & 0o777 == 0o600  # it holds the CCCD hash key
 
 
 def _down(request: httpx.Request) -> httpx.Response:
