@@ -7,6 +7,8 @@ WHERE and updates nothing; on SQLite the write lock (BEGIN IMMEDIATE) serialises
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,6 +84,8 @@ _LOAD: Final = (
     .order_by(_ITEMS.c.position)
 )
 # The compare-and-set that makes issuing happen once (see the module's docstring).
+_log = logging.getLogger(__name__)
+
 _PAY: Final = (
     sa.update(_ORDERS)
     .where(_ORDERS.c.id == sa.bindparam("order_id"), _ORDERS.c.status == OrderStatus.AWAITING_PAYMENT.value)
@@ -249,11 +253,16 @@ def confirm_payment(
     if order.status == OrderStatus.PAID:
         return _already_paid(order, transaction_id)
     _check_payable(session, order, amount_vnd, now)
-    won = session.exec(
-        sa.update(Order)
-        .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.AWAITING_PAYMENT)
-        .values(status=OrderStatus.PAID, paid_at=now, payment_transaction_id=transaction_id)
-    )
+    _check_transaction_unused(session, order.id, transaction_id)
+    try:
+        won = session.exec(
+            sa.update(Order)
+            .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.AWAITING_PAYMENT)
+            .values(status=OrderStatus.PAID, paid_at=now, payment_transaction_id=transaction_id)
+        )
+    except sa.exc.IntegrityError:  # another order took the transaction id between the check and the write
+        session.rollback()
+        raise _transaction_used(order.id, transaction_id) from None
     if won.rowcount != 1:  # another confirmation got there first
         session.rollback()
         session.refresh(order)
@@ -265,6 +274,21 @@ def confirm_payment(
     _issue(session, ctx, [_Item.of(item) for item in items], signing, now)
     # No refresh: the ORM UPDATE above already set status, paid_at and the transaction on `order`.
     return order
+
+
+def _check_transaction_unused(session: Session, order_id: str, transaction_id: str) -> None:
+    other = session.exec(
+        select(Order.id).where(Order.payment_transaction_id == transaction_id, Order.id != order_id)
+    ).first()
+    if other is not None:
+        raise _transaction_used(order_id, transaction_id)
+
+
+def _transaction_used(order_id: str, transaction_id: str) -> Conflict:
+    # For reconciliation: the bank sent one transfer for two orders. A hash, not the id, in the log.
+    digest = hashlib.sha256(transaction_id.encode()).hexdigest()[:16]
+    _log.warning("transaction_already_used order=%s transaction_sha256=%s", order_id, digest)
+    return Conflict("this bank transaction already paid another order", code="transaction_already_used")
 
 
 def _already_paid(order: Order, transaction_id: str) -> Order:

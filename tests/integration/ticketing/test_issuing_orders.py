@@ -541,3 +541,18 @@ def test_refunds_are_refused_when_the_policy_forbids_them(api: Api) -> None:
     )
 
     assert (got.status_code, got.json()["code"]) == (403, "refunds_not_allowed")
+
+
+def test_a_bank_transaction_id_reused_for_another_order_is_a_409_and_leaves_that_order_unpaid(
+    api: Api,
+) -> None:
+    first = api.order(single()).json()
+    second = api.order(single()).json()
+    _notify(api, first, tx="bank-tx-1")
+
+    got = _notify(api, second, tx="bank-tx-1")
+    read = api.client.get(f"/v1/orders/{second['id']}", headers=bearer(second["access_token"])).json()
+
+    assert (got.status_code, got.json()["code"]) == (409, "transaction_already_used")
+    assert read["status"] == "awaiting_payment"
+    assert read["tickets"] == []
