@@ -16,6 +16,7 @@ from ticketing.ratelimit import RateLimit
 from ticketing.routes import admin, audit, gate, orders, payments, public, tickets
 from ticketing.services.journal import JOURNAL_MAX_BYTES
 from ticketing.settings import Settings, load_settings, resolve_secrets
+from ticketing.text_guard import NulGuard
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     app.state.context = build_context(settings)
     app.state.clock = clock
     install_handlers(app)
+    app.add_middleware(NulGuard)  # innermost: refusals of the middlewares below need no check
     # Journal batches (500 signed events) outgrow the riders' body limit; only that path gets more.
     journal_limit = {"/v1/gate/journal": max(JOURNAL_MAX_BYTES, settings.max_body_bytes)}
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, per_path=journal_limit)

@@ -15,6 +15,7 @@ Hierarchy::
     │   ├── RefundsNotAllowed         (403 refunds_not_allowed)
     │   ├── BadEnrolmentCode          (403 bad_code; code_expired)
     │   └── WrongGate                 (403 wrong_gate)
+    ├── InvalidCharacter              (400 invalid_character: U+0000 anywhere in a request)
     ├── JournalRejected               (400 bad_format, bad_signature, wrong_gate, broken_chain, bad_sequence)
     ├── NotFound                      (404 not_found; order_not_found, ticket_not_found, pass_not_found)
     ├── Conflict                      (409 conflict)
@@ -40,6 +41,7 @@ __all__ = [
     "GateExists",
     "HolderRequired",
     "IdempotencyKeyReused",
+    "InvalidCharacter",
     "InvalidRequest",
     "InvalidStartDate",
     "JournalGapFound",
@@ -81,6 +83,14 @@ class ConfigurationError(TicketingError):
 class InvalidRequest(TicketingError):
     code = "invalid_request"
     status = 422
+
+
+class InvalidCharacter(TicketingError):
+    """A NUL character in a request (ticketing.text_guard): no text field accepts one, and PostgreSQL
+    cannot store or compare one."""
+
+    code = "invalid_character"
+    status = 400
 
 
 class ProductNotSold(InvalidRequest):

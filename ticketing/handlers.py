@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fare_rules.cccd import CccdError
 from fare_rules.errors import FareRulesError
-from ticketing.errors import TicketingError
+from ticketing.errors import InvalidCharacter, TicketingError
 
 __all__ = ["ErrorPublic", "error_response", "install_handlers"]
 
@@ -68,10 +68,17 @@ async def _cccd(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Name the fields only: pydantic's messages would echo the input, and the input may be a CCCD number.
-    fields = sorted(
-        {".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body" for error in exc.errors()}
-    )
+    errors = exc.errors()
+    fields = sorted({_field(error) for error in errors})
+    nul = sorted({_field(error) for error in errors if error.get("type") == InvalidCharacter.code})
+    if nul:  # the same refusal as for a NUL in the path, query or headers (ticketing.text_guard)
+        detail = "a NUL character (U+0000) in: " + ", ".join(nul)
+        return error_response(InvalidCharacter.status, InvalidCharacter.code, detail)
     return error_response(422, "invalid_request", "invalid or missing: " + ", ".join(fields))
+
+
+def _field(error: Any) -> str:
+    return ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
 
 
 async def _http(_request: Request, exc: Exception) -> JSONResponse:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from fare_rules.products import PaymentMethod, Product
 
@@ -27,6 +29,14 @@ MAX_QUANTITY = 10
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store or compare U+0000 and no field has a use for it: 400 invalid_character
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("invalid_character", "a NUL character (U+0000)")
+        return value
 
 
 class HolderCreate(_Strict):

@@ -24,6 +24,8 @@ __all__ = [
     "ANOMALY_KINDS",
     "CCCD_HEADER",
     "DEFAULT_LIMIT",
+    "EARLIEST",
+    "LATEST",
     "LOCAL",
     "MAX_LIMIT",
     "REPORT_FILTERS",
@@ -43,6 +45,8 @@ CCCD_HEADER = "X-Audit-CCCD"
 # audit_cli.py, which loads the catalog only for anomalies) and audit_reports' +07:00 buckets too.
 LOCAL = timezone(timedelta(hours=7))
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+# Audit times must fall in these years: far wider than any scan, narrow enough for every report's arithmetic.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 _PAGING = frozenset({"limit", "cursor", "format"})
 _WHO = frozenset({"ticket", "order", "cccd", "product"})
 SCAN_FILTERS = _PAGING | _WHO | {"station", "gate", "from", "to", "verdict", "reason"}
@@ -100,13 +104,21 @@ def iso(at: datetime | None) -> str | None:
 
 
 def _time(name: str, text: str) -> datetime:
+    """The UTC time `text` means, within EARLIEST..LATEST: at the calendar's ends (0001-01-01 local is
+    still year 0 in UTC) the conversion and the reports' bucket arithmetic overflow."""
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), LOCAL).astimezone(UTC)
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            at = datetime.combine(date.fromisoformat(text), datetime.min.time(), LOCAL)
+        else:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        at = (at if at.tzinfo else at.replace(tzinfo=LOCAL)).astimezone(UTC)
     except ValueError:
         raise InvalidRequest(f"{name}: not an ISO 8601 time or date", code="bad_filter") from None
-    return (at if at.tzinfo else at.replace(tzinfo=LOCAL)).astimezone(UTC)
+    except OverflowError:
+        at = EARLIEST - timedelta(days=1)  # out of range either way: refused just below
+    if not EARLIEST <= at <= LATEST:
+        raise InvalidRequest(f"{name}: a time from {EARLIEST.year} to {LATEST.year - 1}", code="bad_filter")
+    return at
 
 
 def _single(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -197,7 +209,15 @@ def decode_cursor(cursor: str, kind: str, types: tuple[type, ...]) -> tuple[Any,
                 raise ValueError("wrong type")
             else:
                 key.append(item)
-    except (ValueError, TypeError, AttributeError, IndexError, binascii.Error, UnicodeDecodeError):
+    except (
+        ValueError,
+        OverflowError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        binascii.Error,
+        UnicodeDecodeError,
+    ):
         raise InvalidRequest(
             "malformed cursor: pass back the `next` of the previous page", code="bad_cursor"
         ) from None

@@ -1,0 +1,96 @@
+"""Inputs that reached the database or the datetime arithmetic unchecked, on both engines: a NUL character
+anywhere in a request (path, query, header, JSON body) and audit times at the calendar's limits. Each is a
+4xx with a code, never a 500."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from audit_support import auditor_token
+from issuing_support import HOLDER, Api, bearer, monthly, single
+
+
+@pytest.fixture
+def token(api: Api) -> str:
+    return auditor_token(api)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/orders/%00",
+        "/v1/tickets/%00",
+        "/v1/tickets/a%00b/qr.png",
+        "/v1/audit/scans?station=L1%0001",
+        "/v1/audit/trips?order=%00",
+        "/v1/audit/scans?reason=%00&format=csv",
+        "/v1/fares/quote?origin=L1-01%00",
+    ],
+)
+def test_a_nul_character_in_the_path_or_query_is_refused_with_a_code(api: Api, token: str, path: str) -> None:
+    answer = api.client.get(path, headers=bearer(token))
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_character")
+
+
+def test_a_nul_character_in_a_header_is_refused_with_a_code(api: Api) -> None:
+    answer = api.order(single(), key="key\x00one")
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_character")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        monthly(full_name="Nguyễn\x00Thị"),
+        {**single(), "origin": "L1-01\x00"},
+        monthly(cccd=HOLDER["cccd"] + "\x00"),
+    ],
+    ids=["full_name", "origin", "cccd"],
+)
+def test_a_nul_character_in_a_json_body_is_refused_with_a_code(api: Api, item: dict[str, Any]) -> None:
+    answer = api.order(item)
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_character")
+
+
+def test_a_body_that_only_spells_out_a_backslash_u_0000_is_not_a_nul(api: Api) -> None:
+    answer = api.order(monthly(full_name="Nguyễn \\u0000 Thị"))
+
+    assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "0001-01-01", "to": "2025-03-04"},
+        {"from": "2025-03-03", "to": "9999-12-31T23:59:59-01:00"},
+        {"from": "0001-01-01T00:00:00+01:00", "to": "2025-03-04"},
+        {"from": "2025-03-03", "to": "9999-12-31"},
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["scans", "trips", "reports/ridership", "reports/revenue", "anomalies"])
+def test_audit_times_at_the_calendar_limits_are_refused_with_a_code(
+    api: Api, token: str, query: dict[str, str], endpoint: str
+) -> None:
+    answer = api.client.get(f"/v1/audit/{endpoint}", params=query, headers=bearer(token))
+
+    assert (answer.status_code, answer.json()["code"]) == (422, "bad_filter")
+
+
+def test_audit_times_within_the_supported_years_are_answered(api: Api, token: str) -> None:
+    query = {"from": "1970-01-01", "to": "2999-12-31T23:59:59Z"}
+
+    answer = api.client.get("/v1/audit/scans", params=query, headers=bearer(token))
+
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_cursor_holding_a_time_at_the_calendar_limit_is_refused_with_a_code(api: Api, token: str) -> None:
+    cursor = base64.urlsafe_b64encode(b'["s","0001-01-01T00:00:00+01:00","G1",1]').rstrip(b"=").decode()
+
+    answer = api.client.get("/v1/audit/scans", params={"cursor": cursor}, headers=bearer(token))
+
+    assert (answer.status_code, answer.json()["code"]) == (422, "bad_cursor")
