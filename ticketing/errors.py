@@ -8,7 +8,8 @@ Hierarchy::
     │   ├── ProductNotSold            (422 product_not_sold)
     │   ├── HolderRequired            (422 holder_required)
     │   ├── InvalidStartDate          (422 invalid_start_date)
-    │   └── IdempotencyKeyReused      (422 idempotency_key_reused)
+    │   ├── IdempotencyKeyReused      (422 idempotency_key_reused)
+    │   └── BadEvent                  (422 bad_event: a journal event field no column can hold)
     ├── Unauthorized                  (401 unauthorized)
     │   └── BadSignature              (401 bad_signature)
     ├── Forbidden                     (403 forbidden)
@@ -34,6 +35,7 @@ from __future__ import annotations
 __all__ = [
     "AmountMismatch",
     "BadEnrolmentCode",
+    "BadEvent",
     "BadSignature",
     "ConfigurationError",
     "Conflict",
@@ -83,6 +85,13 @@ class ConfigurationError(TicketingError):
 class InvalidRequest(TicketingError):
     code = "invalid_request"
     status = 422
+
+
+class BadEvent(InvalidRequest):
+    """A signed journal batch holding a field of the wrong type or beyond its column (an integer past its
+    range, a NUL, a string too long): the whole batch is refused, so the gate's journal stops and says so."""
+
+    code = "bad_event"
 
 
 class InvalidCharacter(TicketingError):

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ticketing import partitions
-from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
+from ticketing.errors import BadEvent, JournalGapFound, JournalRejected, Unauthorized, WrongGate
 from ticketing.models import ChangeCounter, Gate, GateStatus, JournalGap, ScanEvent, table_of
 from ticketing.services import double_use, pairing, scan_counts
 from ticketing.services.bulk import ColumnArrays, naive_utc
@@ -78,16 +78,17 @@ def ingest_batch(
     first = items[0].get("seq") if isinstance(items[0], dict) else None
     if not isinstance(first, int) or isinstance(first, bool) or first < 1:
         raise JournalRejected("the first event has no valid seq", code="bad_sequence")
+    # Signature, the batch's own chain and every field first: a batch that does not verify changes nothing,
+    # not even a gap row or a partition.
+    device_key_text = _device_key(session, gate.gate_id)
+    verified = _verified(batch, device_key_text)
+    for event, _ in verified:
+        _check_fields(event)
     partitions.ensure_for_times(engine, _months(items), now)
     locked = _lock_gate(session, gate.gate_id)
-    if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key is None:
+    if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key != device_key_text:
         raise Unauthorized("unknown or revoked gate token")
-    prev = _expected_prev(session, locked, first, now)
-    try:
-        device_key = public_key_from_bytes(b64url_decode(locked.device_public_key))
-        verified = verify_batch_canonical(batch, device_key, prev)
-    except JournalError as exc:
-        raise JournalRejected(exc.detail, code=exc.code) from None
+    _check_link(session, locked, verified[0][0], now)
     events = [e for e, _ in verified]
     known = _stored(session, locked.gate_id, [e.seq for e in events])
     fresh = [(e, body) for e, body in verified if e.seq not in known]
@@ -133,9 +134,35 @@ def _status(
     return _DUPLICATE
 
 
+def _device_key(session: Session, gate_id: str) -> str:
+    g = _GATES.c
+    query = sa.select(g.device_public_key, g.status).where(g.gate_id == gate_id)
+    row = session.connection().execute(query).first()
+    if row is None or row.status != GateStatus.ACTIVE or row.device_public_key is None:
+        raise Unauthorized("unknown or revoked gate token")
+    return str(row.device_public_key)
+
+
+def _verified(batch: Mapping[str, Any], device_key_text: str) -> list[tuple[ChainedEvent, bytes]]:
+    """The batch's events checked against the device key and chained to one another (the link onto what
+    the server holds is _check_link's)."""
+    try:
+        device_key = public_key_from_bytes(b64url_decode(device_key_text))
+        return verify_batch_canonical(batch, device_key, None)
+    except JournalError as exc:
+        raise JournalRejected(exc.detail, code=exc.code) from None
+
+
+def _check_link(session: Session, gate: Any, first: ChainedEvent, now: datetime) -> None:
+    """The verified batch must chain onto the hash the server holds for `first.seq - 1`, or start after a
+    gap the gate has declared lost. A first gap is recorded and answered 409 (the gate resends from
+    `expected_seq`); the same gap again means it no longer has them, and the gap is accepted."""
+    expected = _expected_prev(session, gate, first.seq, now)
+    if expected is not None and first.prev_hash != expected:
+        raise JournalRejected(f"event {first.seq} does not chain onto the previous hash", code="broken_chain")
+
+
 def _expected_prev(session: Session, gate: Any, first: int, now: datetime) -> str | None:
-    """The hash the batch must chain onto; None across a gap the gate has declared lost. A first gap is
-    answered 409 (the gate resends from `expected_seq`); the same gap again means it no longer has them."""
     if first == 1:
         return GENESIS_HASH
     before = _stored(session, gate.gate_id, [first - 1]).get(first - 1)
@@ -151,6 +178,8 @@ def _expected_prev(session: Session, gate: Any, first: int, now: datetime) -> st
         gap.accepted_at = now
         session.add(gap)
         return None
+    # The gap row must outlive the 409, so the gate's resend of the same batch finds it: the batch has
+    # verified, this is the one state a refused upload leaves.
     session.add(JournalGap(gate_id=gate.gate_id, from_seq=missing_from, to_seq=first - 1, detected_at=now))
     session.commit()
     raise JournalGapFound(f"events {missing_from} to {first - 1} never arrived", expected_seq=missing_from)
@@ -261,6 +290,57 @@ def _row(gate_id: str, event: ChainedEvent, now: datetime, canonical: bytes) -> 
         "problem": "; ".join(problems)[:200] or None,
         **columns,
     }
+
+
+_MAX_SEQ = 2**63 - 1  # BIGINT
+_MAX_OWED_VND = 2**31 - 1  # INTEGER
+# Event key → the column (and so the length) it lands in; nested objects name their own keys.
+_STRING_FIELDS = {"station": "station", "direction": "direction", "input": "input_kind", "verdict": "verdict"}
+_STRING_FIELDS |= {"reason": "reason", "credential": "credential", "holder_hash": "holder_hash", "at": "at"}
+_NESTED_FIELDS = {"ticket": {"product": "product", "serial": "serial"}}
+_NESTED_FIELDS["pass"] = {"product": "product", "pass_id": "pass_id"}
+_LIMITS = _LENGTHS | {"at": 40, "serial": 20}
+
+
+def _check_fields(event: ChainedEvent) -> None:
+    """Refuse (422 bad_event) a field no column can hold: a wrong JSON type (a boolean is no integer), an
+    integer beyond its column, a NUL (PostgreSQL text holds none) or a string longer than its column.
+    The detail names the field and the seq, never the value (it may be a CCCD number)."""
+    fields = event.event
+    if event.seq > _MAX_SEQ:
+        raise BadEvent(f"event seq beyond {_MAX_SEQ}")
+    for key, column in _STRING_FIELDS.items():
+        _check_string(fields.get(key), key, _LIMITS[column], event.seq)
+    for outer, inner in _NESTED_FIELDS.items():
+        nested = fields.get(outer)
+        if nested is None:
+            continue
+        if not isinstance(nested, dict):
+            raise BadEvent(f"event {event.seq}: field {outer} is not an object")
+        for key, column in inner.items():
+            _check_string(nested.get(key), f"{outer}.{key}", _LIMITS[column], event.seq)
+    owed = fields.get("owed_vnd")
+    if owed is not None and (type(owed) is not int or not 0 <= owed <= _MAX_OWED_VND):
+        raise BadEvent(f"event {event.seq}: field owed_vnd is not an integer from 0 to {_MAX_OWED_VND}")
+    flags = fields.get("flags")
+    if flags is not None:
+        if not isinstance(flags, list):
+            raise BadEvent(f"event {event.seq}: field flags is not a list")
+        for flag in flags:
+            _check_string(flag, "flags", _LENGTHS["flags"], event.seq)
+        if len(",".join(flags)) > _LENGTHS["flags"]:
+            raise BadEvent(f"event {event.seq}: field flags longer than {_LENGTHS['flags']} characters")
+
+
+def _check_string(value: object, name: str, limit: int, seq: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise BadEvent(f"event {seq}: field {name} is not a string")
+    if "\x00" in value:
+        raise BadEvent(f"event {seq}: field {name} holds a NUL character")
+    if len(value) > limit:
+        raise BadEvent(f"event {seq}: field {name} longer than {limit} characters")
 
 
 def _text(value: object, name: str, problems: list[str], required: bool = False) -> str | None:

@@ -15,7 +15,7 @@ from fare_rules.reasons import Reason
 from ticketing.db import make_engine
 from ticketing.models import JournalGap
 from validator.codec import load_keyset
-from validator.journal import build_batch, chain_hash, chain_next
+from validator.journal import ChainedEvent, build_batch, chain_hash, chain_next
 from validator.signing import verify_response
 from validator.sync import JOURNAL_BATCH
 
@@ -197,7 +197,7 @@ def test_scan_events_keep_every_field_of_the_event_and_the_chain_reverifies(api:
 
 def test_an_event_whose_fields_do_not_fit_is_kept_but_answered_refused(api: Api, tmp_path: Path) -> None:
     gate = enrolled_gate(api, tmp_path)
-    odd = chain_next("G1", 1, "00" * 32, {"gate": "G1", "seq": 1, "station": "L1-01" * 9, "verdict": "maybe"})
+    odd = chain_next("G1", 1, "00" * 32, {"gate": "G1", "seq": 1, "station": "L1-01", "verdict": "maybe"})
     after = fake_events("G1", 1, start=2, prev=odd.hash)
 
     answer = post_batch(gate, [odd, *after])
@@ -228,3 +228,92 @@ def test_the_gate_list_shows_the_journal_head_after_an_upload(api: Api, tmp_path
     listed = api.client.get("/v1/admin/gates", headers=bearer(api.admin_token)).json()
 
     assert [(g["gate_id"], g["journal_head"]) for g in listed] == [("G1", 4)]
+
+
+def _gaps(api: Api) -> list[tuple[int, int, bool]]:
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:
+        gaps = [(g.from_seq, g.to_seq, g.accepted_at is not None) for g in session.exec(select(JournalGap))]
+    engine.dispose()
+    return gaps
+
+
+def test_a_batch_past_the_head_signed_by_a_stranger_is_refused_and_records_no_gap(
+    api: Api, tmp_path: Path
+) -> None:
+    gate = enrolled_gate(api, tmp_path)
+    events = fake_events("G1", 8)
+    post_batch(gate, events[:2])
+
+    forged = post_batch(gate, fake_events("G1", 2, start=7), key=Ed25519PrivateKey.generate())
+    genuine = post_batch(gate, events[4:])
+
+    assert (forged.status_code, forged.json()["code"]) == (400, "bad_signature")
+    assert (genuine.status_code, genuine.json()["code"], genuine.json()["expected_seq"]) == (
+        409,
+        "journal_gap",
+        3,
+    )
+    assert _gaps(api) == [(3, 4, False)]
+
+
+def test_a_reordered_batch_past_the_head_is_refused_as_out_of_sequence(api: Api, tmp_path: Path) -> None:
+    gate = enrolled_gate(api, tmp_path)
+    events = fake_events("G1", 6)
+    post_batch(gate, events[:2])
+
+    answer = post_batch(gate, [events[4], events[5], events[2], events[3]])
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "bad_sequence")
+    assert _gaps(api) == []
+
+
+def _odd_event(**fields: object) -> list[ChainedEvent]:
+    body = dict(fake_events("G1", 1)[0].event, **fields)
+    seq = body["seq"]
+    assert isinstance(seq, int)
+    return [chain_next("G1", seq, "00" * 32, body)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"owed_vnd": 2**40}, "owed_vnd"),
+        ({"owed_vnd": 2**64}, "owed_vnd"),
+        ({"owed_vnd": True}, "owed_vnd"),
+        ({"owed_vnd": "12"}, "owed_vnd"),
+        ({"station": "L1\x0001"}, "station"),
+        ({"reason": "not\x00ours"}, "reason"),
+        ({"station": "L1-01" * 9}, "station"),
+        ({"flags": ["clock\x00suspect"]}, "flags"),
+        ({"ticket": {"serial": "1", "product": "single\x00"}}, "product"),
+    ],
+)
+def test_a_batch_with_an_impossible_field_is_refused_whole_naming_the_field_and_seq(
+    api: Api, tmp_path: Path, fields: dict[str, object], field: str
+) -> None:
+    gate = enrolled_gate(api, tmp_path)
+    odd = _odd_event(**fields)
+    after = fake_events("G1", 1, start=2, prev=odd[0].hash)
+
+    answer = post_batch(gate, [*odd, *after])
+
+    assert (answer.status_code, answer.json()["code"]) == (422, "bad_event")
+    assert field in answer.json()["detail"]
+    assert "event 1" in answer.json()["detail"]
+    assert count_events(api) == 0
+
+
+def test_a_batch_whose_seq_does_not_fit_64_bits_is_refused_and_stores_nothing(
+    api: Api, tmp_path: Path
+) -> None:
+    gate = enrolled_gate(api, tmp_path)
+    seq = 2**63
+    body = dict(fake_events("G1", 1)[0].event, seq=seq)
+
+    answer = post_batch(gate, [chain_next("G1", seq, "ab" * 32, body)])
+
+    assert answer.status_code in (400, 422)
+    assert answer.json()["code"] in ("bad_event", "bad_sequence")
+    assert count_events(api) == 0
+    assert _gaps(api) == []
