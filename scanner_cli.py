@@ -35,7 +35,7 @@ from validator.gate import Gate, Inspection
 from validator.images import DECODERS, get_decoder
 from validator.screen import render_outcome
 from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_station, open_gate
-from validator.store import StoreError, StoreUnusable
+from validator.store import StoreError, StoreUnusable, is_damaged
 from validator.sync import SyncError, SyncReport
 
 __all__ = ["EXIT_DENIED", "EXIT_OK", "EXIT_STORE_FAILED", "EXIT_SYNC_FAILED", "EXIT_USAGE", "main"]
@@ -352,7 +352,7 @@ def _store_failure(exc: sqlite3.Error, data_dir: Path) -> str:
     damaged, or SQLite's own error name."""
     name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+    if is_damaged(exc):
         return f"the gate database is damaged ({name}). {_DAMAGED_HELP}"
     if code == sqlite3.SQLITE_READONLY:
         return f"the gate database cannot be written (read-only, {name})"

@@ -21,6 +21,7 @@ __all__ = [
     "StoreError",
     "StoreUnusable",
     "from_micros",
+    "is_damaged",
     "open_store",
     "to_micros",
     "transaction",
@@ -127,14 +128,19 @@ def open_store(path: Path | str) -> sqlite3.Connection:
         _configure(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        if is_damaged(exc):
             raise StoreUnusable(f"{path} is damaged ({getattr(exc, 'sqlite_errorname', exc)})") from exc
         raise
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def is_damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused the file itself (corrupt, not a database), not a write or a lock."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _check_existing(path: Path) -> None:

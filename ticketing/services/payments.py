@@ -64,6 +64,7 @@ _ITEMS: Final[sa.Table] = table_of(OrderItem)
 _TICKETS: Final[sa.Table] = table_of(Ticket)
 _PASSES: Final[sa.Table] = table_of(Pass)
 _RECORDS: Final[sa.Table] = table_of(IdempotencyRecord)
+_log = logging.getLogger(__name__)
 
 # One statement for everything a confirmation reads: the order, its items in position order, the stored
 # answer to this Idempotency-Key (if any) and the id of the key that signs now.
@@ -84,8 +85,6 @@ _LOAD: Final = (
     .order_by(_ITEMS.c.position)
 )
 # The compare-and-set that makes issuing happen once (see the module's docstring).
-_log = logging.getLogger(__name__)
-
 _PAY: Final = (
     sa.update(_ORDERS)
     .where(_ORDERS.c.id == sa.bindparam("order_id"), _ORDERS.c.status == OrderStatus.AWAITING_PAYMENT.value)
@@ -253,14 +252,13 @@ def confirm_payment(
     if order.status == OrderStatus.PAID:
         return _already_paid(order, transaction_id)
     _check_payable(session, order, amount_vnd, now)
-    _check_transaction_unused(session, order.id, transaction_id)
     try:
         won = session.exec(
             sa.update(Order)
             .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.AWAITING_PAYMENT)
             .values(status=OrderStatus.PAID, paid_at=now, payment_transaction_id=transaction_id)
         )
-    except sa.exc.IntegrityError:  # another order took the transaction id between the check and the write
+    except sa.exc.IntegrityError:  # the unique index: this transaction id already paid another order
         session.rollback()
         raise _transaction_used(order.id, transaction_id) from None
     if won.rowcount != 1:  # another confirmation got there first
@@ -274,14 +272,6 @@ def confirm_payment(
     _issue(session, ctx, [_Item.of(item) for item in items], signing, now)
     # No refresh: the ORM UPDATE above already set status, paid_at and the transaction on `order`.
     return order
-
-
-def _check_transaction_unused(session: Session, order_id: str, transaction_id: str) -> None:
-    other = session.exec(
-        select(Order.id).where(Order.payment_transaction_id == transaction_id, Order.id != order_id)
-    ).first()
-    if other is not None:
-        raise _transaction_used(order_id, transaction_id)
 
 
 def _transaction_used(order_id: str, transaction_id: str) -> Conflict:
