@@ -14,8 +14,6 @@ show the masked number kept with the pass).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +38,7 @@ from ticketing.services.audit_query import (
     parse_query,
 )
 from ticketing.services.audit_reports import ANOMALY_COLUMNS, anomalies, anomaly_rows, report, rows_csv
+from ticketing.services.csv_cells import csv_line
 
 __all__ = [
     "ANOMALY_COLUMNS",
@@ -285,12 +284,6 @@ def trips_page(session: Session, cccd_key: bytes, q: Query) -> dict[str, Any]:
 # --- CSV -------------------------------------------------------------------------------------------------
 
 
-def _csv_line(values: Sequence[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(["|".join(v) if isinstance(v, list) else v for v in values])
-    return buffer.getvalue()
-
-
 def _paged_csv(
     engine: Engine,
     columns: Sequence[str],
@@ -302,14 +295,14 @@ def _paged_csv(
 ) -> Iterator[str]:
     """CSV lines (a header first) in constant memory: `page` reads `_CSV_PAGE` rows after a key in a short
     session of its own; `first()` (the decoded cursor) is read only once the header is out, as before."""
-    yield _csv_line(columns)
+    yield csv_line(columns)
     after = first()
     while True:
         with Session(engine) as session:
             rows = page(session, after)
         for row in rows:
             values = out(row)
-            yield _csv_line([values[c] for c in columns])
+            yield csv_line([values[c] for c in columns])
         if len(rows) < _CSV_PAGE:
             return
         after = key(rows[-1])

@@ -6,8 +6,6 @@ in SQL (date_trunc on PostgreSQL, strftime on SQLite) so only the aggregate leav
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -24,6 +22,7 @@ from ticketing.errors import InvalidRequest
 from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip, table_of
 from ticketing.services import scan_counts
 from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
+from ticketing.services.csv_cells import csv_line
 from ticketing.services.double_use import DoubleUseRule, TicketUse, entered_twice
 
 __all__ = ["ANOMALY_COLUMNS", "anomalies", "anomaly_rows", "report", "rows_csv"]
@@ -39,17 +38,9 @@ _OVERSTAY_REFUSED = ("trip_time_exceeded", "same_station_time_exceeded")
 
 def rows_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> Iterator[str]:
     """CSV lines of report or anomaly rows, a header first."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
+    yield csv_line(columns)
     for row in rows:
-        values = [row.get(c) for c in columns]
-        writer.writerow(["|".join(v) if isinstance(v, list) else v for v in values])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.getvalue():
-        yield buffer.getvalue()
+        yield csv_line([row.get(c) for c in columns])
 
 
 def _range(column: sa.Column[Any], q: Query) -> list[ColumnElement[bool]]:

@@ -231,6 +231,39 @@ def test_trips_csv_has_origin_destination_and_fare(api: Api, morning: dict[str, 
     assert rows[0]["fare_vnd"] == str(morning["t1"]["fare_vnd"])
 
 
+def test_csv_cells_a_gate_wrote_as_formulas_open_as_text_in_a_spreadsheet(
+    api: Api, tmp_path: Path, token: str
+) -> None:
+    ticket = api.paid_order(single())["tickets"][0]
+    gate = journal(api, tmp_path, "L1-01", "E01")
+    gate.add(
+        "entry",
+        at(0),
+        verdict="deny",
+        reason='=HYPERLINK("http://x")',
+        flags=["@SUM(1)"],
+        **ticket_use(ticket),
+    )
+    gate.add("entry", at(1), verdict="deny", reason="+1", flags=["-2", "\tx"], **ticket_use(ticket))
+    gate.upload()
+
+    rows = list(csv.DictReader(io.StringIO(get(api, "scans", token, format="csv").text)))
+    passback = list(
+        csv.DictReader(
+            io.StringIO(
+                get(api, "anomalies", token, format="csv", **{"from": "2025-03-03", "to": "2025-03-04"}).text
+            )
+        )
+    )
+
+    assert [(r["reason"], r["flags"]) for r in rows] == [
+        ('\'=HYPERLINK("http://x")', "'@SUM(1)"),
+        ("'+1", "'\tx|-2"),
+    ]
+    cells = [cell for row in rows + passback for cell in row.values() if cell]
+    assert not [cell for cell in cells if cell[0] in "=+-@\t\r"]
+
+
 # --- reports --------------------------------------------------------------------------------------------
 
 DAY = {"from": "2025-03-03", "to": "2025-03-04"}
