@@ -11,7 +11,8 @@ Hierarchy::
     │   ├── IdempotencyKeyReused      (422 idempotency_key_reused)
     │   └── BadEvent                  (422 bad_event: a journal event field no column can hold)
     ├── Unauthorized                  (401 unauthorized)
-    │   └── BadSignature              (401 bad_signature)
+    │   ├── BadSignature              (401 bad_signature)
+    │   └── StaleTimestamp            (401 stale_timestamp: a genuine webhook signature outside its window)
     ├── Forbidden                     (403 forbidden)
     │   ├── RefundsNotAllowed         (403 refunds_not_allowed)
     │   ├── BadEnrolmentCode          (403 bad_code; code_expired)
@@ -55,6 +56,7 @@ __all__ = [
     "PayloadTooLarge",
     "ProductNotSold",
     "RefundsNotAllowed",
+    "StaleTimestamp",
     "TicketNotRefundable",
     "TicketingError",
     "Unauthorized",
@@ -125,6 +127,13 @@ class Unauthorized(TicketingError):
 
 class BadSignature(Unauthorized):
     code = "bad_signature"
+
+
+class StaleTimestamp(Unauthorized):
+    """A bank notification signed with the right secret but too far from the service's clock: a replay, or
+    a sender whose clock is off. Not a BadSignature, so the bank can tell a clock from a secret."""
+
+    code = "stale_timestamp"
 
 
 class Forbidden(TicketingError):

@@ -1,6 +1,8 @@
 import hashlib
 import hmac
 import json
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,6 +12,7 @@ from ticketing.payments.webhook import (
     DEFAULT_MAX_AGE_SECONDS,
     InvalidNotification,
     PaymentNotification,
+    Verification,
     parse_notification,
     sign_notification,
     verify_notification,
@@ -18,6 +21,7 @@ from ticketing.payments.webhook import (
 SECRET = b"bank-shared-secret-for-tests"
 NOW = 1_767_225_600  # 2026-01-01 00:00:00 UTC
 BODY = b'{"order_id":"ord_1","reference":"MQR8F3K2Q","amount_vnd":20000,"bank_transaction_id":"FT2601"}'
+ISSUING_DOC = Path(__file__).resolve().parents[2] / "docs" / "issuing.md"
 
 
 def make_notification(**changes: object) -> dict[str, object]:
@@ -36,56 +40,97 @@ def test_the_signature_is_hmac_sha256_of_the_timestamp_a_dot_and_the_body() -> N
     assert sign_notification(BODY, SECRET, NOW) == f"t=1767225600,v1={expected}"
 
 
+def _documented_example() -> dict[str, str]:
+    """The worked example of docs/issuing.md: its `text` block's labelled lines and its shell variables."""
+    section = ISSUING_DOC.read_text(encoding="utf-8").split("### The notification's signature", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    table = re.search(r"```text\n(.*?)```", section, re.DOTALL)
+    shell = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert table is not None
+    assert shell is not None
+    example = dict(re.findall(r"^(secret|timestamp|body|X-Signature) +(.+)$", table[1], re.MULTILINE))
+    variables = dict(re.findall(r"^(SECRET|T|BODY)='?(.*?)'?$", shell[1], re.MULTILINE))
+    assert variables == {"SECRET": example["secret"], "T": example["timestamp"], "BODY": example["body"]}
+    return example
+
+
+def test_the_worked_example_in_the_docs_signs_to_its_header_and_verifies() -> None:
+    example = _documented_example()
+    secret, body, timestamp = example["secret"].encode(), example["body"].encode(), int(example["timestamp"])
+
+    assert sign_notification(body, secret, timestamp) == example["X-Signature"]
+    assert verify_notification(body, example["X-Signature"], secret, timestamp) is Verification.VALID
+    assert parse_notification(body).amount_vnd > 0
+
+
 def test_a_fresh_signature_verifies() -> None:
-    assert verify_notification(BODY, sign_notification(BODY, SECRET, NOW - 10), SECRET, NOW)
+    assert (
+        verify_notification(BODY, sign_notification(BODY, SECRET, NOW - 10), SECRET, NOW)
+        is Verification.VALID
+    )
 
 
 def test_a_signature_exactly_at_the_edge_of_the_window_verifies() -> None:
     header = sign_notification(BODY, SECRET, NOW - DEFAULT_MAX_AGE_SECONDS)
 
-    assert verify_notification(BODY, header, SECRET, NOW)
+    assert verify_notification(BODY, header, SECRET, NOW) is Verification.VALID
 
 
 @pytest.mark.parametrize("sent_at", [NOW - DEFAULT_MAX_AGE_SECONDS - 1, NOW + DEFAULT_MAX_AGE_SECONDS + 1])
-def test_a_signature_outside_the_window_either_side_is_refused(sent_at: int) -> None:
-    assert not verify_notification(BODY, sign_notification(BODY, SECRET, sent_at), SECRET, NOW)
+def test_a_genuine_signature_outside_the_window_either_side_is_a_stale_timestamp(sent_at: int) -> None:
+    header = sign_notification(BODY, SECRET, sent_at)
+
+    assert verify_notification(BODY, header, SECRET, NOW) is Verification.STALE_TIMESTAMP
+
+
+@pytest.mark.parametrize("sent_at", [NOW - 3600, NOW + 3600])
+def test_a_wrong_signature_outside_the_window_is_a_bad_signature_not_a_stale_timestamp(sent_at: int) -> None:
+    header = sign_notification(BODY, b"another-secret", sent_at)
+
+    assert verify_notification(BODY, header, SECRET, NOW) is Verification.BAD_SIGNATURE
 
 
 def test_a_narrower_window_refuses_what_the_default_accepts() -> None:
     header = sign_notification(BODY, SECRET, NOW - 60)
 
-    assert not verify_notification(BODY, header, SECRET, NOW, max_age_seconds=30)
+    assert verify_notification(BODY, header, SECRET, NOW, max_age_seconds=30) is Verification.STALE_TIMESTAMP
 
 
 def test_a_changed_body_is_refused() -> None:
     header = sign_notification(BODY, SECRET, NOW)
 
-    assert not verify_notification(BODY.replace(b"20000", b"2000000"), header, SECRET, NOW)
+    changed = BODY.replace(b"20000", b"2000000")
+
+    assert verify_notification(changed, header, SECRET, NOW) is Verification.BAD_SIGNATURE
 
 
 def test_a_signature_made_with_another_secret_is_refused() -> None:
-    assert not verify_notification(BODY, sign_notification(BODY, b"another-secret", NOW), SECRET, NOW)
+    header = sign_notification(BODY, b"another-secret", NOW)
+
+    assert verify_notification(BODY, header, SECRET, NOW) is Verification.BAD_SIGNATURE
 
 
 def test_moving_the_timestamp_into_the_window_breaks_the_signature() -> None:
     old = sign_notification(BODY, SECRET, NOW - 3600)
 
-    assert not verify_notification(BODY, old.replace(f"t={NOW - 3600}", f"t={NOW}"), SECRET, NOW)
+    moved = old.replace(f"t={NOW - 3600}", f"t={NOW}")
+
+    assert verify_notification(BODY, moved, SECRET, NOW) is Verification.BAD_SIGNATURE
 
 
 def test_one_matching_signature_among_several_verifies_for_secret_rotation() -> None:
     current = sign_notification(BODY, SECRET, NOW).split(",")[1]
     retired = sign_notification(BODY, b"retired-secret", NOW).split(",")[1]
 
-    assert verify_notification(BODY, f"t={NOW},{retired},{current}", SECRET, NOW)
+    assert verify_notification(BODY, f"t={NOW},{retired},{current}", SECRET, NOW) is Verification.VALID
 
 
 def test_unknown_schemes_and_spaces_and_uppercase_hex_are_tolerated() -> None:
     timestamp, signature = sign_notification(BODY, SECRET, NOW).split(",")
 
-    assert verify_notification(
-        BODY, f"{timestamp}, v0=legacy, {signature.upper().replace('V1', 'v1')}", SECRET, NOW
-    )
+    header = f"{timestamp}, v0=legacy, {signature.upper().replace('V1', 'v1')}"
+
+    assert verify_notification(BODY, header, SECRET, NOW) is Verification.VALID
 
 
 @pytest.mark.parametrize(
@@ -106,7 +151,7 @@ def test_unknown_schemes_and_spaces_and_uppercase_hex_are_tolerated() -> None:
     ],
 )
 def test_a_malformed_header_is_refused_not_raised(header: str) -> None:
-    assert verify_notification(BODY, header, SECRET, NOW) is False
+    assert verify_notification(BODY, header, SECRET, NOW) is Verification.BAD_SIGNATURE
 
 
 def test_an_empty_secret_is_a_configuration_error() -> None:

@@ -3,11 +3,11 @@
 The sender signs `f"{timestamp}." + body` with HMAC-SHA256 under a shared secret and sends the header
 `t=<unix seconds>,v1=<hex digest>`. Binding the timestamp into the MAC lets the receiver refuse old
 deliveries; a replay inside the window is caught by the service, which confirms each order and bank
-transaction once.
+transaction once. docs/issuing.md states the scheme for the bank, with a worked example.
 
 Errors: a body that is not a valid notification raises `InvalidNotification`, a `ValueError`. A bad
-signature is not an error but `False` from `verify_notification`. An empty secret is a configuration bug:
-`ValueError`.
+signature or a stale timestamp is not an error but a `Verification` from `verify_notification`. An empty
+secret is a configuration bug: `ValueError`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ import hmac
 import json
 import re
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 
 __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
     "InvalidNotification",
     "PaymentNotification",
+    "Verification",
     "parse_notification",
     "sign_notification",
     "verify_notification",
@@ -35,6 +37,14 @@ _MAX_TEXT = 128
 _MAX_TRANSACTION_ID = (
     64  # orders.payment_transaction_id holds 64: longer would fail the insert, not the parse
 )
+
+
+class Verification(StrEnum):
+    """What `verify_notification` found. Except `VALID`, the values are the service's refusal codes."""
+
+    VALID = "valid"
+    BAD_SIGNATURE = "bad_signature"
+    STALE_TIMESTAMP = "stale_timestamp"
 
 
 class InvalidNotification(ValueError):
@@ -68,24 +78,30 @@ def verify_notification(
     secret: bytes,
     now: int,
     max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
-) -> bool:
-    """True when the header carries a valid signature of `body` made within `max_age_seconds` of `now`.
+) -> Verification:
+    """`VALID` when the header carries a valid signature of `body` made within `max_age_seconds` of `now`.
 
-    Several `v1=` entries are allowed (a sender rotating its secret signs with both); one match suffices.
-    Timestamps too far in the future are refused like old ones, so a skewed clock cannot widen the window.
+    A malformed header or no matching signature is `BAD_SIGNATURE`; a genuine signature whose timestamp is
+    more than `max_age_seconds` before or after `now` is `STALE_TIMESTAMP`. Several `v1=` entries are
+    allowed (a sender rotating its secret signs with both); one match suffices. Timestamps too far in the
+    future are refused like old ones, so a skewed clock cannot widen the window.
     """
     if not secret:
         raise ValueError("webhook secret must not be empty")
     parsed = _parse_header(signature_header)
     if parsed is None:
-        return False
+        return Verification.BAD_SIGNATURE
     timestamp, candidates = parsed
-    if abs(now - timestamp) > max_age_seconds:
-        return False
     expected = _digest(body, secret, timestamp).encode()
     # Check every candidate, so the time taken does not reveal which one matched.
     matches = [hmac.compare_digest(expected, candidate.encode()) for candidate in candidates]
-    return any(matches)
+    if not any(matches):
+        return Verification.BAD_SIGNATURE
+    # The MAC is checked first, so only the holder of the secret learns that its clock is off; anyone
+    # else is told bad_signature whatever the timestamp.
+    if abs(now - timestamp) > max_age_seconds:
+        return Verification.STALE_TIMESTAMP
+    return Verification.VALID
 
 
 def parse_notification(body: bytes) -> PaymentNotification:

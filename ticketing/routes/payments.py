@@ -7,9 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from ticketing.deps import BearerDep, ContextDep, NowDep, SessionDep
-from ticketing.errors import BadSignature, InvalidRequest
+from ticketing.errors import BadSignature, InvalidRequest, StaleTimestamp
 from ticketing.models import OrderPublic
-from ticketing.payments.webhook import InvalidNotification, parse_notification, verify_notification
+from ticketing.payments.webhook import (
+    DEFAULT_MAX_AGE_SECONDS,
+    InvalidNotification,
+    Verification,
+    parse_notification,
+    verify_notification,
+)
 from ticketing.responses import json_text
 from ticketing.schemas import PaymentAccepted
 from ticketing.services import payments
@@ -37,7 +43,12 @@ def notify(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Response:
     # The app's clock (not time.time()), so the 300 s replay window is tested with a fixed `now`.
-    if not verify_notification(body, x_signature, ctx.webhook_secret, int(now.timestamp())):
+    verification = verify_notification(body, x_signature, ctx.webhook_secret, int(now.timestamp()))
+    if verification is Verification.STALE_TIMESTAMP:
+        raise StaleTimestamp(
+            f"the X-Signature timestamp is more than {DEFAULT_MAX_AGE_SECONDS} s from the service's clock"
+        )
+    if verification is not Verification.VALID:
         raise BadSignature("the notification's X-Signature does not verify")
     try:
         notification = parse_notification(body)

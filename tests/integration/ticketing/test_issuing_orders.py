@@ -393,7 +393,7 @@ def test_a_notification_replayed_after_the_300_second_window_is_refused(api: Api
     got = _notify(api, order, signed_at=signed_at)
     read = api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"])).json()
 
-    assert (got.status_code, got.json()["code"]) == (401, "bad_signature")
+    assert (got.status_code, got.json()["code"]) == (401, "stale_timestamp")
     assert read["status"] == "awaiting_payment"
 
 
@@ -415,6 +415,16 @@ def test_a_notification_signed_too_far_ahead_of_the_clock_is_refused(api: Api) -
     order = api.order(single()).json()
 
     got = _notify(api, order, signed_at=api.clock.now + timedelta(seconds=301))
+    read = api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"])).json()
+
+    assert (got.status_code, got.json()["code"]) == (401, "stale_timestamp")
+    assert read["status"] == "awaiting_payment"
+
+
+def test_a_stale_notification_with_a_wrong_secret_is_a_bad_signature(api: Api) -> None:
+    order = api.order(single()).json()
+
+    got = _notify(api, order, secret="not-the-secret", signed_at=api.clock.now - timedelta(hours=1))
 
     assert (got.status_code, got.json()["code"]) == (401, "bad_signature")
 
