@@ -23,13 +23,49 @@ from ticketing.catalog import load_catalog
 from ticketing.db import make_engine, utcnow
 from ticketing.partitions import extend_ahead, is_partitioned
 from ticketing.services import audit
-from ticketing.services.audit_query import REPORT_KINDS, Query, parse_query
+from ticketing.services.audit_query import (
+    ANOMALY_KINDS,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    REPORT_KINDS,
+    Query,
+    parse_query,
+)
 from ticketing.settings import Settings
 
 __all__ = ["add_parser", "run"]
 
-_FILTERS: tuple[str, ...] = ("station", "origin", "destination", "gate", "from", "to", "ticket", "order")
-_FILTERS += ("product", "verdict", "reason", "status", "bucket", "kind", "limit", "cursor")
+# What each filter means. A subcommand offers exactly the filters its endpoint accepts (the *_FILTERS of
+# audit_query), so an option that --help lists is never refused as unknown_filter.
+_HELP: dict[str, str] = {
+    "from": "start of the range, inclusive: an ISO 8601 time or date (no offset: Ho Chi Minh City time)",
+    "to": "end of the range, exclusive: a time or date as for --from",
+    "station": "station code, e.g. L1-01",
+    "origin": "the trip's entry station",
+    "destination": "the trip's exit station",
+    "gate": "gate id, e.g. L1-01-G2",
+    "ticket": "ticket serial (a pass's serial finds its CCCD card's scans too)",
+    "order": "order id: the scans or trips of all its tickets",
+    "product": "product: single, day, three_day, monthly, ...",
+    "verdict": "accept or deny",
+    "reason": "denial reason code, e.g. bad_signature",
+    "status": "open, complete or orphan_exit",
+    "bucket": "hour (default) or day",
+    "kind": "one of " + ", ".join(ANOMALY_KINDS),
+    "limit": f"rows per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}); --csv writes every row",
+    "cursor": "the next page: the value after `more: --cursor` below the previous one",
+}
+_HELP_IN = {
+    ("trips", "station"): "entry or exit station, e.g. L1-01",
+    ("anomalies", "limit"): f"at most this many listed per kind, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
+}
+_RANGE_REQUIRED = ("report", "anomalies")
+_REPORT_HELP = {
+    "ridership": "entries and exits per station and hour or day",
+    "od": "trips, fares and durations per origin and destination",
+    "revenue": "tickets sold and refunded next to fares ridden",
+    "denials": "refused scans per station, gate and reason",
+}
 _SCAN_TABLE = ("at", "station", "gate", "seq", "direction", "verdict", "reason", "credential", "cccd")
 _TRIP_TABLE = (
     "started_at",
@@ -46,28 +82,38 @@ _TRIP_TABLE = (
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("audit", help="auditors: scans, trips, reports, anomalies (table or CSV)")
     sub = parser.add_subparsers(dest="audit_command", required=True)
-    for name in ("scans", "trips", "anomalies"):
-        _filters(sub.add_parser(name, help=f"list {name}"))
+    _filters(sub.add_parser("scans", help="list scans, refused ones too"), "scans", audit.SCAN_FILTERS)
+    _filters(sub.add_parser("trips", help="list trips"), "trips", audit.TRIP_FILTERS)
     report = sub.add_parser("report", help="ridership | od | revenue | denials over --from/--to")
-    report.add_argument("kind", choices=REPORT_KINDS)
-    _filters(report)
+    kinds = report.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for kind in REPORT_KINDS:
+        _filters(kinds.add_parser(kind, help=_REPORT_HELP[kind]), "report", audit.REPORT_FILTERS[kind])
+    anomalies = sub.add_parser("anomalies", help="double use, passback, overstay, ... over --from/--to")
+    _filters(anomalies, "anomalies", audit.ANOMALY_FILTERS)
     partitions = sub.add_parser("partitions", help="PostgreSQL: create scan_events month partitions ahead")
     partitions.add_argument("--ahead", type=int, default=3, help="months after this one (default 3)")
 
 
-def _filters(parser: argparse.ArgumentParser) -> None:
-    for name in _FILTERS:
-        parser.add_argument(f"--{name}", dest=f"f_{name}")
-    # No --cccd NUMBER: a command line is visible in `ps` and kept in shell history.
-    parser.add_argument(
-        "--ask-cccd", action="store_true", help="type the holder's CCCD number at a hidden prompt"
-    )
+def _filters(parser: argparse.ArgumentParser, command: str, allowed: frozenset[str]) -> None:
+    for name in (n for n in _HELP if n in allowed):
+        text = _HELP_IN.get((command, name), _HELP[name])
+        if name in ("from", "to") and command in _RANGE_REQUIRED:
+            text += " (required)"
+        metavar = "TIME" if name in ("from", "to") else name.upper()
+        parser.add_argument(f"--{name}", dest=f"f_{name}", metavar=metavar, help=text)
+    if "cccd" in allowed:
+        # No --cccd NUMBER: a command line is visible in `ps` and kept in shell history.
+        parser.add_argument(
+            "--ask-cccd",
+            action="store_true",
+            help="the holder's CCCD number, typed at a hidden prompt (or set METRO_AUDIT_CCCD)",
+        )
     parser.add_argument("--csv", action="store_true", help="CSV on stdout: every matching row")
 
 
 def _query(args: argparse.Namespace, allowed: frozenset[str], require_range: bool = False) -> Query:
-    given = {name: getattr(args, f"f_{name}") for name in _FILTERS if getattr(args, f"f_{name}") is not None}
-    cccd = _asked_cccd() if args.ask_cccd else os.environ.get("METRO_AUDIT_CCCD")
+    given = {name: value for name in _HELP if (value := getattr(args, f"f_{name}", None)) is not None}
+    cccd = _asked_cccd() if getattr(args, "ask_cccd", False) else os.environ.get("METRO_AUDIT_CCCD")
     if args.csv:
         given["format"] = "csv"
     return parse_query(given, allowed | {"format"}, require_range=require_range, cccd=cccd)

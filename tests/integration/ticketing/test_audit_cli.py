@@ -4,16 +4,48 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
-from audit_support import at, journal, pass_use, ticket_use
+from audit_support import at, auditor_token, get, journal, pass_use, ticket_use
 from issuing_support import HOLDER, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
 from ticketing.cli import EXIT_OK, EXIT_USAGE, main
+from ticketing.services.audit_query import (
+    ANOMALY_FILTERS,
+    REPORT_FILTERS,
+    REPORT_KINDS,
+    SCAN_FILTERS,
+    TRIP_FILTERS,
+)
 
 CCCD_KEY = b"test-cccd-key-0123456789"
+# Each CLI command, the endpoint it answers for (under /v1/audit/) and the query parameters that accepts.
+ENDPOINTS: dict[tuple[str, ...], tuple[str, frozenset[str]]] = {
+    ("scans",): ("scans", SCAN_FILTERS),
+    ("trips",): ("trips", TRIP_FILTERS),
+    **{("report", kind): (f"reports/{kind}", REPORT_FILTERS[kind]) for kind in REPORT_KINDS},
+    ("anomalies",): ("anomalies", ANOMALY_FILTERS),
+}
+# A value each filter accepts (the cursor is fetched: it must be a real one of the listing).
+SAMPLES = {
+    "station": "L1-01",
+    "origin": "L1-01",
+    "destination": "L1-05",
+    "gate": "G2",
+    "ticket": "1",
+    "order": "0" * 32,
+    "product": "single",
+    "verdict": "deny",
+    "reason": "not_our_code",
+    "status": "complete",
+    "bucket": "day",
+    "kind": "double_use",
+    "limit": "1",
+}
+DAY = {"from": "2025-03-03", "to": "2025-03-04"}
 
 
 @pytest.fixture
@@ -118,3 +150,50 @@ def test_partitions_ahead_is_a_no_op_on_sqlite_and_creates_months_on_postgresql(
         assert "not partitioned" in out
     else:
         assert out.startswith("partitions created:")
+
+
+def _help_options(capsys: pytest.CaptureFixture[str], command: tuple[str, ...]) -> dict[str, str]:
+    """Each option `audit COMMAND --help` lists, with its help text ("" when it has none)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["audit", *command, "--help"])
+    options: dict[str, str] = {}
+    for entry in re.split(r"\n  (?=-)", capsys.readouterr().out.split("options:", 1)[1])[1:]:
+        first, _, rest = entry.partition("\n")
+        invocation, _, text = first.partition("  ")
+        name = [word.rstrip(",") for word in invocation.split() if word.startswith("--")][-1]
+        options[name] = " ".join((text + " " + rest).split())
+    return options
+
+
+@pytest.mark.parametrize("command", list(ENDPOINTS), ids=" ".join)
+def test_each_audit_command_offers_exactly_the_filters_of_its_endpoint_each_with_help(
+    capsys: pytest.CaptureFixture[str], command: tuple[str, ...]
+) -> None:
+    accepted = ENDPOINTS[command][1]
+    expected = {f"--{name}" for name in accepted - {"format", "cccd"}} | {"--help", "--csv"}
+    expected |= {"--ask-cccd"} if "cccd" in accepted else set()
+
+    options = _help_options(capsys, command)
+
+    assert set(options) == expected
+    assert [name for name, text in options.items() if not text] == []
+
+
+def test_every_option_an_audit_command_offers_is_accepted_by_the_server_and_the_cli(
+    cli_env: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = auditor_token(cli_env)
+    answers: dict[str, tuple[int, int]] = {}
+    for command, (path, _accepted) in ENDPOINTS.items():
+        values = {**SAMPLES, **DAY, "cursor": get(cli_env, path, token, **DAY, limit=1).json().get("next")}
+        for option in set(_help_options(capsys, command)) - {"--help", "--ask-cccd"}:  # CCCD: above
+            name = option.removeprefix("--")
+            given = {"format": "csv"} if name == "csv" else {name: values[name]}
+            params = {**DAY, **given}
+            argv = ["--csv" if k == "format" else f"--{k}={v}" for k, v in params.items()]
+            http = get(cli_env, path, token, **params).status_code
+            answers[f"{' '.join(command)} {option}"] = (http, _run(capsys, *command, *argv)[0])
+
+    assert answers == dict.fromkeys(answers, (200, EXIT_OK))
+    assert len(answers) >= 30
