@@ -27,11 +27,12 @@ from ticketing.services import gates
 from ticketing.services.api_tokens import create_token
 from ticketing.settings import Settings, load_settings, resolve_secrets
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "initialise", "main"]
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "initialise", "main"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # 128 + SIGPIPE, as for any command whose reader stopped reading
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,19 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if data_dir is not None:
         os.environ["METRO_DATA_DIR"] = str(data_dir)  # serve's workers build their settings from the env
     try:
-        settings = resolve_secrets(load_settings())
-        if args.command == "init":
-            return initialise(settings)
-        if args.command == "serve":
-            return _serve(settings, args)
-        if args.command == "keys":
-            return _keys(settings, args)
-        if args.command == "tokens" and args.tokens_command == "create":
-            return _create_token(settings, Role(args.role), args.label)
-        if args.command == "audit":
-            return audit_cli.run(settings, args)
-        if args.command == "gates":
-            return _gates(settings, args)
+        code = _command(resolve_secrets(load_settings()), args)
+        sys.stdout.flush()  # what is still buffered for a pipe is written now, inside this try
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except TicketingError as error:
         print(f"error: {error.code}: {error.detail}", file=sys.stderr)
         return EXIT_ERROR
@@ -109,8 +102,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {error.filename}" if error.filename else ""
         print(f"error: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "init":
+        return initialise(settings)
+    if args.command == "serve":
+        return _serve(settings, args)
+    if args.command == "keys":
+        return _keys(settings, args)
+    if args.command == "tokens" and args.tokens_command == "create":
+        return _create_token(settings, Role(args.role), args.label)
+    if args.command == "audit":
+        return audit_cli.run(settings, args)
+    if args.command == "gates":
+        return _gates(settings, args)
     _parser().print_usage(sys.stderr)
     return EXIT_USAGE
+
+
+def _reader_gone() -> int:
+    """Our standard output's reader went away (`audit scans --csv | head`): stop quietly, as `cat` does,
+    with the status a shell shows for a command that SIGPIPE ended. Standard output now goes nowhere, so
+    that the interpreter's last flush at exit finds no closed pipe to complain about."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def initialise(settings: Settings) -> int:

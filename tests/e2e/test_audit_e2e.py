@@ -22,6 +22,7 @@ from server_support import ROOT, ServerProcess, running
 import scanner_cli
 from fare_rules.policy import service_day
 from ticketing.catalog import load_catalog
+from ticketing.cli import EXIT_BROKEN_PIPE
 from validator.testing import CCCD_NUMBER, cccd_qr
 
 pytestmark = pytest.mark.e2e
@@ -164,3 +165,24 @@ def test_an_auditor_answers_each_question_by_api_csv_and_cli(
     assert [r["credential"] for r in found_csv if r["kind"] == "double_use"] == [f"t:{shared['serial']}"]
     assert f"t:{shared['serial']}" in found_cli
     assert os.environ.get("METRO_AUDIT_CCCD") is None
+
+
+@pytest.mark.parametrize("command", [["scans", "--csv"], ["scans"]], ids=["csv", "table"])
+def test_audit_output_into_a_pipe_whose_reader_has_gone_ends_quietly(
+    tmp_path: Path, command: list[str]
+) -> None:
+    server = ServerProcess(tmp_path / "server")  # initialised, not serving: the CLI reads the database
+    read, write = os.pipe()
+    os.close(read)  # `... | head` that has already read what it wanted and exited
+    argv = [sys.executable, "-m", "ticketing", "--data-dir", str(server.data_dir), "audit", *command]
+    try:
+        done = subprocess.run(
+            argv, cwd=ROOT, env=server.env, stdout=write, stderr=subprocess.PIPE, timeout=60, check=False
+        )
+    finally:
+        os.close(write)
+    stderr = done.stderr.decode()
+
+    assert done.returncode == EXIT_BROKEN_PIPE
+    assert "Broken pipe" not in stderr
+    assert "Traceback" not in stderr
