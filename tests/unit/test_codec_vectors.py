@@ -7,6 +7,7 @@ tests/vectors/ticket_v1.json is read-only repository data (regenerate it with
 from __future__ import annotations
 
 import json
+import re
 import struct
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import base45
 import pytest
 
+from fare_rules.network import load_network
 from fare_rules.products import Product
 from fare_rules.reasons import Reason
 from validator.codec import (
@@ -34,9 +36,12 @@ from validator.codec import (
     public_key_to_bytes,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "vectors" / "ticket_v1.json").read_text(encoding="utf-8")
+    (ROOT / "tests" / "vectors" / "ticket_v1.json").read_text(encoding="utf-8")
 )
+SPEC = (ROOT / "docs" / "ticket-format.md").read_text(encoding="utf-8")
+NETWORK = load_network((ROOT / "fare_rules" / "data" / "hcmc-line1.json").read_text(encoding="utf-8"))
 KEYS = {key["name"]: key for key in VECTORS["keys"]}
 KEYSET = load_keyset(VECTORS["keyset"])
 VALID = {vector["name"]: vector for vector in VECTORS["valid"]}
@@ -82,6 +87,35 @@ def signing_key(vector: dict[str, Any]) -> Any:
 
 def test_the_vectors_cover_a_single_ticket_and_a_monthly_pass() -> None:
     assert {v["fields"]["product"] for v in VALID.values()} >= {"single", "monthly"}
+
+
+def test_the_vector_single_ticket_names_real_stations_from_l1_01_to_l1_05() -> None:
+    fields = VALID["single ticket"]["fields"]
+
+    assert NETWORK.by_number(fields["origin"]).code == "L1-01"
+    assert NETWORK.by_number(fields["destination"]).code == "L1-05"
+
+
+def test_the_station_table_in_the_spec_is_the_networks() -> None:
+    section = SPEC.split("### Station numbers", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(
+        r"^\| `(L\d+-\d+)` \| (\d+) \| `([0-9a-f]{4})` \| ([^|]+) \| ([^|]+) \|$", section, re.M
+    )
+    table = [
+        (code, int(number), int(hex_, 16), vi.strip(), en.strip()) for code, number, hex_, vi, en in rows
+    ]
+
+    assert table == [(s.code, s.number, s.number, s.name_vi, s.name_en) for s in NETWORK.stations]
+
+
+@pytest.mark.parametrize("vector", VALID.values(), ids=VALID.keys())
+def test_the_spec_shows_each_valid_vectors_payload(vector: dict[str, Any]) -> None:
+    assert f"\n{vector['payload']}\n" in SPEC
+
+
+def test_the_single_ticket_vector_holds_a_space_inside_its_text() -> None:
+    """The spec points at it: readers must keep a space (Base45 digit 36) that is not at either end."""
+    assert " " in VALID["single ticket"]["payload"].strip()
 
 
 def test_the_vector_context_and_scheme_are_the_codecs() -> None:

@@ -51,10 +51,10 @@ def _single() -> TicketBody:
     bought = datetime(2025, 1, 21, 8, 0, tzinfo=UTC) - ICT
     return TicketBody(
         key_id=_kid("issuer"),
-        serial=20250121000042,
+        serial=20250121000010,  # chosen so the payload text holds a space (Base45 digit 36) inside it
         product=Product.SINGLE,
-        origin=1,  # L1-01 Bến Thành
-        destination=5,  # L1-05 Tân Cảng
+        origin=101,  # L1-01 Bến Thành: wire numbers are fare_rules/data/hcmc-line1.json's `number`
+        destination=105,  # L1-05 Tân Cảng
         issued_at=bought,
         valid_from=bought,
         valid_until=bought + timedelta(days=30),
