@@ -80,10 +80,11 @@ class Use:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What the gate knows of a credential: its accepted uses, oldest first, and whether it is revoked."""
+    """What the gate knows of a credential: its accepted uses, oldest first, and why it is revoked (None
+    while it is not)."""
 
     uses: tuple[Use, ...] = ()
-    revoked: bool = False
+    revoked: Reason | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Message", "Reason", "message_for"]
+__all__ = ["Message", "Reason", "message_for", "revocation_reason"]
 
 
 class Reason(StrEnum):
@@ -26,7 +26,10 @@ class Reason(StrEnum):
     CCCD_INVALID = "cccd_invalid"
     CCCD_NO_PASS = "cccd_no_pass"  # noqa: S105 - a reason code, not a password
     # The credential's state
-    REVOKED = "revoked"
+    REVOKED = "revoked"  # by the operator, for a cause without a reason of its own (a pass, a block)
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+    REVOKED_DOUBLE_USE = "revoked_double_use"
     NOT_YET_VALID = "not_yet_valid"
     EXPIRED = "expired"
     PENDING_VERIFICATION = "pending_verification"
@@ -60,7 +63,12 @@ _MESSAGES: dict[Reason, Message] = {
     Reason.UNREADABLE_IMAGE: Message("Không đọc được tệp ảnh", "Image file cannot be read"),
     Reason.CCCD_INVALID: Message("Mã QR CCCD không hợp lệ", "Invalid CCCD card QR"),
     Reason.CCCD_NO_PASS: Message("CCCD chưa đăng ký vé tháng", "No pass registered for this CCCD"),
-    Reason.REVOKED: Message("Vé đã bị hủy hoặc hoàn tiền", "Ticket cancelled or refunded"),
+    Reason.REVOKED: Message("Vé đã bị thu hồi", "Ticket revoked by the operator"),
+    Reason.REFUNDED: Message("Vé đã được hoàn tiền", "Ticket refunded"),
+    Reason.CANCELLED: Message("Vé đã bị hủy", "Ticket cancelled"),
+    Reason.REVOKED_DOUBLE_USE: Message(
+        "Vé bị thu hồi: đã vào ga hai lần", "Ticket revoked: it entered at two gates"
+    ),
     Reason.NOT_YET_VALID: Message("Vé chưa đến ngày hiệu lực", "Ticket not yet valid"),
     Reason.EXPIRED: Message("Vé đã hết hạn", "Ticket expired"),
     Reason.PENDING_VERIFICATION: Message(
@@ -82,3 +90,17 @@ _MESSAGES: dict[Reason, Message] = {
 def message_for(reason: Reason) -> Message:
     """The Vietnamese and English screen text for a refusal."""
     return _MESSAGES[reason]
+
+
+# Why the issuer put a ticket on the revocation list (the sync contract's `reason`) -> what the gate says.
+# A revoked signing key needs no entry: the codec refuses its tickets as KEY_REVOKED.
+_REVOCATION_CAUSES: dict[str, Reason] = {
+    "refunded": Reason.REFUNDED,
+    "cancelled": Reason.CANCELLED,
+    "double_use": Reason.REVOKED_DOUBLE_USE,
+}
+
+
+def revocation_reason(cause: str) -> Reason:
+    """The refusal for a ticket revoked for `cause`; a cause this gate does not know is plainly `revoked`."""
+    return _REVOCATION_CAUSES.get(cause, Reason.REVOKED)

@@ -39,8 +39,8 @@ def decide(  # noqa: PLR0917 - the contract others code against; every input is 
     credential: Credential, scan: Scan, history: History, policy: Policy, tariff: Tariff, now: datetime
 ) -> Decision:
     """Decide one scan. `now` is the gate's (aware) clock; `history` holds the credential's accepted uses."""
-    if history.revoked:
-        return Denied(Reason.REVOKED)
+    if history.revoked is not None:
+        return Denied(history.revoked)
     if credential.product == Product.MONTHLY_STUDENT and not credential.eligibility_verified:
         return Denied(Reason.PENDING_VERIFICATION)
     if scan.station not in tariff.stations:

@@ -83,6 +83,7 @@ class TripStatus(StrEnum):
     OPEN = "open"  # an entry, no exit yet
     COMPLETE = "complete"  # entry paired with its exit
     ORPHAN_EXIT = "orphan_exit"  # an exit whose entry never reached the server
+    REPEATED_EXIT = "repeated_exit"  # a second exit of a complete trip, no entry between
 
 
 class Role(StrEnum):
@@ -458,7 +459,7 @@ class Trip(SQLModel, table=True):
         default=None, sa_column=sa.Column(_BIGINT_ID, primary_key=True, autoincrement=True)
     )
     credential: str = Field(max_length=48)  # t:<serial> | p:<pass id>
-    status: TripStatus = Field(sa_type=sa.String(12))
+    status: TripStatus = Field(sa_type=sa.String(16))
     started_at: datetime = Field(sa_column=_utc())
     product: str | None = Field(default=None, max_length=24)
     ticket_serial: int | None = Field(default=None, sa_type=sa.BigInteger)

@@ -15,7 +15,7 @@ from fare_rules.errors import FareRulesError, UnknownStation
 from fare_rules.model import Credential, Denied, Direction, History, Scan
 from fare_rules.network import Network
 from fare_rules.policy import Policy
-from fare_rules.reasons import Reason
+from fare_rules.reasons import Reason, revocation_reason
 from fare_rules.rules import decide, gate_flags
 from fare_rules.tariff import Tariff
 from validator import records
@@ -75,7 +75,7 @@ class _Evaluated:
     kind: InputKind
     credential: Credential | None = None
     credential_key: str | None = None  # key of its uses in the store
-    revoked: bool = False
+    revoked: Reason | None = None  # why it is revoked
     refusal: Reason | None = None
     ticket: TicketSeen | None = None
     pass_seen: PassSeen | None = None
@@ -134,7 +134,7 @@ class Gate:
         if ev.kind is InputKind.TICKET:
             result = decode(normalise(raw), self._keyset)
             detail = result.detail if isinstance(result, DecodeFailure) else "signature verified"
-        return Inspection(ev.kind, ev.refusal, ev.ticket, ev.pass_seen, ev.revoked, detail)
+        return Inspection(ev.kind, ev.refusal, ev.ticket, ev.pass_seen, ev.revoked is not None, detail)
 
     # --- shell steps ---
 
@@ -166,7 +166,8 @@ class Gate:
         credential = ticket_credential(result, self.network)
         if isinstance(credential, Reason):
             return _Evaluated(InputKind.TICKET, refusal=credential, ticket=seen)
-        revoked = records.is_revoked(self.conn, result.serial)
+        cause = records.revocation_cause(self.conn, result.serial)
+        revoked = None if cause is None else revocation_reason(cause)
         if result.holder_hash is not None:
             # A pass QR: judge it by the registry entry when we have one, so riding with the QR and with the
             # card share one history (anti-passback) and a registry revocation or pending check applies.
@@ -189,14 +190,14 @@ class Gate:
             return _Evaluated(
                 InputKind.CCCD, refusal=Reason.CCCD_NO_PASS, pass_seen=_no_pass(masked), holder_hash=digest
             )
-        return self._pass_evaluated(InputKind.CCCD, record, masked, False, None)
+        return self._pass_evaluated(InputKind.CCCD, record, masked, None, None)
 
     def _pass_evaluated(
         self,
         kind: InputKind,
         record: PassRecord,
         masked: str | None,
-        revoked: bool,
+        revoked: Reason | None,
         ticket: TicketSeen | None,
     ) -> _Evaluated:
         seen = PassSeen(
@@ -213,7 +214,7 @@ class Gate:
             kind,
             pass_credential(record),
             f"p:{record.pass_id}",
-            revoked=revoked or pass_is_revoked(record),
+            revoked=revoked or (Reason.REVOKED if pass_is_revoked(record) else None),
             ticket=ticket,
             pass_seen=seen,
             holder_hash=record.holder_hash,
@@ -256,7 +257,7 @@ class Gate:
         return outcome
 
     def _apply_rules(
-        self, outcome: ScanOutcome, credential: Credential, key: str, revoked: bool
+        self, outcome: ScanOutcome, credential: Credential, key: str, revoked: Reason | None
     ) -> ScanOutcome:
         history = History(uses=records.uses_of(self.conn, key), revoked=revoked)
         scan = Scan(self.config.station, outcome.direction, self.config.gate_id)

@@ -27,7 +27,7 @@ __all__ = [
     "append_journal",
     "delete_state",
     "get_state",
-    "is_revoked",
+    "revocation_cause",
     "journal_backlog",
     "journal_head",
     "keyset_from_records",
@@ -197,8 +197,10 @@ def upsert_revocations(conn: sqlite3.Connection, items: Iterable[RevocationRecor
     )
 
 
-def is_revoked(conn: sqlite3.Connection, serial: int) -> bool:
-    return conn.execute("SELECT 1 FROM revocations WHERE serial = ?", (serial,)).fetchone() is not None
+def revocation_cause(conn: sqlite3.Connection, serial: int) -> str | None:
+    """Why the issuer revoked ticket `serial` (its revocation list's reason), or None if it did not."""
+    row = conn.execute("SELECT reason FROM revocations WHERE serial = ?", (serial,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def upsert_passes(conn: sqlite3.Connection, items: Iterable[PassRecord]) -> None:

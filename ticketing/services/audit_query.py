@@ -58,11 +58,13 @@ REPORT_FILTERS = {
     "revenue": frozenset({"from", "to", "format"}),
     "denials": frozenset({"from", "to", "station", "gate", "format"}),
 }
-ANOMALY_KINDS = ("double_use", "passback", "overstay", "entry_unseen", "journal_gap", "pass_too_fast")
+ANOMALY_KINDS = (
+    "double_use", "passback", "overstay", "entry_unseen", "repeated_exit", "journal_gap", "pass_too_fast",
+)  # fmt: skip
 ANOMALY_FILTERS = frozenset({"from", "to", "kind", "limit", "format"})
 _CHOICES = {
     "verdict": ("accept", "deny"),
-    "status": ("open", "complete", "orphan_exit"),
+    "status": ("open", "complete", "orphan_exit", "repeated_exit"),
     "bucket": ("hour", "day"),
     "format": ("json", "csv"),
     "kind": ANOMALY_KINDS,

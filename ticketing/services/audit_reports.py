@@ -19,7 +19,7 @@ from fare_rules.errors import FareRulesError
 from ticketing.catalog import Catalog
 from ticketing.db import UTCDateTime
 from ticketing.errors import InvalidRequest
-from ticketing.models import Gate, JournalGap, ScanEvent, Ticket, Trip, table_of
+from ticketing.models import Gate, JournalGap, Revocation, ScanEvent, Ticket, Trip, table_of
 from ticketing.services import scan_counts
 from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
 from ticketing.services.csv_cells import csv_line
@@ -32,6 +32,7 @@ _TRIPS: sa.Table = table_of(Trip)
 _TICKETS: sa.Table = table_of(Ticket)
 _GAPS: sa.Table = table_of(JournalGap)
 _GATES: sa.Table = table_of(Gate)
+_REVOCATIONS: sa.Table = table_of(Revocation)
 _PASSBACK = ("already_inside", "reentry_too_soon")
 _OVERSTAY_REFUSED = ("trip_time_exceeded", "same_station_time_exceeded")
 
@@ -281,6 +282,15 @@ def _double_use(session: Session, q: Query, catalog: Catalog) -> tuple[int, list
             single=any(r.product == "single" for r in rows),
         )
     ]
+    shown = doubled[: q.limit]
+    r = _REVOCATIONS.c
+    serials = [int(credential[2:]) for credential, _ in shown]
+    revoked = {
+        row.ticket_serial: row
+        for row in session.execute(
+            sa.select(r.ticket_serial, r.reason, r.at).where(r.ticket_serial.in_(serials))
+        )
+    }
     items = [
         {
             "credential": credential,
@@ -290,10 +300,16 @@ def _double_use(session: Session, q: Query, catalog: Catalog) -> tuple[int, list
                 for r in rows
                 if r.direction == "entry"
             ],
+            # Ingest revokes a double-used ticket: every gate refuses it after its next sync.
+            "revoked": _revocation(revoked.get(int(credential[2:]))),
         }
-        for credential, rows in doubled[: q.limit]
+        for credential, rows in shown
     ]
     return len(doubled), items
+
+
+def _revocation(row: Any) -> dict[str, Any] | None:
+    return None if row is None else {"reason": row.reason, "at": iso(row.at)}
 
 
 def _refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, list[dict[str, Any]]]:
@@ -350,6 +366,29 @@ def _entry_unseen(session: Session, q: Query, _catalog: Catalog) -> tuple[int, l
     total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
     rows = session.execute(sa.select(t).where(*where).order_by(t.c.started_at, t.c.id).limit(q.limit)).all()
     return int(total), [_trip_item(r) for r in rows]
+
+
+def _repeated_exit(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """Second exits of a trip already complete (two exit gates that did not know of each other), each with
+    the trip it repeats: the ride was paid once and let out twice, so the QR may have been shared."""
+    t = _TRIPS
+    where = [t.c.status == "repeated_exit", *_range(t.c.started_at, q)]
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    rows = session.execute(sa.select(t).where(*where).order_by(t.c.started_at, t.c.id).limit(q.limit)).all()
+    items = []
+    for r in rows:
+        first = session.execute(
+            sa.select(t)
+            .where(t.c.credential == r.credential, t.c.status == "complete", t.c.entry_at <= r.exit_at)
+            .order_by(t.c.entry_at.desc())
+            .limit(1)
+        ).first()
+        repeats = None if first is None else _trip_item(first)
+        items.append(
+            {"at": iso(r.exit_at), "credential": r.credential, "station": r.exit_station, "gate": r.exit_gate,
+             "flags": r.flags, "repeats": repeats}
+        )  # fmt: skip
+    return int(total), items
 
 
 def _journal_gap(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
@@ -447,6 +486,7 @@ _KINDS: dict[str, Callable[[Session, Query, Catalog], tuple[int, list[dict[str, 
     "passback": _passback,
     "overstay": _overstay,
     "entry_unseen": _entry_unseen,
+    "repeated_exit": _repeated_exit,
     "journal_gap": _journal_gap,
     "pass_too_fast": _pass_too_fast,
 }

@@ -7,12 +7,16 @@ once per event, set-based (on PostgreSQL one statement per batch, below), inside
 stores the events, so a trip never points at an event that was rolled back.
 
 Order of arrival does not matter: gates upload when they can, so an exit may arrive before its entry. It is
-then kept as an orphan exit, and the entry, when it arrives, fills it in. Concurrent uploads are ordered by
-the `events` counter row that every upload with accepted uses locks (journal._insert), so two gates never
-pair the same credential at once. Idempotent: only events stored for the first time are paired, and the
-(gate, seq) of each side is unique in `trips`.
+then kept as an orphan exit, and the entry, when it arrives, fills it in. An exit after a trip that already
+has its exit, with no entry between and within `open_entry` of that trip's entry, is a repeated exit (two exit
+gates that did not know of each other let the same ride out twice): a row of its own, never paired, so it is
+neither an orphan nor a second trip. Whichever of the two exits arrives second is the repeat.
 
-Two implementations of the same rules (`_entry_match`, `_exit_match`):
+Concurrent uploads are ordered by the `events` counter row that every upload with accepted uses locks
+(journal._insert), so two gates never pair the same credential at once. Idempotent: only events stored for
+the first time are paired, and the (gate, seq) of each side is unique in `trips`.
+
+Two implementations of the same rules (`_entry_match`, `_exit_match`, `_repeats_exit`):
 - in Python (`_pair_in_python`, SQLite): read the credentials' trips, pair in time order, write.
 - in PostgreSQL (`_PAIR_SQL`): one statement per round that probes each use's match by index, updates the
   matched trips, inserts the rest and sets tickets.first_used_at. No trip row travels to Python and back.
@@ -115,9 +119,14 @@ class _Trip:
         entry, exit_ = v.get("entry_at"), v.get("exit_at")
         v["started_at"] = entry or exit_
         v["duration_s"] = int((exit_ - entry).total_seconds()) if entry and exit_ else None
-        status = (
-            TripStatus.COMPLETE if entry and exit_ else TripStatus.OPEN if entry else TripStatus.ORPHAN_EXIT
-        )
+        if entry and exit_:
+            status = TripStatus.COMPLETE
+        elif entry:
+            status = TripStatus.OPEN
+        elif v.get("status") == TripStatus.REPEATED_EXIT:
+            status = TripStatus.REPEATED_EXIT
+        else:
+            status = TripStatus.ORPHAN_EXIT
         v["status"] = status.value
         self.dirty = True
 
@@ -166,7 +175,8 @@ def _pair_in_python(session: Session, uses: Iterable[Use], open_entry: timedelta
         trips = known.setdefault(use.credential, [])
         trip = _entry_match(trips, use) if use.direction == "entry" else _exit_match(trips, use)
         if trip is None:
-            trip = _Trip(use.credential)
+            repeat = use.direction == "exit" and _repeats_exit(trips, use, open_entry)
+            trip = _Trip(use.credential, values={"status": TripStatus.REPEATED_EXIT.value} if repeat else {})
             trips.append(trip)
             fresh.append(trip)
         trip.add(use)
@@ -194,7 +204,9 @@ def _entry_match(trips: list[_Trip], use: Use) -> _Trip | None:
     orphans = [
         t
         for t in trips
-        if t.get("entry_at") is None and use.at <= t.get("exit_at") <= use.at + PAIRING_WINDOW
+        if t.get("entry_at") is None
+        and t.get("status") != TripStatus.REPEATED_EXIT
+        and use.at <= t.get("exit_at") <= use.at + PAIRING_WINDOW
     ]
     if not orphans:
         return None
@@ -213,6 +225,15 @@ def _exit_match(trips: list[_Trip], use: Use) -> _Trip | None:
     last = max(entered, key=lambda t: t.get("entry_at"))
     fits = last.get("exit_at") is None and use.at - last.get("entry_at") <= PAIRING_WINDOW
     return last if fits else None
+
+
+def _repeats_exit(trips: list[_Trip], use: Use, open_entry: timedelta) -> bool:
+    """Whether this unmatched exit is a second exit of the latest trip entered before it (module doc)."""
+    entered = [t for t in trips if t.get("entry_at") is not None and t.get("entry_at") <= use.at]
+    if not entered:
+        return False
+    last = max(entered, key=lambda t: t.get("entry_at"))
+    return last.get("exit_at") is not None and use.at - last.get("entry_at") <= open_entry
 
 
 def _load(session: Session, credentials: set[str], first: datetime, last: datetime) -> dict[str, list[_Trip]]:
@@ -276,7 +297,8 @@ def _write(session: Session, fresh: list[_Trip], changed: list[_Trip]) -> None:
 
 # The rules of _exit_match and _entry_match, per use, by index probes on (credential, started_at) (a trip's
 # started_at is its entry time, or an orphan's exit time):
-# - exit: the latest trip entered at or before it within PAIRING_WINDOW; matched if that trip has no exit;
+# - exit: the latest trip entered at or before it within PAIRING_WINDOW; matched if that trip has no exit,
+#   else a repeated exit if within open_entry of that trip's entry;
 # - entry: the first trip from its time on within PAIRING_WINDOW that is an orphan exit or was entered
 #   strictly later (orphans first at equal times); matched if it is the orphan (no entry came between).
 # Flags are merged as sorted sets (COLLATE "C": code point order, as Python sorts), cut at 200 characters.
@@ -290,10 +312,11 @@ WITH u AS (
   SELECT u.*,
     CASE WHEN u.direction = 'exit' THEN CASE WHEN x.exit_at IS NULL THEN x.id END
          WHEN o.entry_at IS NULL THEN o.id END AS trip_id,
+    (u.direction = 'exit' AND x.exit_at IS NOT NULL AND u.at - x.entry_at <= %(open)s::interval) AS repeated,
     d.doubled
   FROM u
   LEFT JOIN LATERAL (
-    SELECT t.id, t.exit_at FROM trips t
+    SELECT t.id, t.entry_at, t.exit_at FROM trips t
     WHERE u.direction = 'exit' AND t.credential = u.credential AND t.entry_at IS NOT NULL
       AND t.started_at >= u.at - %(window)s::interval AND t.started_at <= u.at
     ORDER BY t.started_at DESC, t.id DESC LIMIT 1
@@ -302,7 +325,7 @@ WITH u AS (
     SELECT t.id, t.entry_at FROM trips t
     WHERE u.direction = 'entry' AND t.credential = u.credential
       AND t.started_at >= u.at AND t.started_at <= u.at + %(window)s::interval
-      AND (t.entry_at IS NULL OR t.started_at > u.at)
+      AND (t.entry_at IS NULL OR t.started_at > u.at) AND t.status <> 'repeated_exit'
     ORDER BY t.started_at, t.entry_at IS NULL DESC, t.id LIMIT 1
   ) o ON true
   LEFT JOIN LATERAL (
@@ -339,8 +362,9 @@ WITH u AS (
   INSERT INTO trips (credential, status, started_at, product, ticket_serial, pass_id, entry_gate,
     entry_seq, entry_station, entry_at, exit_gate, exit_seq, exit_station, exit_at, duration_s, fare_vnd,
     owed_vnd, flags)
-  SELECT credential, CASE WHEN direction = 'entry' THEN 'open' ELSE 'orphan_exit' END, at, product,
-    serial, pass_id,
+  SELECT credential,
+    CASE WHEN direction = 'entry' THEN 'open' WHEN repeated THEN 'repeated_exit' ELSE 'orphan_exit' END,
+    at, product, serial, pass_id,
     CASE WHEN direction = 'entry' THEN gate END, CASE WHEN direction = 'entry' THEN seq END,
     CASE WHEN direction = 'entry' THEN station END, CASE WHEN direction = 'entry' THEN at END,
     CASE WHEN direction = 'exit' THEN gate END, CASE WHEN direction = 'exit' THEN seq END,

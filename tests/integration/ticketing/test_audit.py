@@ -77,6 +77,54 @@ def test_an_exit_that_arrives_first_is_an_orphan_until_its_entry_arrives(api: Ap
     assert after == [("complete", "L1-01", "L1-05", 20 * 60)]
 
 
+@pytest.mark.parametrize("second_first", [False, True], ids=["in_order", "second_exit_uploaded_first"])
+def test_a_second_exit_of_a_trip_at_another_gate_is_a_repeated_exit_not_an_orphan(
+    api: Api, tmp_path: Path, token: str, second_first: bool
+) -> None:
+    ticket = api.paid_order(single("L1-01", "L1-05"))["tickets"][0]
+    entry = journal(api, tmp_path, "L1-01", "E01")
+    first, second = journal(api, tmp_path, "L1-05", "X05"), journal(api, tmp_path, "L1-05", "X05B")
+    entry.add("entry", at(0), **ticket_use(ticket))
+    first.add("exit", at(17), **ticket_use(ticket))
+    second.add("exit", at(19), **ticket_use(ticket))
+    entry.upload()
+    for gate in (second, first) if second_first else (first, second):
+        gate.upload()
+
+    trips = get(api, "trips", token, ticket=ticket["serial"]).json()["items"]
+    found = get(api, "anomalies", token, **DAY).json()["anomalies"]
+
+    assert sorted((t["status"], t["origin"], t["destination"]) for t in trips) == [
+        ("complete", "L1-01", "L1-05"),
+        ("repeated_exit", None, "L1-05"),
+    ]
+    assert found["entry_unseen"]["count"] == 0
+    [repeat] = found["repeated_exit"]["items"]
+    assert (repeat["credential"], repeat["station"], repeat["repeats"]["origin"]) == (
+        f"t:{ticket['serial']}",
+        "L1-05",
+        "L1-01",
+    )
+    assert {repeat["gate"], repeat["repeats"]["exit_gate"]} == {"X05", "X05B"}
+
+
+def test_an_exit_long_after_a_complete_trip_is_an_orphan_not_a_repeat(
+    api: Api, tmp_path: Path, token: str
+) -> None:
+    card = api.paid_order(monthly())["tickets"][0]
+    use = pass_use(card, holder_hash(HOLDER["cccd"], CCCD_KEY).hex())
+    home, work = journal(api, tmp_path, "L1-14", "G14"), journal(api, tmp_path, "L1-01", "G01")
+    home.add("entry", at(0), **use)
+    work.add("exit", at(40), **use)
+    home.add("exit", at(600), **use)  # its entry lost: ten hours on, not the same ride
+    work.upload()
+    home.upload()
+
+    found = get(api, "anomalies", token, **DAY).json()["anomalies"]
+
+    assert (found["entry_unseen"]["count"], found["repeated_exit"]["count"]) == (1, 0)
+
+
 def test_an_entry_without_exit_stays_an_open_trip(api: Api, tmp_path: Path, token: str) -> None:
     ticket = api.paid_order(single())["tickets"][0]
     entry = journal(api, tmp_path, "L1-01", "E01")
@@ -342,6 +390,7 @@ def test_anomalies_find_double_use_passback_overstay_orphan_exits_gaps_and_a_pas
 
     assert [i["credential"] for i in found["double_use"]["items"]] == [f"t:{doubled['serial']}"]
     assert [i["station"] for i in found["double_use"]["items"][0]["entries"]] == ["L1-01", "L1-05"]
+    assert found["double_use"]["items"][0]["revoked"]["reason"] == "double_use"
     assert [i["reason"] for i in found["passback"]["items"]] == ["already_inside"]
     assert [(i["credential"], i["duration_s"]) for i in found["overstay"]["items"]] == [
         (f"t:{late['serial']}", 150 * 60)

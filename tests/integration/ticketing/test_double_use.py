@@ -62,7 +62,7 @@ def test_one_ticket_entering_at_two_offline_stations_is_stored_twice_and_blocked
     revocations, statuses = _books(api)
     assert revocations == [(serial, "double_use")]
     assert statuses[ticket["serial"]] == TicketStatus.REVOKED.value
-    assert (later.verdict.value, later.reason) == ("deny", Reason.REVOKED)
+    assert (later.verdict.value, later.reason) == ("deny", Reason.REVOKED_DOUBLE_USE)
 
 
 def test_the_same_double_use_uploaded_again_adds_no_second_revocation(api: Api, tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def test_a_gate_syncs_and_then_denies_a_refunded_ticket_and_admits_a_pass_by_ccc
     by_card = gate.scan(cccd_qr())
 
     assert (report.keys, report.revocations, report.passes) == (1, 1, 1)
-    assert refunded.reason is Reason.REVOKED
+    assert refunded.reason is Reason.REFUNDED
     assert by_card.accepted
     assert Flag.STALE_LISTS not in by_card.flags
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,15 @@ from issuing_support import Api, bearer, single
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
+from ticketing.app import create_app
 from ticketing.cli import EXIT_ERROR, main
 from ticketing.db import make_engine
 from ticketing.errors import ConfigurationError
 from ticketing.models import Revocation
 from ticketing.settings import DEV_SECRETS_FILE, Settings, resolve_secrets
 from validator.codec import TicketBody, decode, load_keyset
+
+REAL_ACCOUNT = {"vietqr_bank_bin": "970436", "vietqr_account": "1234567890"}
 
 
 def test_dev_secrets_are_generated_once_into_the_data_folder(tmp_path: Path) -> None:
@@ -162,6 +166,28 @@ def test_with_the_vietqr_provider_orders_carry_a_vietqr_payload_and_there_is_no_
     assert order["payment"]["vietqr_payload"].startswith("000201")
     assert order["payment"]["reference"] in order["payment"]["vietqr_payload"]
     assert (pay.status_code, pay.json()["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("account", "named"),
+    [({}, [(True, True)]), ({"vietqr_account": "1234567890"}, [(True, False)]), (REAL_ACCOUNT, [])],
+    ids=["placeholders", "default-bank", "real-account"],
+)
+def test_a_dev_server_taking_vietqr_payments_to_a_placeholder_account_warns_at_start(
+    database_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    account: dict[str, Any],
+    named: list[tuple[bool, bool]],
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url, payment_provider="vietqr", **account)
+
+    with caplog.at_level(logging.WARNING):
+        app = create_app(settings)  # dev secrets generated, as `make run` does
+    app.state.engine.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ticketing.app"]
+
+    assert [("METRO_VIETQR_BANK_BIN" in w, "METRO_VIETQR_ACCOUNT" in w) for w in warnings] == named
 
 
 def test_the_services_sqlite_database_syncs_every_commit_to_disk(tmp_path: Path) -> None:

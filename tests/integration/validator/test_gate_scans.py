@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fare_rules.cccd import holder_hash
 from fare_rules.model import Direction, Flag
 from fare_rules.products import Product
-from fare_rules.reasons import Reason
+from fare_rules.reasons import Reason, message_for
 from validator.codec import KeyEntry
 from validator.gate import Gate
 from validator.journal import GENESIS_HASH, chain_hash
@@ -89,11 +89,25 @@ def test_exit_beyond_the_paid_station_is_refused_with_the_difference_owed(
     assert outcome.owed_vnd == 19000 - 7000
 
 
-def test_a_revoked_ticket_is_refused(issuer: TestIssuer, provision: Provision) -> None:
+@pytest.mark.parametrize(
+    ("cause", "reason"),
+    [
+        ("refunded", Reason.REFUNDED),
+        ("cancelled", Reason.CANCELLED),
+        ("double_use", Reason.REVOKED_DOUBLE_USE),
+        ("blocked", Reason.REVOKED),
+        ("a_cause_from_a_newer_issuer", Reason.REVOKED),
+    ],
+)
+def test_a_revoked_ticket_is_refused_with_its_cause_on_the_screen(
+    issuer: TestIssuer, provision: Provision, cause: str, reason: Reason
+) -> None:
     serial, ticket = issuer.ticket()
-    issuer.revoke(serial)
+    issuer.revoke(serial, reason=cause)
 
-    assert provision().scan(ticket, ENTRY, NOW).reason is Reason.REVOKED
+    outcome = provision().scan(ticket, ENTRY, NOW)
+
+    assert (outcome.reason, outcome.message) == (reason, message_for(reason))
 
 
 def test_an_expired_ticket_is_refused(issuer: TestIssuer, provision: Provision) -> None:

@@ -68,7 +68,7 @@ def test_a_full_sync_pulls_keys_and_lists_and_the_gate_then_decides_with_them(
 
     assert (report.keys, report.revocations, report.passes) == (1, 8, 1)
     assert report.clock_offset_seconds == pytest.approx(2.0)
-    assert gate.scan(ticket, Direction.ENTRY, NOW).reason is Reason.REVOKED
+    assert gate.scan(ticket, Direction.ENTRY, NOW).reason is Reason.REFUNDED
     accepted = gate.scan(cccd_qr(), Direction.ENTRY, NOW)
     assert accepted.accepted
     assert Flag.STALE_LISTS not in accepted.flags

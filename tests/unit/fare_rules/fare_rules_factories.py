@@ -12,6 +12,7 @@ from fare_rules import (
     Direction,
     History,
     Product,
+    Reason,
     Scan,
     Use,
     load_network,
@@ -96,7 +97,7 @@ def exited(station: str, at: datetime) -> Use:
     return Use(station, Direction.EXIT, at)
 
 
-def history(*uses: Use, revoked: bool = False) -> History:
+def history(*uses: Use, revoked: Reason | None = None) -> History:
     return History(uses=uses, revoked=revoked)
 
 

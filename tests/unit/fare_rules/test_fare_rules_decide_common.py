@@ -50,8 +50,11 @@ SOME_CREDENTIALS = [
 
 @pytest.mark.parametrize("credential", SOME_CREDENTIALS, ids=lambda c: c.product.value)
 @pytest.mark.parametrize("scan", [entry_at("L1-01"), exit_at("L1-05"), entry_at("L2-01")])
-def test_a_revoked_credential_is_refused_before_anything_else(credential: Credential, scan: Scan) -> None:
-    assert decide(credential, scan, history(revoked=True), POLICY, TARIFF, NOW) == Denied(Reason.REVOKED)
+@pytest.mark.parametrize("why", [Reason.REVOKED, Reason.REFUNDED, Reason.REVOKED_DOUBLE_USE])
+def test_a_revoked_credential_is_refused_for_its_cause_before_anything_else(
+    credential: Credential, scan: Scan, why: Reason
+) -> None:
+    assert decide(credential, scan, history(revoked=why), POLICY, TARIFF, NOW) == Denied(why)
 
 
 @pytest.mark.parametrize("credential", SOME_CREDENTIALS[:3], ids=lambda c: c.product.value)
@@ -162,11 +165,11 @@ def credentials(draw: st.DrawFn) -> Credential:
     credential=credentials(),
     scan=st.builds(Scan, STATIONS, st.sampled_from(Direction)),
     uses=st.lists(USES, max_size=4).map(lambda u: tuple(sorted(u, key=lambda x: x.at))),
-    revoked=st.booleans(),
+    revoked=st.sampled_from([None, Reason.REVOKED, Reason.REFUNDED]),
     now=TIMES,
 )
 def test_decide_always_returns_a_decision_and_owes_money_only_for_the_fare(
-    credential: Credential, scan: Scan, uses: tuple[Use, ...], revoked: bool, now: datetime
+    credential: Credential, scan: Scan, uses: tuple[Use, ...], revoked: Reason | None, now: datetime
 ) -> None:
     decision = decide(credential, scan, history(*uses, revoked=revoked), POLICY, TARIFF, now)
 
