@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -15,15 +16,24 @@ from ticketing.limits import BodySizeLimit
 from ticketing.ratelimit import RateLimit
 from ticketing.routes import admin, audit, gate, orders, payments, public, tickets
 from ticketing.services.journal import JOURNAL_MAX_BYTES
-from ticketing.settings import Settings, load_settings, resolve_secrets
+from ticketing.settings import Settings, load_settings, placeholder_payment_account, resolve_secrets
 from ticketing.text_guard import NulGuard
 
 __all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> FastAPI:
     """The API for these settings (secrets resolved here). The database must be migrated (`init`)."""
     settings = resolve_secrets(settings)
+    unset = placeholder_payment_account(settings)
+    if unset:
+        log.warning(
+            "VietQR payments go to placeholder account details (%s not set): riders' transfers would not "
+            "reach the operator, and production refuses to start like this",
+            ", ".join(unset),
+        )
     app = FastAPI(
         title="metro-qr issuing service",
         version="1",

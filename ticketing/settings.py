@@ -20,7 +20,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from fare_rules import cccd
 from ticketing.errors import ConfigurationError
 
-__all__ = ["DEV_SECRETS_FILE", "SECRET_FIELDS", "Settings", "load_settings", "resolve_secrets"]
+__all__ = [
+    "DEV_SECRETS_FILE",
+    "SECRET_FIELDS",
+    "Settings",
+    "load_settings",
+    "placeholder_payment_account",
+    "resolve_secrets",
+]
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +147,19 @@ def _check_production(settings: Settings) -> None:
             raise ConfigurationError(f"METRO_{name.upper()} is a generated development secret")
     if settings.payment_provider == "sandbox":
         raise ConfigurationError("the sandbox payment provider hands out free tickets: not in production")
-    # The defaults are placeholders: riders would transfer money to an account that is not the operator's.
-    if settings.vietqr_account == _PLACEHOLDER_ACCOUNT or "vietqr_bank_bin" not in settings.model_fields_set:
-        raise ConfigurationError(
-            "METRO_VIETQR_BANK_BIN and METRO_VIETQR_ACCOUNT must name the operator's account in production"
-        )
+    unset = placeholder_payment_account(settings)
+    if unset:
+        raise ConfigurationError(f"{' and '.join(unset)} must name the operator's account in production")
+
+
+def placeholder_payment_account(settings: Settings) -> list[str]:
+    """The VietQR receiving-account variables left at their placeholder defaults; [] when both are set or
+    payments are not by VietQR. Riders would transfer their money to an account that is not the operator's
+    (the default BIN is a real bank's, the default account number a made-up one)."""
+    if settings.payment_provider != "vietqr":
+        return []
+    unset = [] if "vietqr_bank_bin" in settings.model_fields_set else ["METRO_VIETQR_BANK_BIN"]
+    return unset + (["METRO_VIETQR_ACCOUNT"] if settings.vietqr_account == _PLACEHOLDER_ACCOUNT else [])
 
 
 def _read_dev_secrets(data_dir: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from ticketing.errors import ConfigurationError
-from ticketing.settings import Settings, load_settings
+from ticketing.settings import Settings, load_settings, placeholder_payment_account
 
 SHORT = "fifteen-bytes!!"  # one byte short of the 16 the keys need
 SIXTEEN = "sixteen-bytes-ok"
@@ -62,3 +62,20 @@ def test_an_empty_webhook_secret_from_the_environment_is_not_taken_for_a_missing
 
     with pytest.raises(ConfigurationError, match="METRO_WEBHOOK_SECRET"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("given", "unset"),
+    [
+        ({}, []),
+        ({"payment_provider": "vietqr"}, ["METRO_VIETQR_BANK_BIN", "METRO_VIETQR_ACCOUNT"]),
+        ({"payment_provider": "vietqr", "vietqr_bank_bin": "970436"}, ["METRO_VIETQR_ACCOUNT"]),
+        ({"payment_provider": "vietqr", "vietqr_account": "1234567890"}, ["METRO_VIETQR_BANK_BIN"]),
+        ({"payment_provider": "vietqr", "vietqr_bank_bin": "970436", "vietqr_account": "1234567890"}, []),
+    ],
+    ids=["sandbox", "both-placeholders", "placeholder-account", "default-bank", "real-account"],
+)
+def test_vietqr_account_settings_left_at_their_placeholders_are_named(
+    given: dict[str, Any], unset: list[str]
+) -> None:
+    assert placeholder_payment_account(Settings(**given)) == unset
