@@ -71,6 +71,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/v1/admin/gates"): Access.ADMIN,
     ("GET", "/v1/admin/gates"): Access.ADMIN,
     ("POST", "/v1/admin/gates/{gate_id}/revoke"): Access.ADMIN,
+    ("GET", "/v1/admin/tokens"): Access.ADMIN,
+    ("POST", "/v1/admin/tokens/{token_id}/revoke"): Access.ADMIN,
 }
 # DESIGN.md's contract: everything under /v1/audit/ is the auditors' (admins may do what auditors do).
 PREFIX_ACCESS: dict[str, Access] = {"/v1/audit/": Access.AUDITOR}
@@ -139,6 +141,7 @@ def call(api: Api, method: str, path: str, creds: Credentials, token: str | None
         "pass_id": "0" * 32,
         "gate_id": "NO-SUCH-GATE",
         "kid": "65535",
+        "token_id": "0" * 32,
     }
     filled = path
     for name in [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]:

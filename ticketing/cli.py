@@ -1,5 +1,5 @@
-"""The operator's commands: `python -m ticketing init | serve | keys rotate|list|revoke | tokens create |
-gates add|list|revoke|bundle`."""
+"""The operator's commands: `python -m ticketing init | serve | keys rotate|list|revoke |
+tokens create|list|revoke | gates add|list|revoke|bundle | audit ...`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ticketing.keys import active_key, create_key, revoke_key, rotate_keys
 from ticketing.models import ApiToken, Role, SigningKey
 from ticketing.schemas import GateCreate
 from ticketing.services import gates
-from ticketing.services.api_tokens import create_token
+from ticketing.services.api_tokens import create_token, list_tokens, revoke_token
 from ticketing.settings import Settings, load_settings, resolve_secrets
 
 __all__ = ["EXIT_BROKEN_PIPE", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "initialise", "main"]
@@ -51,10 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_parser("list", help="list signing keys")
     revoke = keys.add_parser("revoke", help="revoke a compromised key: gates refuse all it signed")
     revoke.add_argument("kid", type=int)
-    tokens = commands.add_parser("tokens", help="operator API tokens").add_subparsers(dest="tokens_command")
-    create = tokens.add_parser("create", help="create a token (printed once)")
+    tokens = commands.add_parser("tokens", help="operator API tokens")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
+    create = token_commands.add_parser("create", help="create a token (printed once)")
     create.add_argument("--role", choices=[r.value for r in Role], required=True)
-    create.add_argument("--label", default="")
+    create.add_argument("--label", default="", help="who or what it is for, shown by `tokens list`")
+    token_commands.add_parser("list", help="list tokens: id, role, state, created, label (never the token)")
+    token_revoke = token_commands.add_parser("revoke", help="revoke a token: it stops working at once")
+    token_revoke.add_argument("token_id", metavar="ID", help="the token's id, from `tokens list`")
     _gate_commands(commands)
     audit_cli.add_parser(commands)
     return parser
@@ -111,8 +115,8 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return _serve(settings, args)
     if args.command == "keys":
         return _keys(settings, args)
-    if args.command == "tokens" and args.tokens_command == "create":
-        return _create_token(settings, Role(args.role), args.label)
+    if args.command == "tokens":
+        return _tokens(settings, args)
     if args.command == "audit":
         return audit_cli.run(settings, args)
     if args.command == "gates":
@@ -192,12 +196,21 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _create_token(settings: Settings, role: Role, label: str) -> int:
+def _tokens(settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.effective_database_url)
-    with Session(engine) as session:
-        token = create_token(session, role, label, utcnow())
-    engine.dispose()
-    print(token.token)
+    try:
+        with Session(engine) as session:
+            if args.tokens_command == "create":
+                print(create_token(session, Role(args.role), args.label, utcnow()).token)
+            elif args.tokens_command == "revoke":
+                print(f"token {revoke_token(session, args.token_id).id} revoked")
+            else:
+                for row in list_tokens(session):
+                    state = "revoked" if row.revoked else "active"
+                    created = f"{row.created_at:%Y-%m-%d %H:%M}"
+                    print(f"{row.id}  {row.role:<8} {state:<8} created {created}  {row.label}")
+    finally:
+        engine.dispose()
     return EXIT_OK
 
 

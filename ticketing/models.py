@@ -19,6 +19,8 @@ from ticketing.db import UTCDateTime
 
 __all__ = [
     "ApiToken",
+    "ApiTokenBase",
+    "ApiTokenPublic",
     "ChangeCounter",
     "Gate",
     "GateCreated",
@@ -283,15 +285,24 @@ class SigningKey(SQLModel, table=True):
     revoked: bool = False
 
 
-class ApiToken(SQLModel, table=True):
-    __tablename__ = "api_tokens"
-
+class ApiTokenBase(SQLModel):
     id: str = Field(primary_key=True, max_length=32)
     role: Role = Field(sa_type=sa.String(16))
-    token_hash: str = Field(max_length=64, unique=True)
     label: str = Field(default="", max_length=100)
-    created_at: datetime = Field(sa_column=_utc())
     revoked: bool = False
+
+
+class ApiToken(ApiTokenBase, table=True):
+    """An operator's token (admin, auditor). Only its hash is kept: the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class ApiTokenPublic(ApiTokenBase):
+    created_at: datetime
 
 
 class IdempotencyRecord(SQLModel, table=True):

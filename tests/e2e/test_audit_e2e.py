@@ -186,3 +186,18 @@ def test_audit_output_into_a_pipe_whose_reader_has_gone_ends_quietly(
     assert done.returncode == EXIT_BROKEN_PIPE
     assert "Broken pipe" not in stderr
     assert "Traceback" not in stderr
+
+
+def test_an_auditor_token_revoked_from_the_cli_is_refused_by_the_running_server_at_once(
+    server: ServerProcess, auditor: httpx.Client
+) -> None:
+    before = auditor.get("/v1/audit/scans").status_code
+    listed = [line.split() for line in server.cli("tokens", "list").splitlines()]
+    token_id = next(words[0] for words in listed if words[1] == "auditor")
+
+    server.cli("tokens", "revoke", token_id)
+    after = auditor.get("/v1/audit/scans")
+
+    assert before == 200
+    assert (after.status_code, after.json()["code"]) == (401, "unauthorized")
+    assert auditor.headers["Authorization"].removeprefix("Bearer ") not in "\n".join(map(" ".join, listed))

@@ -1,5 +1,5 @@
 """Administrator actions (Bearer admin token): verify student passes, rotate and revoke signing keys,
-enrol and revoke gates."""
+enrol and revoke gates, list and revoke operator tokens."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path
 
 from ticketing import keys
 from ticketing.deps import AdminDep, ContextDep, NowDep, SessionDep
-from ticketing.models import GateCreated, GatePublic, PassPublic
+from ticketing.models import ApiTokenPublic, GateCreated, GatePublic, PassPublic
 from ticketing.schemas import GateCreate
-from ticketing.services import gates
+from ticketing.services import api_tokens, gates
 from ticketing.services.passes import verify_pass
 
 __all__ = ["router"]
@@ -53,3 +53,13 @@ def list_gates(session: SessionDep, _admin: AdminDep) -> list[GatePublic]:
 @router.post("/gates/{gate_id}/revoke")
 def revoke_gate(gate_id: str, session: SessionDep, now: NowDep, _admin: AdminDep) -> GatePublic:
     return gates.revoke_gate(session, gate_id, now)
+
+
+@router.get("/tokens")
+def list_tokens(session: SessionDep, _admin: AdminDep) -> list[ApiTokenPublic]:
+    return api_tokens.list_tokens(session)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(token_id: str, session: SessionDep, _admin: AdminDep) -> ApiTokenPublic:
+    return api_tokens.revoke_token(session, token_id)

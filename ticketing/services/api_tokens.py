@@ -5,14 +5,14 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ticketing.errors import Forbidden, NotFound, Unauthorized
-from ticketing.models import ApiToken, Role
+from ticketing.models import ApiToken, ApiTokenPublic, Role
 from ticketing.schemas import TokenCreated
 from ticketing.services.common import hash_token, new_id
 
-__all__ = ["authenticate", "create_token", "revoke_token"]
+__all__ = ["authenticate", "create_token", "list_tokens", "revoke_token"]
 
 
 def create_token(session: Session, role: Role, label: str, now: datetime) -> TokenCreated:
@@ -36,12 +36,20 @@ def authenticate(session: Session, token: str | None, role: Role) -> ApiToken:
     return row
 
 
-def revoke_token(session: Session, token_id: str) -> None:
-    """Revoke a token by its id. Commits. `authenticate` reads the row on every request (no cache), so the
-    token stops working with the next one."""
+def list_tokens(session: Session) -> list[ApiTokenPublic]:
+    """Every operator token, oldest first, revoked ones too; never the token or its hash."""
+    rows = session.exec(select(ApiToken).order_by(col(ApiToken.created_at), col(ApiToken.id))).all()
+    return [ApiTokenPublic.model_validate(row) for row in rows]
+
+
+def revoke_token(session: Session, token_id: str) -> ApiTokenPublic:
+    """Revoke a token by its id. Commits; revoking twice is a no-op. `authenticate` reads the row on every
+    request (no cache), so the token stops working with the next one."""
     row = session.get(ApiToken, token_id) if len(token_id) <= 32 else None
     if row is None:
         raise NotFound(f"no token {token_id}", code="token_not_found")
-    row.revoked = True
-    session.add(row)
-    session.commit()
+    if not row.revoked:
+        row.revoked = True
+        session.add(row)
+        session.commit()
+    return ApiTokenPublic.model_validate(row)
