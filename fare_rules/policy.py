@@ -32,6 +32,10 @@ class Policy:
     max_list_age_seconds: int = 6 * 3600  # lists older than this make decisions flagged stale
     refunds_allowed: bool = False  # HCMC singles are non-refundable; an operator may allow it
     refund_fee_vnd: int = 0
+    # A refund is final (the money may go back) only this long after it is asked for. The ticket is revoked at
+    # once, but a gate offline at the time may have let it ride: a use uploaded within the hold withdraws the
+    # refund; one uploaded later is a used_after_refund anomaly.
+    refund_hold_minutes: int = 24 * 60
     order_expiry_minutes: int = 15
     # Audits: no train covers a station-to-station segment faster than this, so a pass seen at two
     # stations closer in time than hops x this was carried by two people (or the clocks are wrong).

@@ -205,6 +205,9 @@ class Ticket(TicketBase, table=True):
         default=None, sa_column=_utc(nullable=True)
     )  # set by journal ingest
     refunded_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    refund_fee_vnd: int | None = None  # kept by the operator (policy at the time of the refund)
+    refund_final_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))  # end of the hold
+    refund_withdrawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class PassBase(SQLModel):
@@ -231,6 +234,17 @@ class Pass(PassBase, table=True):
     verified_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
+class RefundPublic(SQLModel):
+    """A ticket's refund: what goes back to the rider, the fee kept, and when it is final. A use of the
+    ticket uploaded before `final_at` withdraws it (`withdrawn_at`): nothing goes back."""
+
+    amount_vnd: int
+    fee_vnd: int
+    refunded_at: datetime
+    final_at: datetime
+    withdrawn_at: datetime | None = None
+
+
 class PassPublic(PassBase):
     id: str
     valid_from: datetime
@@ -244,6 +258,7 @@ class TicketPublic(TicketBase):
     valid_from: datetime
     valid_until: datetime
     holder_pass: PassPublic | None = Field(default=None, alias="pass")
+    refund: RefundPublic | None = None
 
 
 class OrderPublic(OrderBase):

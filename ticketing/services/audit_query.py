@@ -59,7 +59,8 @@ REPORT_FILTERS = {
     "denials": frozenset({"from", "to", "station", "gate", "format"}),
 }
 ANOMALY_KINDS = (
-    "double_use", "passback", "overstay", "entry_unseen", "repeated_exit", "journal_gap", "pass_too_fast",
+    "double_use", "passback", "overstay", "entry_unseen", "repeated_exit", "used_after_refund", "journal_gap",
+    "pass_too_fast",
 )  # fmt: skip
 ANOMALY_FILTERS = frozenset({"from", "to", "kind", "limit", "format"})
 _CHOICES = {

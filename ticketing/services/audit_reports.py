@@ -140,27 +140,53 @@ def _od(session: Session, q: Query) -> list[dict[str, Any]]:
 
 
 def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
-    """What was sold (tickets issued in the range, by product and origin) next to what was ridden (trips
-    started in the range, by product and entry station: fares of single tickets, adjustments collected)."""
+    """What was sold (tickets issued in the range, by product and origin) and what became of it, next to what
+    was ridden (trips started in the range, by product and entry station). docs/audit.md defines each
+    amount; by construction sold_vnd = used_vnd + unused_vnd + refunded_vnd + refund_fees_vnd."""
     k, t = _TICKETS, _TRIPS
-    refunded = sa.func.sum(sa.case((k.c.status == "refunded", 1), else_=0))
+    # Each ticket in one bucket: refunded (not withdrawn), else used, else unused.
+    refunded = k.c.status == "refunded"
+    used = sa.and_(sa.not_(refunded), k.c.first_used_at.is_not(None))
+    fee = sa.func.coalesce(k.c.refund_fee_vnd, 0)
+
+    def total(when: ColumnElement[bool], value: Any) -> Any:
+        return sa.func.sum(sa.case((when, value), else_=0))
+
     sold = session.execute(
         sa.select(
             k.c.product,
             k.c.origin,
             sa.func.count().label("n"),
-            sa.func.sum(sa.case((k.c.status == "refunded", 0), else_=k.c.fare_vnd)).label("vnd"),
-            refunded.label("refunded"),
+            sa.func.sum(k.c.fare_vnd).label("vnd"),
+            total(used, k.c.fare_vnd).label("used_vnd"),
+            total(sa.and_(sa.not_(refunded), k.c.first_used_at.is_(None)), k.c.fare_vnd).label("unused_vnd"),
+            total(refunded, 1).label("refunded"),
+            total(refunded, k.c.fare_vnd - fee).label("refunded_vnd"),
+            total(refunded, fee).label("fees"),
+            total(sa.and_(refunded, k.c.first_used_at.is_not(None)), k.c.fare_vnd).label("ridden_refunded"),
         )
         .where(*_range(k.c.issued_at, q))
         .group_by(k.c.product, k.c.origin)
     ).all()
+    # A single ticket's fare counts on its first trip only: a double-used one was paid for once.
+    earlier = sa.alias(t, "earlier")
+    first_trip = sa.not_(
+        sa.exists().where(
+            earlier.c.ticket_serial == t.c.ticket_serial,
+            earlier.c.entry_station.is_not(None),
+            sa.or_(
+                earlier.c.started_at < t.c.started_at,
+                sa.and_(earlier.c.started_at == t.c.started_at, earlier.c.id < t.c.id),
+            ),
+        )
+    )
+    fare = sa.case((sa.or_(t.c.ticket_serial.is_(None), first_trip), t.c.fare_vnd), else_=0)
     ridden = session.execute(
         sa.select(
             t.c.product,
             t.c.entry_station,
             sa.func.count().label("n"),
-            sa.func.sum(t.c.fare_vnd).label("vnd"),
+            sa.func.sum(fare).label("vnd"),
             sa.func.sum(t.c.owed_vnd).label("owed"),
         )
         .where(t.c.entry_station.is_not(None), *_range(t.c.started_at, q))
@@ -170,25 +196,31 @@ def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
 
     def row(product: str | None, station: str | None) -> dict[str, Any]:
         key = (product or "", station or "")
-        zero = {
-            "tickets_sold": 0,
-            "sold_vnd": 0,
-            "refunded": 0,
-            "trips": 0,
-            "fares_ridden_vnd": 0,
-            "owed_vnd": 0,
-        }
+        zero = dict.fromkeys(_REVENUE_COLUMNS, 0)
         return table.setdefault(key, {"product": key[0], "station": key[1], **zero})
 
     for r in sold:
         row(r.product, r.origin).update(
-            tickets_sold=r.n, sold_vnd=int(r.vnd or 0), refunded=int(r.refunded or 0)
+            tickets_sold=r.n,
+            sold_vnd=int(r.vnd or 0),
+            used_vnd=int(r.used_vnd or 0),
+            unused_vnd=int(r.unused_vnd or 0),
+            tickets_refunded=int(r.refunded or 0),
+            refunded_vnd=int(r.refunded_vnd or 0),
+            refund_fees_vnd=int(r.fees or 0),
+            ridden_after_refund_vnd=int(r.ridden_refunded or 0),
         )
     for r in ridden:
         row(r.product, r.entry_station).update(
             trips=r.n, fares_ridden_vnd=int(r.vnd or 0), owed_vnd=int(r.owed or 0)
         )
     return [table[key] for key in sorted(table)]
+
+
+_REVENUE_COLUMNS = (
+    "tickets_sold", "sold_vnd", "used_vnd", "unused_vnd", "tickets_refunded", "refunded_vnd",
+    "refund_fees_vnd", "ridden_after_refund_vnd", "trips", "fares_ridden_vnd", "owed_vnd",
+)  # fmt: skip
 
 
 def _denials(session: Session, q: Query, counted: bool = True) -> list[dict[str, Any]]:
@@ -391,6 +423,39 @@ def _repeated_exit(session: Session, q: Query, _catalog: Catalog) -> tuple[int, 
     return int(total), items
 
 
+def _used_after_refund(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """Tickets refunded (in the range) that an upload later showed used: a gate offline at the refund let them
+    ride. Each with its refund (withdrawn when the use arrived within the hold, else final: money returned
+    for a ride taken) and its trips."""
+    k, t = _TICKETS, _TRIPS
+    where = [k.c.refunded_at.is_not(None), k.c.first_used_at.is_not(None), *_range(k.c.refunded_at, q)]
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    rows = session.execute(
+        sa.select(k).where(*where).order_by(k.c.refunded_at, k.c.serial).limit(q.limit)
+    ).all()
+    items = []
+    for r in rows:
+        ridden = session.execute(
+            sa.select(t).where(t.c.ticket_serial == r.serial).order_by(t.c.started_at, t.c.id)
+        ).all()
+        fee = r.refund_fee_vnd or 0
+        items.append(
+            {
+                "at": iso(r.first_used_at),
+                "credential": f"t:{r.serial}",
+                "refund": {
+                    "at": iso(r.refunded_at),
+                    "amount_vnd": r.fare_vnd - fee,
+                    "fee_vnd": fee,
+                    "final_at": iso(r.refund_final_at),
+                    "state": "withdrawn" if r.refund_withdrawn_at is not None else "final",
+                },
+                "trips": [_trip_item(trip, status=trip.status) for trip in ridden],
+            }
+        )
+    return int(total), items
+
+
 def _journal_gap(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
     """Every gate whose journal has a hole, whatever the range: since = the time of the last event before
     it (when the gate's record stops being whole)."""
@@ -487,6 +552,7 @@ _KINDS: dict[str, Callable[[Session, Query, Catalog], tuple[int, list[dict[str, 
     "overstay": _overstay,
     "entry_unseen": _entry_unseen,
     "repeated_exit": _repeated_exit,
+    "used_after_refund": _used_after_refund,
     "journal_gap": _journal_gap,
     "pass_too_fast": _pass_too_fast,
 }

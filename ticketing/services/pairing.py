@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ticketing.models import ChangeCounter, ScanEvent, table_of
-from ticketing.services import double_use, trips
+from ticketing.services import double_use, tickets, trips
 
 __all__ = ["PAIRED", "pair_stored_uses"]
 
@@ -69,6 +69,7 @@ def pair_stored_uses(
     events = [e for _, e in uses]
     candidates = trips.record_uses(session, rows, events, _first_uses(rows), open_entry=rule.open_entry)
     double_use.block_double_uses(session, rows, now, rule, candidates=candidates)
+    tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)
     session.connection().execute(
         sa.update(_COUNTERS).where(counters.name == PAIRED).values(value=rows[-1]["feed_seq"])
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -14,7 +15,7 @@ from ticketing.models import Order, Pass, Revocation, Ticket, TicketPublic, Tick
 from ticketing.services.common import next_seq, tokens_match
 from ticketing.services.views import ticket_public
 
-__all__ = ["authorised_ticket", "read_ticket", "refund_ticket", "revoke_ticket"]
+__all__ = ["authorised_ticket", "read_ticket", "refund_ticket", "revoke_ticket", "withdraw_held_refunds"]
 
 
 def authorised_ticket(session: Session, ticket_id: str, access_token: str | None) -> Ticket:
@@ -47,18 +48,30 @@ def refund_ticket(
         raise TicketNotRefundable("only single tickets are refundable")
     if ticket.status != TicketStatus.ISSUED or ticket.first_used_at is not None or now >= ticket.valid_until:
         raise TicketNotRefundable(f"the ticket is {ticket.status}, used or expired")
-    revoke_ticket(session, ticket, TicketStatus.REFUNDED, "refunded", now)
+    refund = {
+        "refunded_at": now,
+        "refund_fee_vnd": min(policy.refund_fee_vnd, ticket.fare_vnd),
+        "refund_final_at": now + timedelta(minutes=policy.refund_hold_minutes),
+    }
+    revoke_ticket(session, ticket, TicketStatus.REFUNDED, "refunded", now, refund)
     session.commit()
     return read_ticket(session, ticket_id, access_token)
 
 
-def revoke_ticket(session: Session, ticket: Ticket, status: TicketStatus, reason: str, now: datetime) -> None:
-    """Change a ticket's status and append it to the revocation list (not committed). Compare-and-set on the
-    status, so two concurrent refunds add one revocation."""
+def revoke_ticket(  # noqa: PLR0917 - each is needed
+    session: Session,
+    ticket: Ticket,
+    status: TicketStatus,
+    reason: str,
+    now: datetime,
+    changes: Mapping[str, object] | None = None,
+) -> None:
+    """Change a ticket's status (and `changes` columns) and append it to the revocation list (not
+    committed). Compare-and-set on the status, so two concurrent refunds add one revocation."""
     changed = session.exec(
         sa.update(Ticket)
         .where(col(Ticket.id) == ticket.id, col(Ticket.status) == TicketStatus.ISSUED)
-        .values(status=status, refunded_at=now if status == TicketStatus.REFUNDED else None)
+        .values(status=status, **(changes or {}))
     )
     if changed.rowcount != 1:
         session.rollback()
@@ -73,3 +86,22 @@ def revoke_ticket(session: Session, ticket: Ticket, status: TicketStatus, reason
         )
     )
     session.refresh(ticket)
+
+
+def withdraw_held_refunds(session: Session, serials: Sequence[int], now: datetime) -> None:
+    """Withdraw the refunds still within their hold of the tickets among `serials` that an upload shows used
+    (tickets.first_used_at, set by pairing in the same transaction): the ticket stays revoked, nothing goes
+    back to the rider. A refund already final stays as it is (the used_after_refund anomaly shows it). The
+    caller commits."""
+    if not serials:
+        return
+    session.exec(
+        sa.update(Ticket)
+        .where(
+            col(Ticket.serial).in_(sorted(set(serials))),
+            col(Ticket.status) == TicketStatus.REFUNDED,
+            col(Ticket.first_used_at).is_not(None),
+            col(Ticket.refund_final_at) > now,
+        )
+        .values(status=TicketStatus.REVOKED, refund_withdrawn_at=now)
+    )

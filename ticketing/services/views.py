@@ -18,6 +18,7 @@ from ticketing.models import (
     Pass,
     PassPublic,
     PaymentPublic,
+    RefundPublic,
     Ticket,
     TicketPublic,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "new_order_public",
     "order_public",
     "paid_order_public",
+    "refund_public",
     "ticket_public",
 ]
 
@@ -159,7 +161,21 @@ def ticket_public(ticket: Ticket, holder_pass: Pass | None) -> TicketPublic:
     data = {name: getattr(ticket, name) for name in Ticket.model_fields}
     data["serial"] = str(ticket.serial)
     data["pass"] = None if holder_pass is None else PassPublic.model_validate(holder_pass)
+    data["refund"] = refund_public(ticket)
     return TicketPublic.model_validate(data)
+
+
+def refund_public(ticket: Ticket) -> RefundPublic | None:
+    if ticket.refunded_at is None or ticket.refund_final_at is None:
+        return None
+    fee = ticket.refund_fee_vnd or 0
+    return RefundPublic(
+        amount_vnd=ticket.fare_vnd - fee,
+        fee_vnd=fee,
+        refunded_at=ticket.refunded_at,
+        final_at=ticket.refund_final_at,
+        withdrawn_at=ticket.refund_withdrawn_at,
+    )
 
 
 def order_public(
