@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from ticketing.context import build_context
 from ticketing.db import make_engine, utcnow
-from ticketing.handlers import install_handlers
+from ticketing.handlers import AnswerUnexpected, install_handlers
 from ticketing.headers import SecurityHeaders
 from ticketing.limits import BodySizeLimit
 from ticketing.ratelimit import RateLimit
@@ -57,6 +57,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
             clock=clock,
             exempt=settings.rate_limit_exempt,
         )
+    app.add_middleware(AnswerUnexpected)  # around every middleware above, inside the headers
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals above get the headers too
     routers = (public.router, orders.router, payments.router, tickets.router, admin.router, gate.router)
     for router in (*routers, audit.router):

@@ -11,12 +11,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fare_rules.cccd import CccdError
 from fare_rules.errors import FareRulesError
 from ticketing.errors import InvalidCharacter, TicketingError
 
-__all__ = ["ErrorPublic", "error_response", "install_handlers"]
+__all__ = ["AnswerUnexpected", "ErrorPublic", "error_response", "install_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,37 @@ async def _database(request: Request, exc: Exception) -> JSONResponse:
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected %s", type(exc).__name__, exc_info=exc)
     return error_response(500, "internal_error", "something went wrong on our side")
+
+
+class AnswerUnexpected:
+    """Answers an exception that no handler took with 500 `internal_error`, and swallows it.
+
+    Starlette's outermost ServerErrorMiddleware answers such an exception too, but then re-raises it, and
+    uvicorn closes the keep-alive connection without a word: the client's next request on it fails. Here the
+    answer is complete and the connection stays usable. An exception after the answer has started (a CSV
+    stream cut short) is re-raised: only closing the connection tells the client the body is incomplete."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _unexpected(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def _document_errors(schema: dict[str, Any]) -> dict[str, Any]:
