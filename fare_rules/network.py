@@ -69,7 +69,7 @@ class Network:
         try:
             return self._by_code[code]
         except KeyError:
-            raise UnknownStation(f"no station {code!r} in network {self.id}") from None
+            raise UnknownStation(f"no such station in network {self.id}") from None
 
 
 def load_network(text: str) -> Network:

@@ -57,11 +57,12 @@ class Tariff:
         self, origin: str, destination: str, payment: PaymentMethod = PaymentMethod.CASHLESS
     ) -> int:
         """The single-journey fare between two stations. UnknownStation / InvalidRoute on bad input."""
-        for code in (origin, destination):
+        # Messages name the field, never the value: what a rider typed may be personal (a CCCD number).
+        for name, code in (("origin", origin), ("destination", destination)):
             if code not in self.stations:
-                raise UnknownStation(f"no fare for station {code!r} in tariff {self.version}")
+                raise UnknownStation(f"{name}: no fare for this station in tariff {self.version}")
         if origin == destination:
-            raise InvalidRoute(f"origin and destination are both {origin}")
+            raise InvalidRoute("origin and destination are the same station")
         matrix = self.cashless if payment == PaymentMethod.CASHLESS else self.cash
         return matrix[origin, destination]
 

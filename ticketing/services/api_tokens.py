@@ -47,7 +47,7 @@ def revoke_token(session: Session, token_id: str) -> ApiTokenPublic:
     request (no cache), so the token stops working with the next one."""
     row = session.get(ApiToken, token_id) if len(token_id) <= 32 else None
     if row is None:
-        raise NotFound(f"no token {token_id}", code="token_not_found")
+        raise NotFound("no token with this id", code="token_not_found")
     if not row.revoked:
         row.revoked = True
         session.add(row)

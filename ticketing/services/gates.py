@@ -73,15 +73,12 @@ def create_gate(
     session: Session, ctx: ServiceContext, station: str, gate_id: str, now: datetime
 ) -> GateCreated:
     """Create a gate (or a fresh code for one that never enrolled). Commits. The code is shown only here."""
-    try:
-        ctx.catalog.network.station(station)
-    except FareRulesError:
-        raise InvalidRequest(f"no station {station} on this network", code="unknown_station") from None
+    _check_station(ctx, station)
     code = _new_code()
     gate = session.get(Gate, gate_id, with_for_update=True)
     if gate is not None and (gate.status != GateStatus.PENDING or gate.station != station):
         raise GateExists(
-            f"gate {gate_id} exists ({gate.status} at {gate.station}); gate ids are never reused"
+            f"a gate with this id exists ({gate.status} at {gate.station}); ids are never reused"
         )
     gate = gate or Gate(gate_id=gate_id, station=station, status=GateStatus.PENDING, created_at=now)
     gate.code_hash = hash_token(_normalised_code(code))
@@ -91,8 +88,16 @@ def create_gate(
         session.commit()
     except IntegrityError:  # a concurrent create of the same id won
         session.rollback()
-        raise GateExists(f"gate {gate_id} exists") from None
+        raise GateExists("a gate with this id exists") from None
     return GateCreated.model_validate(gate, update={"code": code})
+
+
+def _check_station(ctx: ServiceContext, station: str) -> None:
+    # Errors name the field, not the value sent (which may be anything, a CCCD number included).
+    try:
+        ctx.catalog.network.station(station)
+    except FareRulesError:
+        raise InvalidRequest("station: not a station of this network", code="unknown_station") from None
 
 
 def _device_key(text: str) -> str:
@@ -149,7 +154,7 @@ def revoke_gate(session: Session, gate_id: str, now: datetime) -> GatePublic:
     """Revoke a gate: its token stops working with the next request. Commits. Revoking twice is a no-op."""
     gate = session.get(Gate, gate_id, with_for_update=True) if len(gate_id) <= 32 else None
     if gate is None:
-        raise NotFound(f"no gate {gate_id}", code="gate_not_found")
+        raise NotFound("no gate with this id", code="gate_not_found")
     if gate.status != GateStatus.REVOKED:
         gate.status = GateStatus.REVOKED
         gate.revoked_at = now
@@ -254,10 +259,7 @@ def export_bundle(
 ) -> tuple[str, str]:
     """(bundle text, signer fingerprint): keyset, every revocation and pass, the CCCD hash key, signed by
     the active issuer key. The fingerprint is what the operator reads out to pin the issuer at the gate."""
-    try:
-        ctx.catalog.network.station(station)
-    except FareRulesError:
-        raise InvalidRequest(f"no station {station} on this network", code="unknown_station") from None
+    _check_station(ctx, station)
     kid, key = ctx.keyring.signing_key(session)
     revocations = session.exec(select(Revocation).order_by(col(Revocation.seq))).all()
     passes = session.exec(select(Pass).order_by(col(Pass.seq))).all()

@@ -94,3 +94,28 @@ def test_a_cursor_holding_a_time_at_the_calendar_limit_is_refused_with_a_code(ap
     answer = api.client.get("/v1/audit/scans", params={"cursor": cursor}, headers=bearer(token))
 
     assert (answer.status_code, answer.json()["code"]) == (422, "bad_cursor")
+
+
+CCCD_SHAPED = "079303001234"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("GET", f"/v1/fares/quote?origin={CCCD_SHAPED}&destination=L1-05", None, "origin"),
+        ("GET", f"/v1/fares/quote?origin=L1-01&destination={CCCD_SHAPED}", None, "destination"),
+        ("POST", "/v1/orders", {"items": [single(CCCD_SHAPED, "L1-05")]}, "origin"),
+        ("POST", "/v1/admin/gates", {"station": CCCD_SHAPED, "gate_id": "G-X"}, "station"),
+        ("POST", f"/v1/admin/gates/{CCCD_SHAPED}/revoke", None, "gate"),
+        ("POST", f"/v1/admin/tokens/{CCCD_SHAPED}/revoke", None, "token"),
+        ("POST", f"/v1/admin/passes/{CCCD_SHAPED}/verify", None, "pass"),
+    ],
+)
+def test_a_refusal_names_the_field_and_never_echoes_the_value_sent(
+    api: Api, method: str, path: str, body: dict[str, Any] | None, field: str
+) -> None:
+    answer = api.client.request(method, path, json=body, headers=bearer(api.admin_token))
+
+    assert 400 <= answer.status_code < 500
+    assert CCCD_SHAPED not in answer.text
+    assert field in answer.json()["detail"]
