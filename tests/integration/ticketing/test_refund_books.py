@@ -43,7 +43,7 @@ def _ticket(api: Api, order: dict[str, Any]) -> dict[str, Any]:
 
 
 def _revenue(api: Api, token: str, **span: str) -> dict[str, Any]:
-    rows = get(api, "reports/revenue", token, **(span or DAY)).json()["rows"]
+    rows: list[dict[str, Any]] = get(api, "reports/revenue", token, **(span or DAY)).json()["rows"]
     return {(r["product"], r["station"]): r for r in rows}[("single", "L1-01")]
 
 
