@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_DIR ?= var
 
-.PHONY: run test lint typecheck unit bench fuzz setup zbar chromium clean
+.PHONY: run test lint typecheck unit bench fuzz setup zbar chromium faketime clean
 
 setup: $(STAMP) zbar
 
@@ -40,6 +40,17 @@ chromium:
 		echo "the browser tests need chromium: run 'sudo apt-get install chromium'" >&2; exit 1; \
 	fi
 
+# The clock tests (tests/e2e/test_gate_clock.py) move a real gate process's clock with Debian's faketime
+# (libfaketime). Off CI they skip without it; under CI they fail.
+faketime:
+	@if command -v faketime >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing faketime (for the gate clock tests) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null; \
+	elif [ -n "$$CI" ]; then \
+		echo "the gate clock tests need faketime: run 'sudo apt-get install faketime'" >&2; exit 1; \
+	fi
+
 run: setup
 	$(PY) -m ticketing serve --data-dir $(DATA_DIR) --init-if-missing
 
@@ -50,7 +61,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-test: lint typecheck chromium
+test: lint typecheck chromium faketime
 	$(PY) -m pytest
 
 # Every benchmarks/bench_*.py, each in a few minutes. bench_audit's default (10 million scan events) takes

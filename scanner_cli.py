@@ -267,6 +267,15 @@ def _report(report: SyncReport) -> str:
     )
 
 
+def _lost(report: SyncReport) -> None:
+    for first, last in report.lost:
+        span = f"event {first}" if first == last else f"events {first} to {last}"
+        _err(
+            f"warning: journal {span} not in this gate's store: the server accepted them as lost"
+            " and keeps the gap for the auditors"
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     data_dir, db = _paths(args)
     if args.command == "init":
@@ -300,7 +309,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.command in ("sync", "enroll"):
             try:
-                print(_report(sync_gate(data_dir, gate, retry_journal=getattr(args, "retry_journal", False))))
+                report = sync_gate(data_dir, gate, retry_journal=getattr(args, "retry_journal", False))
+                print(_report(report))
+                _lost(report)
             except SyncError as exc:
                 _err(f"sync failed: {exc}")
                 return EXIT_SYNC_FAILED

@@ -99,9 +99,17 @@ def fake_events(gate_id: str, count: int, start: int = 1, prev: str | None = Non
     return events
 
 
-def post_batch(gate: EnrolledGate, events: list[ChainedEvent], key: Ed25519PrivateKey | None = None) -> Any:
+def post_batch(
+    gate: EnrolledGate,
+    events: list[ChainedEvent],
+    key: Ed25519PrivateKey | None = None,
+    clock_offset_seconds: Any = None,
+) -> Any:
+    batch = build_batch(gate.gate_id, events, key or gate.key)
+    if clock_offset_seconds is not None:  # anything, to see what the server makes of it
+        batch["clock_offset_seconds"] = clock_offset_seconds
     with gate.http() as http:
-        return http.post("/v1/gate/journal", json=build_batch(gate.gate_id, events, key or gate.key))
+        return http.post("/v1/gate/journal", json=batch)
 
 
 def stored_events(api: Api, gate_id: str | None = None) -> list[ScanEvent]:

@@ -433,6 +433,8 @@ class ScanEvent(SQLModel, table=True):
     received_at: datetime = Field(sa_column=_utc())
     feed_seq: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
     problem: str | None = Field(default=None, max_length=200)
+    # The offset (server minus gate clock, s) the gate measured when it uploaded this event's batch.
+    clock_offset_s: int | None = None
 
 
 class ScanCount(SQLModel, table=True):

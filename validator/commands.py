@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from fare_rules.model import Direction
+from fare_rules.model import Direction, Flag
 from fare_rules.reasons import Reason
 from fare_rules.rules import gate_flags
 from validator import records
@@ -27,6 +27,7 @@ from validator.device import (
 from validator.gate import Gate, Inspection, StationState
 from validator.images import QrDecoder, decode_image_file, looks_like_image_path
 from validator.records import GateConfig
+from validator.screen import clock_warning, describe_offset
 from validator.station import ProvisionError, db_path, load_rules, open_gate, provision, provision_from_bundle
 from validator.store import open_store, transaction
 from validator.sync import SyncClient, SyncError, SyncReport, enroll, journal_stopped, last_sync_error
@@ -205,6 +206,8 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
     state = StationState.read(conn)
     get = records.get_state
 
+    flags = gate_flags(now, state.last_sync, state.clock_offset_seconds, gate.policy)
+
     def count(table: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
 
@@ -220,15 +223,16 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
             name: _age(now, get(conn, f"{name}_synced_at")) for name in ("revocations", "passes", "events")
         },
         "clock_offset_seconds": state.clock_offset_seconds,
+        "clock": clock_warning(state.clock_offset_seconds).en
+        if Flag.CLOCK_SUSPECT in flags
+        else describe_offset(state.clock_offset_seconds or 0.0),
         "keys": count("keyset"),
         "revocations": count("revocations"),
         "passes": count("passes"),
         "uses": count("uses"),
         "journal_backlog": records.journal_backlog(conn, gate.config.gate_id),
         "journal_events": records.journal_head(conn, gate.config.gate_id)[0],
-        "flags": sorted(
-            f.value for f in gate_flags(now, state.last_sync, state.clock_offset_seconds, gate.policy)
-        ),
+        "flags": sorted(f.value for f in flags),
     }
 
 

@@ -147,6 +147,7 @@ class ScanOutcome:
     flags: frozenset[Flag] = field(default_factory=frozenset)
     recognised: Recognised | None = None
     ticket: TicketSeen | None = None  # a pass QR shows both the ticket it is and the registry pass
+    clock_offset_seconds: float | None = None  # the gate's last measured offset (server minus gate clock)
 
     @property
     def accepted(self) -> bool:
@@ -170,6 +171,7 @@ class ScanOutcome:
             "recognised": recognised,
             "owed_vnd": self.owed_vnd,
             "flags": sorted(f.value for f in self.flags),
+            "clock_offset_seconds": self.clock_offset_seconds,
             "gate": self.gate,
             "station": self.station,
             "direction": self.direction.value,

@@ -236,6 +236,7 @@ class Gate:
             input_kind=ev.kind,
             recognised=ev.pass_seen or ev.ticket,
             ticket=ev.ticket,
+            clock_offset_seconds=state.clock_offset_seconds,
         )
         if ev.credential is not None and ev.credential_key is not None:
             outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked)

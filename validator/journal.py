@@ -113,11 +113,21 @@ def _signed_part(gate: str, events: Sequence[Mapping[str, Any]]) -> bytes:
     return BATCH_DOMAIN + canonical_json({"format": BATCH_FORMAT, "gate": gate, "events": list(events)})
 
 
-def build_batch(gate: str, events: Sequence[ChainedEvent], device_key: Ed25519PrivateKey) -> dict[str, Any]:
-    """A batch of consecutive events of one gate, signed with its device key."""
+def build_batch(
+    gate: str,
+    events: Sequence[ChainedEvent],
+    device_key: Ed25519PrivateKey,
+    clock_offset_seconds: float | None = None,
+) -> dict[str, Any]:
+    """A batch of consecutive events of one gate, signed with its device key. `clock_offset_seconds` (the
+    gate's last measured offset, server minus gate clock) rides beside the events, outside the signature:
+    the auditors date the events the gate flagged clock_suspect by it."""
     items = [e.to_json() for e in events]
     signature = device_key.sign(_signed_part(gate, items))
-    return {"format": BATCH_FORMAT, "gate": gate, "events": items, "signature": b64url_encode(signature)}
+    batch = {"format": BATCH_FORMAT, "gate": gate, "events": items, "signature": b64url_encode(signature)}
+    if clock_offset_seconds is not None:
+        batch["clock_offset_seconds"] = clock_offset_seconds
+    return batch
 
 
 def verify_batch(

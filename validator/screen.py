@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from fare_rules.model import Flag
+from fare_rules.reasons import Message
 from validator.core import PassSeen, ScanOutcome, TicketSeen
 
-__all__ = ["format_vnd", "render_outcome"]
+__all__ = ["clock_warning", "describe_offset", "format_vnd", "render_outcome"]
 
 _GREEN = "\033[1;97;42m"
 _RED = "\033[1;97;41m"
@@ -16,6 +18,32 @@ _RESET = "\033[0m"
 def format_vnd(amount: int) -> str:
     """`4000` -> `4.000 ₫` (Vietnamese thousands separator)."""
     return f"{amount:,}".replace(",", ".") + " ₫"
+
+
+def _amount(seconds: float) -> tuple[str, str]:
+    if seconds < 90:
+        return f"{seconds:.0f} giây", f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} phút", f"{minutes} min"
+
+
+def describe_offset(offset_seconds: float) -> str:
+    """How far and which way this gate's clock is off, from its offset (server time minus gate clock)."""
+    _, amount = _amount(abs(offset_seconds))
+    return f"{amount} {'behind' if offset_seconds > 0 else 'ahead of'} the issuer's time"
+
+
+def clock_warning(offset_seconds: float | None) -> Message:
+    """What staff read on a scan flagged clock_suspect: the clock is the cause of a time refusal."""
+    if offset_seconds is None:
+        return Message(
+            "Đồng hồ cổng chưa được kiểm tra — đồng bộ", "Gate clock never checked — sync the gate"
+        )
+    vi, en = _amount(abs(offset_seconds))
+    way_vi, way_en = ("chậm", "behind") if offset_seconds > 0 else ("nhanh", "ahead")
+    return Message(
+        f"Đồng hồ cổng {way_vi} {vi} — báo kỹ thuật", f"Gate clock is {en} {way_en} — call maintenance"
+    )
 
 
 def _paint(text: str, style: str, colour: bool) -> str:
@@ -60,6 +88,10 @@ def render_outcome(outcome: ScanOutcome, colour: bool, label: str | None = None)
     if outcome.owed_vnd:
         lines.append(_paint(f"  THU THÊM / FARE OWED: {format_vnd(outcome.owed_vnd)}", _YELLOW, colour))
     lines.extend(_describe(outcome))
+    if Flag.CLOCK_SUSPECT in outcome.flags:
+        warning = clock_warning(outcome.clock_offset_seconds)
+        lines.append(_paint(f"  ⚠ {warning.vi}", _YELLOW, colour))
+        lines.append(_paint(f"  ⚠ {warning.en}", _YELLOW, colour))
     if outcome.flags:
         flags = ", ".join(sorted(f.value for f in outcome.flags))
         lines.append(_paint(f"  flags: {flags}", _DIM, colour))

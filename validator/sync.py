@@ -22,6 +22,7 @@ from validator.bundle import pinned_keys
 from validator.codec import Keyset, load_keyset
 from validator.items import parse_pass, parse_remote_use, parse_revocation
 from validator.journal import build_batch
+from validator.screen import describe_offset
 from validator.signing import SignatureError, verify_response
 from validator.store import transaction
 from validator.wire import iso, parse_iso
@@ -50,8 +51,10 @@ class SyncError(RuntimeError):
     """A sync step failed.
 
     `code`, this gate's view: unreachable, unauthorized, bad_signature (a response that does not verify),
-    bad_response, stale_response (a list page older than one already accepted, or too far from this gate's
-    clock: an old signed page replayed), refused (enrolment), untrusted (no key to trust a keyset with),
+    bad_response, stale_response (a list page older than one already accepted, or far from the time the
+    issuer's other answers of this sync give: an old signed page replayed), clock_off (every answer says this
+    gate's clock is further off than the policy allows: lists are not taken, the journal is still uploaded),
+    refused (enrolment), untrusted (no key to trust a keyset with),
     journal_refused (the server refused a journal batch for good), journal_stopped (uploads stopped after such
     a refusal), not_enrolled.
     `server_code`: the `code` of the server's error answer when it sent one (bad_code, broken_chain,
@@ -86,6 +89,8 @@ class SyncReport:
     events: int = 0
     journal: dict[str, int] = field(default_factory=lambda: dict.fromkeys(sorted(_JOURNAL_STATUSES), 0))
     clock_offset_seconds: float | None = None
+    # Journal seqs (first, last) the server asked for and this store no longer holds: accepted as lost.
+    lost: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _request(
@@ -170,6 +175,8 @@ class SyncClient:
         self.clock = clock
         self.policy = policy or Policy()
         self.report = SyncReport()
+        self._sampled: tuple[httpx.Response, float] | None = None  # the last timed answer and its offset
+        self._keys_offset: float | None = None  # measured on this sync's verified /v1/keys answer
 
     def sync(self, *, retry_journal: bool = False) -> SyncReport:
         """Pull keyset, revocations, passes and other gates' uses, then push the journal.
@@ -178,21 +185,40 @@ class SyncClient:
         `retry_journal` lifts a stop left by a journal batch the server refused for good.
         """
         self.report = SyncReport()
+        self._keys_offset = None
         try:
             self.pull_keys()
+            clock_off: SyncError | None = None
             for name in LISTS:
-                self.pull_list(name)
+                try:
+                    self.pull_list(name)
+                except SyncError as exc:
+                    if exc.code != "clock_off":
+                        raise
+                    clock_off = exc  # the journal does not depend on this gate's clock: upload it still
+                    break
             if retry_journal:
                 with transaction(self.conn):
                     records.delete_state(self.conn, _key("journal_stopped", self.gate_id))
             self.push_journal()
+            if clock_off is not None:
+                raise clock_off
         except SyncError as exc:
+            self._keep_offset()
             self._record_failure(exc)
             raise
+        self._keep_offset()
         with transaction(self.conn):
             records.set_state(self.conn, "last_sync", iso(self.clock()))
             records.delete_state(self.conn, _key("last_sync_error", self.gate_id))
         return self.report
+
+    def _keep_offset(self) -> None:
+        # Every offset measured on a verified answer is kept, also when the sync then fails: a gate whose
+        # clock is far off must flag its scans clock_suspect and say so, not keep an old offset of ~0 s.
+        if self.report.clock_offset_seconds is not None:
+            with transaction(self.conn):
+                records.set_state(self.conn, "clock_offset_seconds", repr(self.report.clock_offset_seconds))
 
     def _record_failure(self, exc: SyncError) -> None:
         failure = {"at": iso(self.clock()), "code": exc.code, "server_code": exc.server_code}
@@ -221,6 +247,12 @@ class SyncClient:
             raise SyncError("bad_signature", f"{target}: {exc}") from exc
         return _json(response)
 
+    def _take_offset(self, response: httpx.Response) -> None:
+        """Count the offset measured on `response`: it verified, and its time is fresh (or only this gate's
+        clock is wrong). An old page replayed says nothing about the clock."""
+        if self._sampled is not None and self._sampled[0] is response:
+            self.report.clock_offset_seconds = self._sampled[1]
+
     def _timed_get(self, url: str) -> httpx.Response:
         started = self.clock()
         response = _request(self.http, "GET", url)
@@ -229,13 +261,14 @@ class SyncClient:
 
     def _clock_sample(self, response: httpx.Response, started: datetime) -> None:
         # Offset = server time minus our clock at the request's midpoint; the network delay splits evenly.
+        # It counts once the answer verifies and its time is believed (_take_offset).
         try:
             server_time = parse_iso(response.json()["server_time"])
         except (ValueError, KeyError, TypeError):
             return
         ended = self.clock()
         midpoint = started + (ended - started) / 2
-        self.report.clock_offset_seconds = (server_time - midpoint).total_seconds()
+        self._sampled = (response, (server_time - midpoint).total_seconds())
 
     # --- steps ---
 
@@ -264,6 +297,8 @@ class SyncClient:
         with transaction(self.conn):
             records.replace_keys(self.conn, records.records_from_keyset(fresh))
         self.report.keys = len(fresh)
+        self._take_offset(response)
+        self._keys_offset = self.report.clock_offset_seconds
 
     def _trust_roots(self, known: Keyset, fresh: Keyset) -> Keyset:
         if any(not entry.revoked for entry in known.values()):
@@ -290,8 +325,9 @@ class SyncClient:
         latest = parse_iso(accepted) if accepted else None
         while True:
             after = int(records.get_state(self.conn, f"cursor_{name}") or "0")
-            body = self._verified(self._timed_get(f"/v1/gate/{name}?after={after}"))
-            latest = self._fresh_server_time(name, body, latest)
+            response = self._timed_get(f"/v1/gate/{name}?after={after}")
+            body = self._verified(response)
+            latest = self._fresh_server_time(name, body, latest, response)
             items, nxt = body.get("items"), body.get("next")
             if not isinstance(items, list) or not isinstance(nxt, int):
                 raise SyncError("bad_response", f"/v1/gate/{name}: items list and next cursor expected")
@@ -303,13 +339,15 @@ class SyncClient:
             current = records.get_state(self.conn, f"{name}_synced_at")
             if current is None or parse_iso(current) < latest:
                 records.set_state(self.conn, f"{name}_synced_at", iso(latest))
-            if self.report.clock_offset_seconds is not None:
-                records.set_state(self.conn, "clock_offset_seconds", repr(self.report.clock_offset_seconds))
 
-    def _fresh_server_time(self, name: str, body: dict[str, Any], accepted: datetime | None) -> datetime:
-        """The page's `server_time`, refused (stale_response) when older than the last one accepted for this
-        list or further from this gate's clock than the policy allows. The signature covers the page, not when
-        it was sent: an old page, empty of the revocations made since, still verifies when replayed."""
+    def _fresh_server_time(
+        self, name: str, body: dict[str, Any], accepted: datetime | None, response: httpx.Response
+    ) -> datetime:
+        """The page's `server_time`, refused when older than the last one accepted for this list or further
+        from this gate's clock than the policy allows. The signature covers the page, not when it was sent: an
+        old page, empty of the revocations made since, still verifies when replayed. Far from the gate's clock
+        but where this sync's /v1/keys answer puts the server too, it is the clock that is wrong (clock_off);
+        otherwise the page is old (stale_response)."""
         try:
             server_time = parse_iso(body["server_time"])
         except (KeyError, ValueError) as exc:
@@ -319,14 +357,24 @@ class SyncClient:
                 "stale_response",
                 f"/v1/gate/{name}: server time {iso(server_time)} is older than the accepted {iso(accepted)}",
             )
+        limit = self.policy.max_clock_offset_seconds
         offset = (server_time - self.clock()).total_seconds()
-        if abs(offset) > self.policy.max_clock_offset_seconds:
+        if abs(offset) <= limit:
+            self._take_offset(response)
+            return server_time
+        keys = self._keys_offset
+        if keys is not None and abs(offset - keys) <= limit:
+            self._take_offset(response)
             raise SyncError(
-                "stale_response",
-                f"/v1/gate/{name}: server time {iso(server_time)} is {offset:+.0f} s from this gate's clock"
-                f" (at most {self.policy.max_clock_offset_seconds} s)",
+                "clock_off",
+                f"this gate's clock is {describe_offset(offset)} (at most {limit} s): lists are not taken"
+                " until it is set right (NTP); the journal is uploaded",
             )
-        return server_time
+        raise SyncError(
+            "stale_response",
+            f"/v1/gate/{name}: server time {iso(server_time)} is {offset:+.0f} s from this gate's clock"
+            f" (at most {limit} s)",
+        )
 
     def _store_page(self, name: str, items: list[Any], cursor: int) -> None:
         try:
@@ -357,15 +405,22 @@ class SyncClient:
                 stopped.get("code"),
             )
         gap_retries = 0
+        asked: int | None = None  # the seq a journal_gap answer asked for
         while events := records.pending_events(self.conn, self.gate_id, JOURNAL_BATCH):
-            batch = build_batch(self.gate_id, events, self.device_key)
+            offset = records.get_state(self.conn, "clock_offset_seconds")
+            batch = build_batch(self.gate_id, events, self.device_key, float(offset) if offset else None)
             response = _request(self.http, "POST", "/v1/gate/journal", auth_errors=False, json=batch)
             if response.status_code == 409 and gap_retries < 3:
-                self._rewind(_json(response))
+                asked = self._rewind(_json(response))
                 gap_retries += 1
                 continue
             self._check_journal_answer(response, events[0].seq)
             body = self._verified(response)
+            if asked is not None and events[0].seq > asked:
+                # Resending from `asked` started later: this store lacks those events, and the server,
+                # seeing the same batch again, has accepted them as lost (its journal_gaps keep the range).
+                self.report.lost.append((asked, events[0].seq - 1))
+            asked = None
             statuses = self._statuses(body, {e.seq for e in events})
             with transaction(self.conn):
                 records.set_uploaded(self.conn, self.gate_id, statuses.items())
@@ -394,8 +449,9 @@ class SyncClient:
             "journal_refused", f"the server refused the batch from event {first_seq}: {detail}", server_code
         )
 
-    def _rewind(self, body: dict[str, Any]) -> None:
-        # The server is missing events before this batch (e.g. it lost a batch): resend from where it says.
+    def _rewind(self, body: dict[str, Any]) -> int:
+        """The server is missing events before this batch (e.g. it lost a batch): resend from where it says.
+        Returns that seq."""
         expected = body.get("expected_seq")
         if body.get("code") != "journal_gap" or not isinstance(expected, int):
             raise SyncError("bad_response", f"journal conflict: {body}", str(body.get("code")))
@@ -403,6 +459,7 @@ class SyncClient:
             self.conn.execute(
                 "UPDATE journal SET uploaded = 'no' WHERE gate = ? AND seq >= ?", (self.gate_id, expected)
             )
+        return expected
 
     @staticmethod
     def _statuses(body: dict[str, Any], sent: set[int]) -> dict[int, str]:

@@ -197,7 +197,7 @@ class FakeServer:
             raise httpx.ConnectError("simulated outage", request=request)
         path = request.url.path
         if path == "/v1/keys":
-            return self._signed(request, self.issuer.keyset_json())
+            return self._signed(request, {**self.issuer.keyset_json(), "server_time": iso(self.clock())})
         if path == "/v1/gate/enroll":
             return self._enroll(request)
         gate = self.tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))

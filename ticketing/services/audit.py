@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,6 +69,7 @@ _CSV_PAGE = 2000
 SCAN_COLUMNS = (
     "at", "station", "gate", "seq", "direction", "verdict", "reason", "flags", "owed_vnd", "input",
     "credential", "ticket_serial", "product", "pass_id", "cccd", "received_at", "problem", "hash",
+    "clock_suspect", "clock_offset_s", "corrected_at",
 )  # fmt: skip
 TRIP_COLUMNS = (
     "id", "status", "started_at", "credential", "product", "ticket_serial", "pass_id", "cccd",
@@ -170,6 +171,14 @@ def _scan_select(
 
 
 def _scan_out(row: Any) -> dict[str, Any]:
+    flags = [f for f in row.flags.split(",") if f]
+    # The gate flags a scan clock_suspect when its clock was off (or never checked); the offset it measured
+    # at upload then dates the scan by the issuer's clock. A clock set right between the scan and the upload
+    # leaves an offset of ~0: the time cannot be corrected, only doubted.
+    suspect = "clock_suspect" in flags
+    corrected = None
+    if suspect and row.clock_offset_s and row.at is not None:
+        corrected = row.at + timedelta(seconds=row.clock_offset_s)
     return {
         "at": iso(row.at),
         "station": row.station,
@@ -178,7 +187,7 @@ def _scan_out(row: Any) -> dict[str, Any]:
         "direction": row.direction,
         "verdict": row.verdict,
         "reason": row.reason,
-        "flags": [f for f in row.flags.split(",") if f],
+        "flags": flags,
         "owed_vnd": row.owed_vnd,
         "input": row.input_kind,
         "credential": row.credential,
@@ -189,6 +198,9 @@ def _scan_out(row: Any) -> dict[str, Any]:
         "received_at": iso(row.received_at),
         "problem": row.problem,
         "hash": row.hash,
+        "clock_suspect": suspect,
+        "clock_offset_s": row.clock_offset_s,
+        "corrected_at": iso(corrected) if corrected is not None else None,
     }
 
 

@@ -84,6 +84,7 @@ def ingest_batch(
     verified = _verified(batch, device_key_text)
     for event, _ in verified:
         _check_fields(event)
+    offset = _clock_offset(batch)
     partitions.ensure_for_times(engine, _months(items), now)
     locked = _lock_gate(session, gate.gate_id)
     if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key != device_key_text:
@@ -92,7 +93,7 @@ def ingest_batch(
     events = [e for e, _ in verified]
     known = _stored(session, locked.gate_id, [e.seq for e in events])
     fresh = [(e, body) for e, body in verified if e.seq not in known]
-    rows = [_row(locked.gate_id, e, now, body) for e, body in fresh]
+    rows = [_row(locked.gate_id, e, now, body, offset) for e, body in fresh]
     inserted = _insert(session, rows)
     stored = [(r, e.event) for r, (e, _) in zip(rows, fresh, strict=True) if r["seq"] in inserted]
     scan_counts.count_stored(session, [r for r, _ in stored])
@@ -231,8 +232,8 @@ def _reserve_feed(session: Session, count: int) -> range:
 
 
 PG_COLUMNS = tuple(c.name for c in table_of(ScanEvent).columns if c.name != "id")
-# What differs from row to row; gate_id and received_at are the same for the whole batch.
-_PG_ARRAYS = tuple(c for c in PG_COLUMNS if c not in ("gate_id", "received_at"))
+# What differs from row to row; gate_id, received_at and clock_offset_s are the same for the whole batch.
+_PG_ARRAYS = tuple(c for c in PG_COLUMNS if c not in ("gate_id", "received_at", "clock_offset_s"))
 _PG_TYPES = {"seq": "bigint", "at": "timestamp", "owed_vnd": "integer", "ticket_serial": "bigint"}
 _PG_TYPES["feed_seq"] = "bigint"
 
@@ -243,9 +244,11 @@ def _insert_unnest(session: Session, rows: list[dict[str, Any]]) -> set[int]:
     sources = [arrays.add(c, _PG_TYPES.get(c, "text"), [r[c] for r in rows]) for c in _PG_ARRAYS]
     params = arrays.params
     params["gate_id"], params["received_at"] = rows[0]["gate_id"], naive_utc(rows[0]["received_at"])
+    params["clock_offset_s"] = rows[0]["clock_offset_s"]
+    constant = "%(gate_id)s, %(received_at)s, %(clock_offset_s)s::integer"
     statement = (
-        f"INSERT INTO scan_events (gate_id, received_at, {', '.join(_PG_ARRAYS)})"  # noqa: S608 (our names)
-        f" SELECT %(gate_id)s, %(received_at)s, * FROM unnest({', '.join(sources)})"
+        f"INSERT INTO scan_events (gate_id, received_at, clock_offset_s, {', '.join(_PG_ARRAYS)})"  # noqa: S608
+        f" SELECT {constant}, * FROM unnest({', '.join(sources)})"
         " ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
     )
     return set(session.connection().exec_driver_sql(statement, params).scalars())
@@ -276,7 +279,9 @@ def row_for(gate_id: str, event: ChainedEvent, now: datetime) -> dict[str, Any]:
     return _row(gate_id, event, now, canonical_json(event.event))
 
 
-def _row(gate_id: str, event: ChainedEvent, now: datetime, canonical: bytes) -> dict[str, Any]:
+def _row(
+    gate_id: str, event: ChainedEvent, now: datetime, canonical: bytes, clock_offset_s: int | None = None
+) -> dict[str, Any]:
     """`canonical` is canonical_json(event.event), as verification computed it for the chain hash."""
     columns, problems = _columns(event.event)
     return {
@@ -288,6 +293,7 @@ def _row(gate_id: str, event: ChainedEvent, now: datetime, canonical: bytes) -> 
         "received_at": now,
         "feed_seq": None,
         "problem": "; ".join(problems)[:200] or None,
+        "clock_offset_s": clock_offset_s,
         **columns,
     }
 
@@ -330,6 +336,22 @@ def _check_fields(event: ChainedEvent) -> None:
             _check_string(flag, "flags", _LENGTHS["flags"], event.seq)
         if len(",".join(flags)) > _LENGTHS["flags"]:
             raise BadEvent(f"event {event.seq}: field flags longer than {_LENGTHS['flags']} characters")
+
+
+_MAX_OFFSET_S = 10 * 366 * 86400  # a gate's clock more than ten years off is not a measurement
+
+
+def _clock_offset(batch: Mapping[str, Any]) -> int | None:
+    """The batch's `clock_offset_seconds` (server minus gate clock when the gate uploads; outside the device
+    signature, which covers the events: the gate token vouches for it), whole seconds; None if absent."""
+    value = batch.get("clock_offset_seconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) <= _MAX_OFFSET_S:
+        raise JournalRejected(
+            "clock_offset_seconds: a number of seconds, at most ten years", code="bad_format"
+        )
+    return round(value)
 
 
 def _check_string(value: object, name: str, limit: int, seq: int) -> None:

@@ -17,6 +17,7 @@ from sqlmodel import Session, func, select
 from fare_rules.cccd import holder_hash
 from ticketing.db import make_engine
 from ticketing.models import Trip
+from ticketing.services.audit_query import iso
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 
@@ -310,6 +311,39 @@ def test_csv_cells_a_gate_wrote_as_formulas_open_as_text_in_a_spreadsheet(
     ]
     cells = [cell for row in rows + passback for cell in row.values() if cell]
     assert not [cell for cell in cells if cell[0] in "=+-@\t\r"]
+
+
+def test_scans_a_gate_recorded_with_its_clock_off_show_the_time_corrected_by_its_measured_offset(
+    api: Api, tmp_path: Path, token: str
+) -> None:
+    ticket = api.paid_order(single())["tickets"][0]
+    gate = journal(api, tmp_path, "L1-01", "E01")
+    gate.add("entry", at(0), flags=["clock_suspect"], **ticket_use(ticket))  # the gate's clock 10 min slow
+    gate.add("entry", at(1), verdict="deny", reason="already_inside", **ticket_use(ticket))
+    post_batch(gate.gate, gate.pending, clock_offset_seconds=600.4)
+
+    scans = get(api, "scans", token).json()["items"]
+    rows = list(csv.DictReader(io.StringIO(get(api, "scans", token, format="csv").text)))
+
+    assert [(s["clock_suspect"], s["clock_offset_s"], s["corrected_at"]) for s in scans] == [
+        (True, 600, iso(at(10))),
+        (False, 600, None),
+    ]
+    assert [(r["clock_suspect"], r["corrected_at"]) for r in rows] == [("True", iso(at(10))), ("False", "")]
+
+
+@pytest.mark.parametrize("offset", [True, "600", 10**12, -1e300], ids=["bool", "text", "huge", "huge_float"])
+def test_a_batch_whose_clock_offset_is_not_a_number_of_seconds_is_refused_and_stores_nothing(
+    api: Api, tmp_path: Path, offset: Any
+) -> None:
+    gate = journal(api, tmp_path, "L1-01", "E01")
+    gate.add("entry", at(0), verdict="deny", reason="not_our_code", input="other")
+
+    answer = post_batch(gate.gate, gate.pending, clock_offset_seconds=offset)
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "bad_format")
+    assert _count_trips(api) == 0
+    assert get(api, "scans", auditor_token(api)).json()["items"] == []
 
 
 # --- reports --------------------------------------------------------------------------------------------

@@ -479,3 +479,41 @@ def test_a_background_sync_that_cannot_open_the_gate_reports_the_error_and_keeps
         background.stop()
 
     assert {type(e) for e in errors} == {GateNotProvisioned}
+
+
+def test_a_gate_whose_clock_is_ten_minutes_slow_keeps_the_offset_flags_its_scans_and_still_uploads(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, token = _enrolled(tmp_path, server)
+    client = _client(gate, server, token)
+    client.sync()  # in step: offset +2 s
+    gate.scan("junk", Direction.ENTRY, NOW)
+    server.clock = lambda: NOW + timedelta(minutes=10)  # the gate's clock now runs 10 minutes slow
+
+    with pytest.raises(SyncError) as caught:
+        client.sync()
+    _, ticket = server.issuer.ticket()
+    outcome = gate.scan(ticket, Direction.ENTRY, NOW)
+
+    assert caught.value.code == "clock_off"
+    assert "10 min behind" in caught.value.detail
+    assert float(records.get_state(gate.conn, "clock_offset_seconds") or 0) == pytest.approx(600)
+    assert (last_sync_error(gate.conn, "G1") or {}).get("code") == "clock_off"
+    assert ("G1", 1) in server.journal  # lists refused, the journal uploaded all the same
+    assert Flag.CLOCK_SUSPECT in outcome.flags
+    assert outcome.clock_offset_seconds == pytest.approx(600)
+
+
+def test_a_replayed_old_page_is_stale_not_a_clock_fault_when_the_keys_answer_agrees_with_the_gate(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    gate, mitm, client, now = _replaying(tmp_path, server)
+    client.sync()
+    now[0] = NOW + timedelta(hours=1)
+    mitm.replay = {"/v1/gate/passes?after=0"}
+
+    with pytest.raises(SyncError) as caught:
+        client.sync()
+
+    assert caught.value.code == "stale_response"
+    assert float(records.get_state(gate.conn, "clock_offset_seconds") or 99) == pytest.approx(0)

@@ -24,10 +24,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tickets", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("refund_fee_vnd", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("refund_final_at", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("refund_withdrawn_at", sa.DateTime(), nullable=True))
+    # Plain ALTER TABLE ADD COLUMN on both engines (nullable columns: no table copy on SQLite).
+    op.add_column("tickets", sa.Column("refund_fee_vnd", sa.Integer(), nullable=True))
+    op.add_column("tickets", sa.Column("refund_final_at", sa.DateTime(), nullable=True))
+    op.add_column("tickets", sa.Column("refund_withdrawn_at", sa.DateTime(), nullable=True))
     op.execute(
         "UPDATE tickets SET refund_fee_vnd = 0, refund_final_at = refunded_at WHERE refunded_at IS NOT NULL"
     )
