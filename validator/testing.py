@@ -117,7 +117,7 @@ class TestIssuer:
         valid_from: datetime | None = None,
         days: int = 30,
         status: str = "active",
-        initials: str = "N.T.M.",
+        initials: str = "NTM",
         birth_year: int | None = 2003,
         pass_id: str | None = None,
     ) -> PassRecord:

@@ -98,3 +98,25 @@ def test_a_trip_across_two_stations_syncs_and_an_offline_journal_arrives_exactly
     assert "journal stored 2, duplicate 0" in synced[1]
     assert "journal stored 0, duplicate 0" in resynced[1]
     assert _stored_journal(server, "E01") == [1, 2, 3]
+
+
+def test_sync_says_which_events_the_server_accepted_as_lost(
+    server: ServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = server.cli("gates", "add", "--station", "L1-01", "--gate", "E01").strip().splitlines()[-1]
+    gate = tmp_path / "gate"
+    assert _gate(capsys, gate, "enroll", "--server", server.url, "--code", code)[0] == 0
+    for n in range(5):
+        _scan(capsys, gate, "entry", f"not a ticket {n}")
+    with sqlite3.connect(gate / "gate.db") as conn:  # events 1 and 2 gone before they were ever uploaded
+        conn.execute("DELETE FROM journal WHERE seq IN (1, 2)")
+    conn.close()
+
+    capsys.readouterr()
+    synced = scanner_cli.main(["--data-dir", str(gate), "sync"])
+    shown = capsys.readouterr()
+
+    assert synced == 0
+    assert "journal stored 3" in shown.out
+    assert "warning: journal events 1 to 2 not in this gate's store: the server accepted them as lost" in shown.err
+    assert _stored_journal(server, "E01") == [3, 4, 5]

@@ -92,7 +92,7 @@ def test_a_cccd_scan_shows_the_masked_number_and_never_the_full_one(
     assert status == EXIT_OK
     assert "ACCEPT" in out
     assert "0793******34" in out
-    assert "N.T.M." in out
+    assert "NTM" in out
     assert CCCD_NUMBER not in out
 
 

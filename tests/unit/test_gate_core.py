@@ -88,7 +88,7 @@ def test_the_screen_shows_deny_both_languages_and_the_fare_owed() -> None:
 
 
 def test_the_json_of_a_pass_scan_carries_only_the_masked_cccd() -> None:
-    seen = PassSeen("P1", Product.MONTHLY, "0793******34", "N.T.M.", 2003)
+    seen = PassSeen("P1", Product.MONTHLY, "0793******34", "NTM", 2003)
 
     body = _outcome(verdict=Verdict.ACCEPT, reason=None, owed_vnd=0, recognised=seen).to_json()
 
