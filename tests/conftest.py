@@ -17,19 +17,17 @@ from typing import Any
 
 import psycopg
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from issuing_support import Api, Clock, make_settings, seed
+from issuing_support import Api, Clock, make_settings, seed, truncate
 from leak_guard import LeakGuard, Needles
 from psycopg import sql
 
 from ticketing.app import create_app
-from ticketing.db import make_engine, migrate
+from ticketing.db import migrate
 from ticketing.settings import SECRET_FIELDS
 
 PG_ADMIN_DSN = os.environ.get("METRO_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_SKIP_REASON = "PostgreSQL unreachable"
-_KEEP_ON_TRUNCATE = {"alembic_version", "change_counters"}
 
 
 def _pg_reachable() -> str | None:
@@ -79,15 +77,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _truncate(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        tables = [t for t in sa.inspect(connection).get_table_names() if t not in _KEEP_ON_TRUNCATE]
-        connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        connection.exec_driver_sql("UPDATE change_counters SET value = 0")
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: SQLite, then PostgreSQL."""
@@ -96,7 +85,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    _truncate(url)
+    truncate(url)
     return url
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlmodel import Session
 
@@ -97,3 +98,16 @@ def seed(database_url: str, passphrase: bytes) -> str:
         token = create_token(session, Role.ADMIN, "tests", NOW).token
     engine.dispose()
     return token
+
+
+_KEEP_ON_TRUNCATE = {"alembic_version", "change_counters"}
+
+
+def truncate(url: str) -> None:
+    """Empty a migrated PostgreSQL database for the next test: every table but the migration state."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        tables = [t for t in sa.inspect(connection).get_table_names() if t not in _KEEP_ON_TRUNCATE]
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        connection.exec_driver_sql("UPDATE change_counters SET value = 0")
+    engine.dispose()

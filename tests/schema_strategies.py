@@ -39,7 +39,13 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrate
     if kind == "string":
         return _string(schema)
     if kind == "integer":
-        return st.integers(schema.get("minimum"), schema.get("maximum"))
+        low, high = schema.get("minimum"), schema.get("maximum")
+        edges = [
+            n
+            for n in (-(2**63) - 1, 2**31, 2**63, 2**64)
+            if (low is None or n >= low) and (high is None or n <= high)
+        ]
+        return st.integers(low, high) | (st.sampled_from(edges) if edges else st.nothing())
     if kind == "number":
         return st.floats(schema.get("minimum"), schema.get("maximum"), allow_nan=False, allow_infinity=False)
     if kind == "boolean":
@@ -51,13 +57,16 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrate
 
 def _string(schema: dict[str, Any]) -> st.SearchStrategy[str]:
     if schema.get("format") == "date":
-        return st.dates(date(1900, 1, 1), date(2100, 12, 31)).map(date.isoformat)
+        return st.dates().map(date.isoformat) | st.sampled_from([date.min.isoformat(), date.max.isoformat()])
     if "pattern" in schema:
         return st.from_regex(schema["pattern"], fullmatch=True)
     low, high = schema.get("minLength", 0), schema.get("maxLength", 40)
     # Mostly digits and station-like codes, so CCCD numbers and station codes are sometimes well formed.
     alphabet = st.sampled_from("0123456789L-") | st.characters(codec="utf-8")  # no lone surrogates
-    return st.text(alphabet, min_size=low, max_size=max(low, min(high, 40)))
+    text = st.text(alphabet, min_size=low, max_size=max(low, min(high, 40)))
+    # A NUL somewhere, often: the schema allows it, PostgreSQL text columns do not.
+    with_nul = text.filter(lambda t: len(t) >= max(low, 1)).map(lambda t: t[:-1] + "\x00")
+    return text | with_nul
 
 
 def _object(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
