@@ -14,10 +14,13 @@ from sqlmodel import Session, select
 from fare_rules.reasons import Reason
 from ticketing.db import make_engine
 from ticketing.models import JournalGap
+from validator import records as gate_records
 from validator.codec import load_keyset
+from validator.commands import gate_status
 from validator.journal import ChainedEvent, build_batch, chain_hash, chain_next
 from validator.signing import verify_response
-from validator.sync import JOURNAL_BATCH
+from validator.store import transaction
+from validator.sync import JOURNAL_BATCH, SyncError
 
 REFUNDS = pytest.mark.parametrize(
     "settings_overrides", [{"policy": {"refunds_allowed": True}}], indirect=True
@@ -317,3 +320,28 @@ def test_a_batch_whose_seq_does_not_fit_64_bits_is_refused_and_stores_nothing(
     assert answer.json()["code"] in ("bad_event", "bad_sequence")
     assert count_events(api) == 0
     assert _gaps(api) == []
+
+
+def test_a_gate_whose_journal_holds_an_impossible_value_stops_uploading_and_shows_why_in_status(
+    api: Api, tmp_path: Path
+) -> None:
+    gate = enrolled_gate(api, tmp_path)
+    gate.scan("not a ticket")
+    seq, prev = gate_records.journal_head(gate.gate.conn, gate.gate_id)
+    body = dict(_odd_event(owed_vnd=2**40)[0].event, gate=gate.gate_id, seq=seq + 1)
+    with transaction(gate.gate.conn):  # a store that holds what no column can: a bug, or a damaged store
+        gate_records.append_journal(
+            gate.gate.conn, chain_next(gate.gate_id, seq + 1, prev, body), api.clock()
+        )
+
+    with pytest.raises(SyncError) as refused:
+        gate.sync()
+    status = gate_status(gate.gate, tmp_path)
+    with pytest.raises(SyncError) as again:
+        gate.sync()
+
+    assert (refused.value.code, refused.value.server_code) == ("journal_refused", "bad_event")
+    assert status["journal_stopped"]["code"] == "bad_event"
+    assert "owed_vnd" in status["journal_stopped"]["detail"]
+    assert again.value.code == "journal_stopped"
+    assert count_events(api) == 0  # refused whole: the good scan before it waits with it
