@@ -219,3 +219,14 @@ def test_a_body_that_is_not_a_notification_is_refused(body: bytes) -> None:
 
 def test_an_invalid_notification_is_a_value_error() -> None:
     assert issubclass(InvalidNotification, ValueError)
+
+
+@pytest.mark.parametrize("field", ["order_id", "reference", "bank_transaction_id"])
+def test_a_notification_field_holding_a_nul_is_refused_naming_the_field_not_its_value(field: str) -> None:
+    body = json.dumps(make_notification(**{field: "FT079303001234\x00"})).encode()
+
+    with pytest.raises(InvalidNotification) as refused:
+        parse_notification(body)
+
+    assert field in str(refused.value)
+    assert "079303001234" not in str(refused.value)

@@ -117,7 +117,7 @@ def parse_notification(body: bytes) -> PaymentNotification:
         raise InvalidNotification("body must be a JSON object")
     amount = document.get("amount_vnd")
     if type(amount) is not int or amount <= 0:
-        raise InvalidNotification(f"amount_vnd must be a positive integer, got {amount!r}")
+        raise InvalidNotification("amount_vnd must be a positive integer")
     return PaymentNotification(
         order_id=_text(document, "order_id"),
         reference=_text(document, "reference"),
@@ -155,6 +155,7 @@ def _parse_header(header: str) -> tuple[int, list[str]] | None:
 
 def _text(document: dict[str, object], key: str, limit: int = _MAX_TEXT) -> str:
     value = document.get(key)
-    if not isinstance(value, str) or not 0 < len(value) <= limit:
-        raise InvalidNotification(f"{key} must be a string of 1-{limit} characters, got {value!r}")
+    # The value is not echoed: the message names the field. A NUL would reach a PostgreSQL text column.
+    if not isinstance(value, str) or not 0 < len(value) <= limit or "\x00" in value:
+        raise InvalidNotification(f"{key} must be a string of 1-{limit} characters, without NUL")
     return value
