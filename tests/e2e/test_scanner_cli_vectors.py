@@ -1,17 +1,21 @@
 """The spec's test-vector ticket at real gates: provisioned from a bundle holding the vectors' issuer key, and
-scanned through the gate CLI, so the station numbers in tests/vectors/ticket_v1.json are the network's."""
+scanned by `scanner_cli.py` as its own process, so the station numbers in tests/vectors/ticket_v1.json are the
+network's. The vector ticket was valid in 2025: faketime sets each gate process's clock in its validity."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, tzinfo
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scanner_cli import EXIT_DENIED, EXIT_OK, main
-from validator import commands
+from scanner_cli import EXIT_DENIED, EXIT_OK
 from validator.codec import private_key_from_bytes
 from validator.testing import TestIssuer
 
@@ -27,15 +31,23 @@ SCANNED_AT = datetime.fromisoformat(SINGLE["fields"]["valid_from"]) + timedelta(
 pytestmark = pytest.mark.e2e
 
 
-class _ClockAtScan(datetime):
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> _ClockAtScan:
-        return cls.fromtimestamp(SCANNED_AT.timestamp(), tz)
-
-
 @pytest.fixture(autouse=True)
-def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "datetime", _ClockAtScan)
+def _faketime() -> None:
+    if shutil.which("faketime") is None:
+        if os.environ.get("CI"):
+            pytest.fail("faketime is missing under CI: `make test` installs it (apt-get install faketime)")
+        pytest.skip("faketime is not installed (apt-get install faketime; `make test` does it as root)")
+
+
+def main(argv: list[str]) -> int:
+    """`scanner_cli.py ARGV...` as its own process, its clock at SCANNED_AT; its output goes to ours."""
+    start = SCANNED_AT.astimezone(UTC).strftime("@%Y-%m-%d %H:%M:%S")
+    command = ["faketime", "-f", start, sys.executable, str(ROOT / "scanner_cli.py"), *argv]
+    env = {**os.environ, "TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
 
 
 @pytest.fixture
