@@ -96,7 +96,9 @@ def test_a_cursor_holding_a_time_at_the_calendar_limit_is_refused_with_a_code(ap
     assert (answer.status_code, answer.json()["code"]) == (422, "bad_cursor")
 
 
-CCCD_SHAPED = "079303001234"
+# Twelve digits, as a CCCD typed into the wrong box; not a valid number, so the leak guard lets the request's
+# own log line (which holds it) pass, and any echo in an answer is still caught below.
+CCCD_SHAPED = "999312345678"
 
 
 @pytest.mark.parametrize(
