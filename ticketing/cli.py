@@ -20,7 +20,7 @@ from ticketing.catalog import load_catalog
 from ticketing.context import build_context
 from ticketing.db import make_engine, migrate, utcnow
 from ticketing.errors import TicketingError
-from ticketing.keys import active_key, create_key, revoke_key, rotate_keys
+from ticketing.keys import active_key, create_key, fingerprint_of, revoke_key, rotate_keys
 from ticketing.models import ApiToken, Role, SigningKey
 from ticketing.schemas import GateCreate
 from ticketing.services import gates
@@ -191,6 +191,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
             state = "revoked" if row.revoked else "retired" if row.retired_at else "signing"
             print(
                 f"{row.kid:>5}  {state:<8} created {row.created_at:%Y-%m-%d %H:%M}  not_after {row.not_after}"
+                f"  fingerprint {fingerprint_of(row)}"
             )
     engine.dispose()
     return EXIT_OK
@@ -234,6 +235,9 @@ def _gate_command(settings: Settings, session: Session, args: argparse.Namespace
         created = gates.create_gate(session, build_context(settings), wanted.station, wanted.gate_id, now)
         until = f"{created.code_expires_at:%Y-%m-%d %H:%M} UTC"
         print(f"gate {created.gate_id} at {created.station}: one-time enrolment code, valid until {until}")
+        signing = active_key(session)
+        if signing is not None:
+            print(f"issuer key fingerprint {fingerprint_of(signing)} (the gate's --trust-fingerprint)")
         print(created.code)
     elif args.gates_command == "revoke":
         revoked = gates.revoke_gate(session, args.gate, now)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from ticketing.errors import NoSigningKey, NotFound
 from ticketing.models import SigningKey, table_of
+from validator.bundle import key_fingerprint
 from validator.codec import (
     KeyEntry,
     derive_key_id,
@@ -29,6 +30,7 @@ __all__ = [
     "active_key",
     "active_kid_column",
     "create_key",
+    "fingerprint_of",
     "published_keyset",
     "revoke_key",
     "rotate_keys",
@@ -56,6 +58,11 @@ def create_key(session: Session, passphrase: bytes, now: datetime) -> SigningKey
     )
     session.add(key)
     return key
+
+
+def fingerprint_of(key: SigningKey) -> str:
+    """What a gate pins (`--trust-fingerprint`) and an operator reads out (validator.bundle)."""
+    return key_fingerprint(KeyEntry(key.kid, public_key_from_bytes(key.public_key)))
 
 
 def active_key(session: Session) -> SigningKey | None:

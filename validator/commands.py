@@ -15,7 +15,7 @@ from fare_rules.reasons import Reason
 from fare_rules.rules import gate_flags
 from validator import records
 from validator.bundle import Bundle, BundleError, load_bundle, normalise_fingerprint, pinned_keys
-from validator.codec import KeyEntry
+from validator.codec import KeyEntry, load_keyset
 from validator.core import InputKind, ScanOutcome, normalise
 from validator.device import (
     DEVICE_KEY_FILE,
@@ -28,6 +28,7 @@ from validator.gate import Gate, Inspection, StationState
 from validator.images import QrDecoder, decode_image_file, looks_like_image_path
 from validator.records import GateConfig
 from validator.screen import clock_warning, describe_offset
+from validator.signing import SignatureError, verify_response
 from validator.station import ProvisionError, db_path, load_rules, open_gate, provision, provision_from_bundle
 from validator.store import open_store, transaction
 from validator.sync import SyncClient, SyncError, SyncReport, enroll, journal_stopped, last_sync_error
@@ -100,6 +101,25 @@ def _trusted_keys(path: Path) -> dict[int, KeyEntry] | None:
     return {kid: entry for kid, entry in keyset.items() if not entry.revoked}
 
 
+def _check_pin(http: httpx.Client, pin: str) -> None:
+    """The service's keyset is signed by an unrevoked key with fingerprint `pin`, else SyncError untrusted."""
+    try:
+        response = http.get("/v1/keys")
+        roots = pinned_keys(load_keyset(response.json()), pin)
+        if roots:
+            verify_response("/v1/keys", response.content, response.headers, roots)
+    except httpx.HTTPError as exc:
+        raise SyncError("unreachable", f"GET /v1/keys: {exc}") from exc
+    except (ValueError, SignatureError):
+        roots = {}
+    if not roots:
+        raise SyncError(
+            "untrusted",
+            f"the service's keyset is not signed by a key with fingerprint {pin}: check the fingerprint with"
+            " the operations desk (`python -m ticketing keys list` shows it); the enrolment code is unused",
+        )
+
+
 def enroll_gate(
     data_dir: Path, db: Path | None, server_url: str, code: str, *, trust_fingerprint: str | None = None
 ) -> GateConfig:
@@ -112,6 +132,8 @@ def enroll_gate(
     pin = normalise_fingerprint(trust_fingerprint) if trust_fingerprint is not None else None
     key = load_or_create_device_key(data_dir)
     with http_client(server_url) as http:
+        if pin is not None:
+            _check_pin(http, pin)  # before the one-time code is spent: a typo must not use it up
         enrolment = enroll(http, code, public_key_text(key))
     rules = load_rules()
     if enrolment.network_id != rules.network.id:

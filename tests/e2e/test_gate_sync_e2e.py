@@ -121,3 +121,25 @@ def test_sync_says_which_events_the_server_accepted_as_lost(
     lost = "warning: journal events 1 to 2 not in this gate's store: the server accepted them as lost"
     assert lost in shown.err
     assert _stored_journal(server, "E01") == [3, 4, 5]
+
+
+def test_a_mistyped_fingerprint_refuses_enrolment_before_the_one_time_code_is_spent(
+    server: ServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    added = server.cli("gates", "add", "--station", "L1-01", "--gate", "L1-01-G9").strip().splitlines()
+    code = added[-1]
+    shown = next(line for line in added if line.startswith("issuer key fingerprint"))
+    fingerprint = shown.removeprefix("issuer key fingerprint ").split(" (")[0]
+    gate = tmp_path / "gate"
+    enroll = ["--data-dir", str(gate), "enroll", "--server", server.url, "--code", code, "--trust-fingerprint"]
+
+    capsys.readouterr()
+    mistyped = scanner_cli.main([*enroll, "61d1 2956 d635 c0ff"])
+    refusal = capsys.readouterr().err
+    corrected = scanner_cli.main([*enroll, fingerprint])
+
+    assert mistyped == scanner_cli.EXIT_SYNC_FAILED
+    assert "untrusted" in refusal
+    assert "the enrolment code is unused" in refusal
+    assert corrected == 0
+    assert fingerprint in server.cli("keys", "list")
