@@ -18,14 +18,14 @@ upload from any gate.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from ticketing.models import ChangeCounter, ScanEvent, table_of
+from ticketing.models import ChangeCounter, Pass, ScanEvent, Ticket, table_of
 from ticketing.services import double_use, tickets, trips
 
 __all__ = ["PAIRED", "pair_stored_uses"]
@@ -33,6 +33,8 @@ __all__ = ["PAIRED", "pair_stored_uses"]
 PAIRED = "paired"  # change_counters row: the last feed_seq whose use is paired (migration 0005)
 _COUNTERS: sa.Table = table_of(ChangeCounter)
 _SCANS: sa.Table = table_of(ScanEvent)
+_PASSES: sa.Table = table_of(Pass)
+_TICKETS: sa.Table = table_of(Ticket)
 # What pairing and double-use detection read of a stored use.
 _USE_COLUMNS = (
     "gate_id", "seq", "station", "at", "direction", "verdict", "credential", "ticket_serial", "product",
@@ -67,7 +69,8 @@ def pair_stored_uses(
         return
     rows = [r for r, _ in uses]
     events = [e for _, e in uses]
-    candidates = trips.record_uses(session, rows, events, _first_uses(rows), open_entry=rule.open_entry)
+    first = _first_uses(session, rows)
+    candidates = trips.record_uses(session, rows, events, first, open_entry=rule.open_entry)
     double_use.block_double_uses(session, rows, now, rule, candidates=candidates)
     tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)
     session.connection().execute(
@@ -96,14 +99,26 @@ def _stored_uses(session: Session, after: int, last: int) -> list[tuple[dict[str
     return found
 
 
-def _first_uses(rows: Iterable[Mapping[str, Any]]) -> dict[int, datetime]:
-    """Each ticket's earliest accepted use among `rows`, entry or exit: tickets.first_used_at (refunds check
-    it) is set from these with the trips (ticketing.services.trips.record_uses)."""
+def _first_uses(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[int, datetime]:
+    """Each ticket's earliest accepted use among `rows`, entry or exit: tickets.first_used_at (refunds, the
+    revenue books and the rider's ticket state read it) is set from these with the trips
+    (ticketing.services.trips.record_uses). A pass used with the holder's card names the pass, not the
+    ticket: its ticket's serial is looked up."""
+    by_card = {r["pass_id"] for r in rows if r["pass_id"] and r["ticket_serial"] is None}
+    by_pass = _pass_serials(session, by_card)
     first: dict[int, datetime] = {}
     for r in rows:
-        serial, at = r["ticket_serial"], r["at"]
+        serial, at = r["ticket_serial"] or by_pass.get(r["pass_id"]), r["at"]
         if serial is not None and at is not None:
             was = first.get(serial)
             if was is None or at < was:
                 first[serial] = at
     return first
+
+
+def _pass_serials(session: Session, pass_ids: set[str]) -> dict[str, int]:
+    if not pass_ids:
+        return {}
+    p, t = _PASSES.c, _TICKETS.c
+    query = sa.select(p.id, t.serial).join(_TICKETS, t.id == p.ticket_id).where(p.id.in_(sorted(pass_ids)))
+    return {str(row.id): int(row.serial) for row in session.connection().execute(query)}

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_support import Journal, at, auditor_token, get, journal, ticket_use
+from audit_support import Journal, at, auditor_token, get, journal, pass_use, ticket_use
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from issuing_support import Api, bearer, single
+from issuing_support import HOLDER, Api, bearer, monthly, single
 
+from fare_rules.cccd import holder_hash
+
+CCCD_KEY = b"test-cccd-key-0123456789"
 FEE = 2_000
 HOLD = {"policy": {"refunds_allowed": True, "refund_fee_vnd": FEE}}
 NO_HOLD = {"policy": {"refunds_allowed": True, "refund_fee_vnd": FEE, "refund_hold_minutes": 0}}
@@ -168,3 +171,17 @@ def test_the_revenue_books_add_up_whatever_became_of_the_tickets_sold(
     assert books["tickets_sold"] == len(fates)
     assert books["sold_vnd"] == sum(books[p] for p in parts)
     assert books["fares_ridden_vnd"] == books["used_vnd"] + books["ridden_after_refund_vnd"]
+
+
+def test_a_monthly_pass_ridden_with_the_holders_card_is_used_in_the_books(api: Api, tmp_path: Path) -> None:
+    token = auditor_token(api)
+    order = api.paid_order(monthly())
+    card = pass_use(order["tickets"][0], holder_hash(HOLDER["cccd"], CCCD_KEY).hex())
+    gate = journal(api, tmp_path, "L1-01", "E01")
+    gate.add("entry", at(0), **card)
+    gate.upload()
+
+    rows = get(api, "reports/revenue", token, **DAY).json()["rows"]
+    books = {(r["product"], r["station"]): r for r in rows}[("monthly", "")]
+
+    assert (books["used_vnd"], books["unused_vnd"]) == (books["sold_vnd"], 0)
