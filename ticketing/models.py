@@ -41,6 +41,7 @@ __all__ = [
     "PassPublic",
     "PassStatus",
     "PaymentPublic",
+    "RefundPublic",
     "Revocation",
     "Role",
     "SQLModel",
@@ -49,6 +50,7 @@ __all__ = [
     "Ticket",
     "TicketBase",
     "TicketPublic",
+    "TicketState",
     "TicketStatus",
     "Trip",
     "TripStatus",
@@ -65,6 +67,17 @@ class OrderStatus(StrEnum):
 
 class TicketStatus(StrEnum):
     ISSUED = "issued"
+    REFUNDED = "refunded"
+    REVOKED = "revoked"
+
+
+class TicketState(StrEnum):
+    """A ticket's state as far as the service knows (uploads from offline gates arrive late)."""
+
+    UNUSED = "unused"
+    IN_USE = "in_use"  # a single ticket inside (entered, no exit yet); a pass being ridden
+    USED = "used"
+    EXPIRED = "expired"
     REFUNDED = "refunded"
     REVOKED = "revoked"
 
@@ -173,9 +186,15 @@ class OrderItemPublic(OrderItemBase):
 
 class PaymentPublic(SQLModel):
     provider: str
-    reference: str
+    reference: str  # the transfer's purpose ("nội dung"): how the bank's confirmation finds the order
     amount_vnd: int
     vietqr_payload: str | None = None  # EMVCo merchant-presented QR a banking app scans
+    bank_bin: str | None = None  # NAPAS BIN of the beneficiary's bank
+    account: str | None = None
+    account_name: str | None = None
+    sandbox: bool = (
+        False  # no money moves: the sandbox account, confirmed by POST /v1/sandbox/orders/{id}/pay
+    )
 
 
 # --- tickets and passes -------------------------------------------------------------------------------------
@@ -259,6 +278,7 @@ class TicketPublic(TicketBase):
     valid_until: datetime
     holder_pass: PassPublic | None = Field(default=None, alias="pass")
     refund: RefundPublic | None = None
+    state: TicketState = TicketState.UNUSED
 
 
 class OrderPublic(OrderBase):

@@ -18,6 +18,7 @@ __all__ = [
     "OrderCreate",
     "OrderItemCreate",
     "PaymentAccepted",
+    "PolicyPublic",
     "ProductPublic",
     "QuotePublic",
     "StationPublic",
@@ -83,6 +84,21 @@ class NetworkPublic(BaseModel):
     products: list[ProductPublic]
     tariff_version: str
     tariff_effective_from: date
+
+
+class PolicyPublic(BaseModel):
+    """The operator's rules a rider is told (GET /v1/policy)."""
+
+    single_validity_days: int
+    max_trip_minutes: int
+    pass_activation_days: int
+    monthly_days: int
+    order_expiry_minutes: int
+    refunds_allowed: bool
+    refund_fee_vnd: int
+    refund_hold_minutes: int
+    utc_offset_hours: int
+    service_day_start: str  # HH:MM local: a service day runs from it to the same time the next day
 
 
 class QuotePublic(BaseModel):

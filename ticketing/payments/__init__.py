@@ -18,6 +18,10 @@ class PaymentInstructions:
     reference: str
     amount_vnd: int
     vietqr_payload: str | None = None
+    bank_bin: str | None = None
+    account: str | None = None
+    account_name: str | None = None
+    sandbox: bool = False
 
 
 class PaymentProvider(Protocol):

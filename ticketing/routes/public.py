@@ -1,4 +1,5 @@
-"""Reference data anyone may read: the network, fare quotes, the issuer's public keys."""
+"""Reference data anyone may read: the network, fare quotes, the rules a rider must know, the issuer's public
+keys; and a pass holder's details checked before ordering."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from fare_rules.products import PaymentMethod, Product
 from fare_rules.tariff import quote
 from ticketing.deps import ContextDep, NowDep, SessionDep, SignerDep
 from ticketing.keys import published_keyset
-from ticketing.schemas import NetworkPublic, ProductPublic, QuotePublic, StationPublic
-from ticketing.services.orders import NOT_FOR_SALE
+from ticketing.models import HolderPublic
+from ticketing.schemas import (
+    HolderCreate,
+    NetworkPublic,
+    PolicyPublic,
+    ProductPublic,
+    QuotePublic,
+    StationPublic,
+)
+from ticketing.services.orders import NOT_FOR_SALE, check_holder
 
 __all__ = ["router"]
 
@@ -45,6 +54,31 @@ def get_quote(
 ) -> QuotePublic:
     priced = quote(ctx.catalog.tariff, product, origin, destination, payment)
     return QuotePublic(product=product, payment=payment, amount_vnd=priced.amount_vnd, rule=priced.rule)
+
+
+@router.get("/policy")
+def get_policy(ctx: ContextDep) -> PolicyPublic:
+    """What a rider must be told before paying: validity, refunds (fee, hold), how long an order waits."""
+    policy = ctx.catalog.policy
+    return PolicyPublic(
+        single_validity_days=policy.single_validity_days,
+        max_trip_minutes=policy.max_trip_minutes,
+        pass_activation_days=policy.pass_activation_days,
+        monthly_days=policy.monthly_days,
+        order_expiry_minutes=policy.order_expiry_minutes,
+        refunds_allowed=policy.refunds_allowed,
+        refund_fee_vnd=policy.refund_fee_vnd,
+        refund_hold_minutes=policy.refund_hold_minutes,
+        utc_offset_hours=policy.utc_offset_hours,
+        service_day_start=policy.service_day_start.strftime("%H:%M"),
+    )
+
+
+@router.post("/holders/check")
+def post_holder_check(body: HolderCreate, ctx: ContextDep) -> HolderPublic:
+    """A monthly pass holder's CCCD number, name and date of birth, checked as an order would check them: 200
+    with what staff will see (masked number, initials, birth year), or the order's own 422."""
+    return check_holder(ctx, body)
 
 
 @router.get("/keys", response_class=Response)

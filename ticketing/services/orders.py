@@ -30,17 +30,29 @@ from ticketing.errors import (
     ProductNotSold,
     TicketingError,
 )
-from ticketing.models import Order, OrderItem, OrderPublic, OrderStatus, table_of
+from ticketing.models import HolderPublic, Order, OrderItem, OrderPublic, OrderStatus, table_of
+from ticketing.payments import PaymentInstructions
 from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate
 from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
 from ticketing.services.idempotency import check_key, record_key, request_hash
 from ticketing.services.views import new_order_public, order_public
 
-__all__ = ["NOT_FOR_SALE", "authorised_order", "create_order", "order_view", "read_order"]
+__all__ = [
+    "NOT_FOR_SALE",
+    "authorised_order",
+    "check_holder",
+    "create_order",
+    "order_view",
+    "payment_instructions",
+    "read_order",
+]
 
 # Free riders prove eligibility with their card at a gate; registering them is staff work, not a sale.
 NOT_FOR_SALE = frozenset({Product.FREE_PRIORITY})
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people retype references
+# 22 of 32 symbols, 110 bits: the reference (with amount and date) recovers a lost order, so it must be no
+# easier to guess than an access token's worth of a rate-limited search; MQR + 22 fills EMV's 25 characters.
+_REFERENCE_CHARS = 22
 _INSERT_ORDER: Final = sa.insert(table_of(Order))
 _INSERT_ITEMS: Final = sa.insert(table_of(OrderItem))
 
@@ -84,7 +96,8 @@ def create_order(
         "expires_at": now + timedelta(minutes=ctx.catalog.policy.order_expiry_minutes),
         "access_token_hash": hash_token(order_access_token(ctx.token_secret, order_id)),
         "payment_provider": ctx.provider.name,
-        "payment_reference": "MQR" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(12)),
+        "payment_reference": "MQR"
+        + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_CHARS)),
         "idempotency_key": key,
         "request_hash": fingerprint,
     }
@@ -191,7 +204,10 @@ def _checked_holder(ctx: ServiceContext, item: OrderItemCreate) -> _Holder:
         raise InvalidRequest(
             "a CCCD-linked pass is sold one per holder: quantity must be 1", code="quantity_out_of_range"
         )
-    holder: HolderCreate = item.holder
+    return _holder(ctx, item.holder)
+
+
+def _holder(ctx: ServiceContext, holder: HolderCreate) -> _Holder:
     number = cccd.validate_number(holder.cccd.strip(), holder.birth_date)
     initials = "".join(word[0] for word in holder.full_name.split() if word).upper()
     return _Holder(
@@ -202,6 +218,13 @@ def _checked_holder(ctx: ServiceContext, item: OrderItemCreate) -> _Holder:
     )
 
 
+def check_holder(ctx: ServiceContext, holder: HolderCreate) -> HolderPublic:
+    """A pass holder's details checked as an order checks them (the same refusals and messages), without
+    ordering: what a rider's app calls before it asks for the money. Answers what staff will see."""
+    checked = _holder(ctx, holder)
+    return HolderPublic(cccd_masked=checked.masked, initials=checked.initials, birth_year=checked.birth_year)
+
+
 def _check_start_date(ctx: ServiceContext, start: date | None, now: datetime) -> None:
     if start is None:
         raise InvalidStartDate("a monthly pass needs a start_date")
@@ -210,3 +233,11 @@ def _check_start_date(ctx: ServiceContext, start: date | None, now: datetime) ->
     today = service_day(now, policy).astimezone(policy.local_tz).date()
     if not today <= start <= today + timedelta(days=MAX_START_AHEAD_DAYS):
         raise InvalidStartDate(f"start_date must be between {today} and {MAX_START_AHEAD_DAYS} days after it")
+
+
+def payment_instructions(
+    session: Session, ctx: ServiceContext, order_id: str, access_token: str | None
+) -> PaymentInstructions:
+    """How to pay this order (the rider's own): what its VietQR image is drawn from."""
+    order = authorised_order(session, order_id, access_token)
+    return ctx.provider.instructions(order.payment_reference, order.amount_vnd)

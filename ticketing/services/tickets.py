@@ -13,7 +13,7 @@ from fare_rules.products import Product
 from ticketing.errors import NotFound, RefundsNotAllowed, TicketNotRefundable
 from ticketing.models import Order, Pass, Revocation, Ticket, TicketPublic, TicketStatus
 from ticketing.services.common import next_seq, tokens_match
-from ticketing.services.views import ticket_public
+from ticketing.services.views import exits_seen, ticket_public, ticket_state
 
 __all__ = ["authorised_ticket", "read_ticket", "refund_ticket", "revoke_ticket", "withdraw_held_refunds"]
 
@@ -32,9 +32,11 @@ def authorised_ticket(session: Session, ticket_id: str, access_token: str | None
     return row[0]
 
 
-def read_ticket(session: Session, ticket_id: str, access_token: str | None) -> TicketPublic:
+def read_ticket(session: Session, ticket_id: str, access_token: str | None, now: datetime) -> TicketPublic:
     ticket = authorised_ticket(session, ticket_id, access_token)
-    return ticket_public(ticket, session.exec(select(Pass).where(Pass.ticket_id == ticket.id)).first())
+    holder_pass = session.exec(select(Pass).where(Pass.ticket_id == ticket.id)).first()
+    state = ticket_state(ticket, now, exits_seen(session, [ticket.serial]).get(ticket.serial))
+    return ticket_public(ticket, holder_pass, state)
 
 
 def refund_ticket(
@@ -55,7 +57,7 @@ def refund_ticket(
     }
     revoke_ticket(session, ticket, TicketStatus.REFUNDED, "refunded", now, refund)
     session.commit()
-    return read_ticket(session, ticket_id, access_token)
+    return read_ticket(session, ticket_id, access_token, now)
 
 
 def revoke_ticket(  # noqa: PLR0917 - each is needed

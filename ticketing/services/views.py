@@ -6,8 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from fare_rules.products import Product
 from ticketing.models import (
     HolderPublic,
     Order,
@@ -21,17 +23,23 @@ from ticketing.models import (
     RefundPublic,
     Ticket,
     TicketPublic,
+    TicketState,
+    TicketStatus,
+    Trip,
+    table_of,
 )
 from ticketing.payments import PaymentInstructions
 
 __all__ = [
     "effective_status",
+    "exits_seen",
     "item_public_values",
     "new_order_public",
     "order_public",
     "paid_order_public",
     "refund_public",
     "ticket_public",
+    "ticket_state",
 ]
 
 
@@ -78,6 +86,10 @@ def _payment_values(instructions: PaymentInstructions) -> dict[str, Any]:
         "reference": instructions.reference,
         "amount_vnd": instructions.amount_vnd,
         "vietqr_payload": instructions.vietqr_payload,
+        "bank_bin": instructions.bank_bin,
+        "account": instructions.account,
+        "account_name": instructions.account_name,
+        "sandbox": instructions.sandbox,
     }
 
 
@@ -156,13 +168,44 @@ class _Attributes:
             raise AttributeError(name) from None
 
 
-def ticket_public(ticket: Ticket, holder_pass: Pass | None) -> TicketPublic:
+def ticket_public(ticket: Ticket, holder_pass: Pass | None, state: TicketState) -> TicketPublic:
     # Attributes, not model_dump(): rows loaded from the database hold plain str where enums are declared.
     data = {name: getattr(ticket, name) for name in Ticket.model_fields}
     data["serial"] = str(ticket.serial)
     data["pass"] = None if holder_pass is None else PassPublic.model_validate(holder_pass)
     data["refund"] = refund_public(ticket)
+    data["state"] = state
     return TicketPublic.model_validate(data)
+
+
+def ticket_state(ticket: Ticket, now: datetime, exited: bool | None) -> TicketState:
+    """What the rider's app shows. `exited`: whether a trip of this ticket has its exit (None: no trip seen).
+    A single ticket is spent by its first use, and is in use from its entry until its exit is seen; a pass
+    is in use from its first ride until it ends."""
+    if ticket.status == TicketStatus.REFUNDED:
+        return TicketState.REFUNDED
+    if ticket.status == TicketStatus.REVOKED:
+        return TicketState.REVOKED
+    if ticket.product == Product.SINGLE:
+        if ticket.first_used_at is None:
+            return TicketState.EXPIRED if now >= ticket.valid_until else TicketState.UNUSED
+        return TicketState.IN_USE if exited is False else TicketState.USED
+    if now >= ticket.valid_until:
+        return TicketState.EXPIRED
+    return TicketState.UNUSED if ticket.first_used_at is None else TicketState.IN_USE
+
+
+def exits_seen(session: Session, serials: Sequence[int]) -> dict[int, bool]:
+    """For each of these tickets with a trip: whether its latest trip has an exit (one query)."""
+    if not serials:
+        return {}
+    t = table_of(Trip)
+    rows = session.connection().execute(
+        sa.select(t.c.ticket_serial, t.c.exit_at)
+        .where(t.c.ticket_serial.in_(sorted(set(serials))))
+        .order_by(t.c.ticket_serial, t.c.started_at)
+    )
+    return {int(serial): exit_at is not None for serial, exit_at in rows}  # the latest trip last
 
 
 def refund_public(ticket: Ticket) -> RefundPublic | None:
@@ -200,7 +243,11 @@ def order_public(
             .where(Ticket.order_id == order.id)
             .order_by(col(Ticket.order_item_id), col(Ticket.issued_at), col(Ticket.id))
         ).all()
-        tickets = [ticket_public(ticket, holder_pass) for ticket, holder_pass in rows]
+        exited = exits_seen(session, [ticket.serial for ticket, _ in rows])
+        tickets = [
+            ticket_public(ticket, holder_pass, ticket_state(ticket, now, exited.get(ticket.serial)))
+            for ticket, holder_pass in rows
+        ]
     return OrderPublic(
         id=order.id,
         status=effective_status(order, now),
@@ -209,12 +256,7 @@ def order_public(
         expires_at=order.expires_at,
         paid_at=order.paid_at,
         items=[_item_public(item) for item in items],
-        payment=PaymentPublic(
-            provider=instructions.provider,
-            reference=instructions.reference,
-            amount_vnd=instructions.amount_vnd,
-            vietqr_payload=instructions.vietqr_payload,
-        ),
+        payment=PaymentPublic.model_validate(_payment_values(instructions)),
         tickets=tickets,
         access_token=access_token,
     )

@@ -121,7 +121,7 @@ def test_rider_routes_answer_every_credential_but_the_orders_own_token_as_if_not
     assert {route: _allowed(by_name["own_order"]) for route, by_name in own.items()} == dict.fromkeys(
         own, True
     )
-    assert len(got) == 6
+    assert len(got) == 8
 
 
 def test_the_payment_webhook_refuses_every_bearer_credential_without_its_signature(
