@@ -131,7 +131,16 @@ def test_a_mistyped_fingerprint_refuses_enrolment_before_the_one_time_code_is_sp
     shown = next(line for line in added if line.startswith("issuer key fingerprint"))
     fingerprint = shown.removeprefix("issuer key fingerprint ").split(" (")[0]
     gate = tmp_path / "gate"
-    enroll = ["--data-dir", str(gate), "enroll", "--server", server.url, "--code", code, "--trust-fingerprint"]
+    enroll = [
+        "--data-dir",
+        str(gate),
+        "enroll",
+        "--server",
+        server.url,
+        "--code",
+        code,
+        "--trust-fingerprint",
+    ]
 
     capsys.readouterr()
     mistyped = scanner_cli.main([*enroll, "61d1 2956 d635 c0ff"])
