@@ -14,7 +14,7 @@ from ticketing.handlers import AnswerUnexpected, install_handlers
 from ticketing.headers import SecurityHeaders
 from ticketing.limits import BodySizeLimit
 from ticketing.ratelimit import RateLimit
-from ticketing.routes import admin, audit, gate, orders, payments, public, tickets
+from ticketing.routes import admin, audit, gate, orders, payments, public, tickets, web
 from ticketing.services.journal import JOURNAL_MAX_BYTES
 from ticketing.settings import Settings, load_settings, placeholder_payment_account, resolve_secrets
 from ticketing.text_guard import NulGuard
@@ -59,7 +59,15 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
         )
     app.add_middleware(AnswerUnexpected)  # around every middleware above, inside the headers
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals above get the headers too
-    routers = (public.router, orders.router, payments.router, tickets.router, admin.router, gate.router)
+    routers = (
+        public.router,
+        orders.router,
+        payments.router,
+        tickets.router,
+        admin.router,
+        gate.router,
+        web.router,
+    )
     for router in (*routers, audit.router):
         app.include_router(router)
     if app.state.context.provider.sandbox:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["API_CSP", "DOCS_CSP", "DOCS_PATHS", "SecurityHeaders"]
+__all__ = ["API_CSP", "DOCS_CSP", "DOCS_PATHS", "WEB_CSP", "SecurityHeaders", "is_web_path"]
 
 # The API answers JSON, images and SVG, never a page: nothing may load, run, frame or submit. An SVG opened
 # straight in a browser is a document, and this CSP keeps any script in it from running.
@@ -20,6 +20,19 @@ DOCS_CSP = (
     "form-action 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# The riders' web app (ticketing/web): its own scripts, styles and images only, no inline script or style;
+# QR images are blob: URLs of SVGs the app fetched (and keeps for offline use); it talks to this service only.
+WEB_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
+    "manifest-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def is_web_path(path: str) -> bool:
+    """The web app's page, assets and service worker (ticketing.routes.web)."""
+    return path in {"/", "/sw.js"} or path.startswith("/app/")
+
+
 _ALWAYS = (
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
@@ -39,7 +52,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else API_CSP
+        path = scope["path"]
+        csp = DOCS_CSP if path in DOCS_PATHS else WEB_CSP if is_web_path(path) else API_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

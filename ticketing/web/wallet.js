@@ -1,0 +1,63 @@
+// The tickets this browser holds: each order with its access token, its last known answer and the SVG of
+// every ticket's QR, in localStorage, so they show with no network (underground) and after a restart.
+// The token is the key to the order: it never goes into a URL path or query (only a link's #fragment).
+
+const KEY = "metro-qr.wallet.v1";
+
+function read() {
+  try {
+    const data = JSON.parse(localStorage.getItem(KEY) || "{}");
+    return data && typeof data === "object" && data.orders ? data : { orders: {} };
+  } catch {
+    return { orders: {} };
+  }
+}
+
+function write(data) {
+  localStorage.setItem(KEY, JSON.stringify(data));
+}
+
+export function orders() {
+  return Object.values(read().orders).sort((a, b) => (b.order?.created_at || "").localeCompare(a.order?.created_at || ""));
+}
+
+export function entry(orderId) {
+  return read().orders[orderId] || null;
+}
+
+export function keep(orderId, token, order) {
+  const data = read();
+  const was = data.orders[orderId] || { qr: {} };
+  data.orders[orderId] = { ...was, id: orderId, token, order: order ?? was.order ?? null, qr: was.qr || {} };
+  write(data);
+  return data.orders[orderId];
+}
+
+export function keepQr(orderId, ticketId, svg) {
+  const data = read();
+  if (!data.orders[orderId]) return;
+  data.orders[orderId].qr = { ...(data.orders[orderId].qr || {}), [ticketId]: svg };
+  write(data);
+}
+
+export function forget(orderId) {
+  const data = read();
+  delete data.orders[orderId];
+  write(data);
+}
+
+// Every ticket held, with its order's id and token, newest order first.
+export function tickets() {
+  return orders().flatMap((held) =>
+    (held.order?.tickets || []).map((ticket) => ({ ticket, orderId: held.id, token: held.token, svg: held.qr?.[ticket.id] })),
+  );
+}
+
+export function findTicket(ticketId) {
+  return tickets().find((held) => held.ticket.id === ticketId) || null;
+}
+
+// The link that carries an order to another device: the token rides in the fragment, which browsers never send.
+export function orderLink(orderId, token) {
+  return `${location.origin}/#/o/${encodeURIComponent(orderId)}/${encodeURIComponent(token)}`;
+}
