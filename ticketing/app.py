@@ -57,6 +57,15 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
             clock=clock,
             exempt=settings.rate_limit_exempt,
         )
+    if settings.recover_rate_per_minute > 0:
+        app.add_middleware(
+            RateLimit,
+            routes={("POST", "/v1/orders/recover")},
+            per_minute=settings.recover_rate_per_minute,
+            burst=settings.recover_rate_burst,
+            clock=clock,
+            exempt=settings.rate_limit_exempt,
+        )
     app.add_middleware(AnswerUnexpected)  # around every middleware above, inside the headers
     app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals above get the headers too
     routers = (

@@ -145,6 +145,8 @@ class Order(OrderBase, table=True):
     expires_at: datetime = Field(sa_column=_utc(index=True))
     paid_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     access_token_hash: str = Field(max_length=64)  # sha256 hex; the token itself is never stored
+    # Raised when a rider recovers the order: a new token, and the old one (its link) stops working.
+    access_token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     payment_provider: str = Field(max_length=16)
     payment_reference: str = Field(max_length=25, unique=True)
     payment_transaction_id: str | None = Field(default=None, max_length=64, unique=True)

@@ -17,6 +17,7 @@ __all__ = [
     "NetworkPublic",
     "OrderCreate",
     "OrderItemCreate",
+    "OrderRecover",
     "PaymentAccepted",
     "PolicyPublic",
     "ProductPublic",
@@ -56,6 +57,14 @@ class OrderItemCreate(_Strict):
     quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
     holder: HolderCreate | None = None
     start_date: date | None = None
+
+
+class OrderRecover(_Strict):
+    """What a rider's banking app shows of the transfer that paid an order."""
+
+    reference: str = Field(min_length=1, max_length=25)
+    amount_vnd: int = Field(ge=1, le=10**12)
+    paid_on: date  # the transfer's date, in Ho Chi Minh City
 
 
 class OrderCreate(_Strict):

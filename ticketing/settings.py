@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # takes the rider's address from X-Forwarded-For, so riders are still counted one by one.
     order_rate_per_minute: float = Field(default=60, ge=0)
     order_rate_burst: int = Field(default=20, ge=1)
+    # Recovering an order by its bank transfer: a handful a minute is plenty for a rider, and slows a search.
+    recover_rate_per_minute: float = Field(default=5, ge=0)
+    recover_rate_burst: int = Field(default=5, ge=1)
     rate_limit_exempt: list[str] = ["127.0.0.1/32", "::1/128"]
     # VietQR receiving account (used only with payment_provider=vietqr)
     vietqr_bank_bin: str = "970436"

@@ -11,7 +11,7 @@ from ticketing.deps import BearerDep, ContextDep, NowDep, SessionDep
 from ticketing.errors import NotFound
 from ticketing.models import OrderPublic
 from ticketing.responses import json_text
-from ticketing.schemas import OrderCreate
+from ticketing.schemas import OrderCreate, OrderRecover
 from ticketing.services import orders
 
 __all__ = ["router"]
@@ -29,6 +29,13 @@ def create_order(
 ) -> Response:
     order = orders.create_order(session, ctx, body, idempotency_key, now)
     return json_text(order.model_dump_json(by_alias=True), status_code=201)
+
+
+@router.post("/recover")
+def recover_order(body: OrderRecover, session: SessionDep, ctx: ContextDep, now: NowDep) -> OrderPublic:
+    """A paid order found again from its bank transfer (reference, amount, date), with a new access token;
+    the old link stops working. Every mismatch is the same 404 `no_matching_order`; rate-limited."""
+    return orders.recover_order(session, ctx, body, now)
 
 
 @router.get("/{order_id}")

@@ -30,10 +30,14 @@ def tokens_match(presented: str | None, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_token(presented), stored_hash)
 
 
-def order_access_token(secret: bytes, order_id: str) -> str:
+def order_access_token(secret: bytes, order_id: str, version: int = 0) -> str:
     """The rider's token for one order, derived (not stored): an idempotent replay can hand it out again
-    while the database holds only its hash."""
-    mac = hmac.new(secret, b"metro-qr/order-access/v1\x00" + order_id.encode(), hashlib.sha256).digest()
+    while the database holds only its hash. A recovered order is at a later `version`, so its old token no
+    longer matches."""
+    message = b"metro-qr/order-access/v1\x00" + order_id.encode()
+    if version:
+        message += b"\x00" + str(version).encode()
+    mac = hmac.new(secret, message, hashlib.sha256).digest()
     return "mqo_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from fare_rules import cccd
 from fare_rules.cccd import CccdError
@@ -32,7 +32,7 @@ from ticketing.errors import (
 )
 from ticketing.models import HolderPublic, Order, OrderItem, OrderPublic, OrderStatus, table_of
 from ticketing.payments import PaymentInstructions
-from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate
+from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate, OrderRecover
 from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
 from ticketing.services.idempotency import check_key, record_key, request_hash
 from ticketing.services.views import new_order_public, order_public
@@ -45,6 +45,7 @@ __all__ = [
     "order_view",
     "payment_instructions",
     "read_order",
+    "recover_order",
 ]
 
 # Free riders prove eligibility with their card at a gate; registering them is staff work, not a sale.
@@ -144,7 +145,7 @@ def order_view(
     items: Sequence[OrderItem] | None = None,
 ) -> OrderPublic:
     instructions = ctx.provider.instructions(order.payment_reference, order.amount_vnd)
-    token = order_access_token(ctx.token_secret, order.id) if with_token else None
+    token = order_access_token(ctx.token_secret, order.id, order.access_token_version) if with_token else None
     return order_public(session, order, instructions, now, token, items=items)
 
 
@@ -241,3 +242,30 @@ def payment_instructions(
     """How to pay this order (the rider's own): what its VietQR image is drawn from."""
     order = authorised_order(session, order_id, access_token)
     return ctx.provider.instructions(order.payment_reference, order.amount_vnd)
+
+
+def recover_order(session: Session, ctx: ServiceContext, found: OrderRecover, now: datetime) -> OrderPublic:
+    """The paid order the bank transfer `found` describes (its reference, amount and date in Ho Chi Minh
+    City), with a new access token: the old one, and every link carrying it, stops working. Any mismatch is
+    the same 404, so an answer never says which part was wrong. Commits."""
+    order = session.exec(
+        select(Order).where(Order.payment_reference == found.reference.strip().upper())
+    ).first()
+    paid_on = (
+        order.paid_at.astimezone(ctx.catalog.policy.local_tz).date() if order and order.paid_at else None
+    )
+    if order is None or order.amount_vnd != found.amount_vnd or paid_on != found.paid_on:
+        raise NotFound("no paid order matches this reference, amount and date", code="no_matching_order")
+    version = order.access_token_version + 1
+    token = order_access_token(ctx.token_secret, order.id, version)
+    changed = session.exec(
+        sa.update(Order)
+        .where(col(Order.id) == order.id, col(Order.access_token_version) == order.access_token_version)
+        .values(access_token_version=version, access_token_hash=hash_token(token))
+    )
+    if changed.rowcount != 1:  # recovered twice at once: the other one won
+        session.rollback()
+        raise NotFound("no paid order matches this reference, amount and date", code="no_matching_order")
+    session.commit()
+    session.refresh(order)
+    return order_view(session, ctx, order, now, with_token=True)

@@ -1,0 +1,3 @@
+"""The riders' web app: its page, ES modules, styles and service worker (ticketing.routes.web)."""
+
+__all__: list[str] = []

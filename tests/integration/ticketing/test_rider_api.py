@@ -5,7 +5,9 @@ and a pass holder's details checked before paying."""
 from __future__ import annotations
 
 import io
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -141,7 +143,7 @@ def test_a_bad_holder_is_refused_by_the_check_exactly_as_by_an_order(
     api: Api, holder: dict[str, str], code: str
 ) -> None:
     checked = api.client.post("/v1/holders/check", json={**HOLDER, **holder})
-    ordered = api.order(monthly(**holder))
+    ordered = api.order({**monthly(), "holder": {**HOLDER, **holder}})
 
     assert (checked.status_code, checked.json()["code"]) == (422, code)
     assert checked.json() == ordered.json()
@@ -154,3 +156,72 @@ def test_a_ticket_of_an_order_paid_a_moment_ago_is_unused(api: Api) -> None:
     read = api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"])).json()
 
     assert [t["state"] for t in read["tickets"]] == ["unused"]
+
+
+def _transfer(api: Api, order: dict[str, Any]) -> dict[str, Any]:
+    """What the rider's banking app shows of the transfer that paid `order`."""
+    paid_on = datetime.fromisoformat(order["paid_at"]).astimezone(timezone(timedelta(hours=7))).date()
+    return {
+        "reference": order["payment"]["reference"],
+        "amount_vnd": order["amount_vnd"],
+        "paid_on": str(paid_on),
+    }
+
+
+def test_an_order_recovered_from_its_bank_transfer_gets_a_new_token_and_the_old_link_stops_working(
+    api: Api,
+) -> None:
+    order = api.paid_order(single())
+    old = bearer(order["access_token"])
+
+    recovered = api.client.post(
+        "/v1/orders/recover",
+        json={**_transfer(api, order), "reference": order["payment"]["reference"].lower()},
+    )
+    new = bearer(recovered.json()["access_token"])
+
+    assert recovered.status_code == 200
+    assert recovered.json()["access_token"] != order["access_token"]
+    assert [t["qr_payload"] for t in recovered.json()["tickets"]] == [
+        t["qr_payload"] for t in order["tickets"]
+    ]
+    assert api.client.get(f"/v1/orders/{order['id']}", headers=old).status_code == 404
+    assert api.client.get(f"/v1/orders/{order['id']}", headers=new).status_code == 200
+    assert api.client.get(f"/v1/tickets/{order['tickets'][0]['id']}", headers=old).status_code == 404
+
+
+@pytest.mark.parametrize("wrong", ["reference", "amount", "date", "unpaid"])
+def test_a_recovery_that_does_not_match_is_the_same_404_whatever_was_wrong(api: Api, wrong: str) -> None:
+    order = api.paid_order(single())
+    transfer = _transfer(api, order)
+    if wrong == "reference":
+        transfer["reference"] = "MQR" + "A" * 22
+    elif wrong == "amount":
+        transfer["amount_vnd"] += 1000
+    elif wrong == "date":
+        transfer["paid_on"] = str(date.fromisoformat(transfer["paid_on"]) - timedelta(days=1))
+    else:
+        unpaid = api.order(single()).json()
+        transfer["reference"] = unpaid["payment"]["reference"]
+
+    answer = api.client.post("/v1/orders/recover", json=transfer)
+
+    assert answer.status_code == 404
+    assert answer.json() == {
+        "code": "no_matching_order",
+        "detail": "no paid order matches this reference, amount and date",
+    }
+    assert (
+        api.client.get(f"/v1/orders/{order['id']}", headers=bearer(order["access_token"])).status_code == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"recover_rate_per_minute": 1, "recover_rate_burst": 3}], indirect=True
+)
+def test_recovery_attempts_are_rate_limited(api: Api) -> None:
+    guess = {"reference": "MQR" + "B" * 22, "amount_vnd": 9000, "paid_on": "2025-03-03"}
+
+    answers = [api.client.post("/v1/orders/recover", json=guess).status_code for _ in range(4)]
+
+    assert answers == [404, 404, 404, 429]
