@@ -24,6 +24,7 @@ __all__ = [
     "axe_violations",
     "browser_session",
     "decoded_codes",
+    "image_shown",
     "persistent_phone",
     "phone_context",
 ]
@@ -70,6 +71,12 @@ def persistent_phone(playwright: Playwright, profile: Path) -> BrowserContext:
     return playwright.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, args=_ARGS, viewport=PHONE, device_scale_factor=2
     )
+
+
+def image_shown(page: Page, selector: str) -> None:
+    """Wait until the image is decoded and drawn. (Not page.wait_for_function: its polling evaluates a string,
+    which the app's CSP, rightly, refuses.)"""
+    page.locator(selector).evaluate("image => image.decode()")
 
 
 def decoded_codes(page: Page) -> list[str]:

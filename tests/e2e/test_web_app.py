@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, Playwright, expect
 from server_support import ROOT, ServerProcess, running
-from web_support import axe_violations, browser_session, decoded_codes, persistent_phone, phone_context
+from web_support import (
+    axe_violations,
+    browser_session,
+    decoded_codes,
+    image_shown,
+    persistent_phone,
+    phone_context,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -102,14 +109,14 @@ def test_a_rider_buys_a_single_pays_by_vietqr_and_a_real_gate_accepts_the_ticket
     _keep_screenshot(page, "rider-app-buy")
     page.get_by_role("button", name="Đặt vé và thanh toán").click()
     expect(page.locator("img.vietqr")).to_be_visible()
-    page.wait_for_function("document.querySelector('img.vietqr').naturalWidth > 0")
+    image_shown(page, "img.vietqr")
     [held] = _wallet(page)["orders"].values()
     on_screen = decoded_codes(page)
     _keep_screenshot(page, "rider-app-pay")
 
     page.get_by_role("button", name="Giả lập ngân hàng xác nhận").click()
     expect(page.locator("ul.tickets img.qr")).to_be_visible()
-    page.wait_for_function("document.querySelector('ul.tickets img.qr').naturalWidth > 0")
+    image_shown(page, "ul.tickets img.qr")
     [paid] = _wallet(page)["orders"].values()
     ticket = paid["order"]["tickets"][0]
     shown = decoded_codes(page)
@@ -130,8 +137,7 @@ def test_the_ticket_shows_and_scans_offline_after_the_browser_restarts(
     online = persistent_phone(playwright, tmp_path / "profile")
     page = online.pages[0] if online.pages else online.new_page()
     ticket = _buy_single(page, server)["tickets"][0]
-    page.wait_for_function("navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready")
-    page.evaluate("navigator.serviceWorker.ready")
+    page.evaluate("navigator.serviceWorker.ready")  # the shell is cached before the browser closes
     online.close()
 
     restarted = persistent_phone(playwright, tmp_path / "profile")
@@ -139,11 +145,11 @@ def test_the_ticket_shows_and_scans_offline_after_the_browser_restarts(
     page = restarted.pages[0] if restarted.pages else restarted.new_page()
     page.goto(server.url + "/#/wallet")
     expect(page.locator("ul.tickets img.qr")).to_be_visible()
-    page.wait_for_function("document.querySelector('ul.tickets img.qr').naturalWidth > 0")
+    image_shown(page, "ul.tickets img.qr")
     offline_codes = decoded_codes(page)
     page.get_by_role("link", name="Đưa mã ra cổng").click()
     expect(page.locator("img.qr.big")).to_be_visible()
-    page.wait_for_function("document.querySelector('img.qr.big').naturalWidth > 0")
+    image_shown(page, "img.qr.big")
     at_the_gate = decoded_codes(page)
     restarted.close()
 
@@ -259,7 +265,7 @@ def test_a_rider_who_cleared_the_browser_recovers_the_order_from_the_bank_transf
     page.get_by_role("button", name="Tìm đơn hàng").click()
 
     expect(page.locator("ul.tickets img.qr")).to_be_visible()
-    page.wait_for_function("document.querySelector('ul.tickets img.qr').naturalWidth > 0")
+    image_shown(page, "ul.tickets img.qr")
     assert decoded_codes(page) == [order["tickets"][0]["qr_payload"]]
 
 
