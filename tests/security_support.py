@@ -87,15 +87,26 @@ PREFIX_ACCESS: dict[str, Access] = {"/v1/audit/": Access.AUDITOR}
 
 
 def app_routes(app: object) -> list[tuple[str, str]]:
-    """(method, path) of every route the app serves: its OpenAPI operations (what clients are told of, read
-    from the schema because FastAPI nests included routers) plus the plain routes (docs pages)."""
+    """(method, path) of every route the app serves: its OpenAPI operations (what clients are told of) plus
+    every route the schema leaves out (docs pages, the web app), found through FastAPI's nested routers."""
     assert isinstance(app, FastAPI)  # TestClient types its app as a bare ASGI callable
     methods = {"get", "put", "post", "delete", "patch", "options"}
     documented = {
         (m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops if m in methods
     }
-    plain = {(m, r.path) for r in app.routes if isinstance(r, Route) for m in r.methods or () if m != "HEAD"}
+    plain = {(m, r.path) for r in _all_routes(app.routes) for m in r.methods or () if m != "HEAD"}
     return sorted(documented | plain)
+
+
+def _all_routes(routes: list[Any]) -> list[Route]:
+    found: list[Route] = []
+    for route in routes:
+        if isinstance(route, Route):
+            found.append(route)
+        nested = getattr(route, "original_router", None)  # FastAPI's included router
+        if nested is not None:
+            found += _all_routes(nested.routes)
+    return found
 
 
 def access_of(method: str, path: str) -> Access | None:

@@ -297,3 +297,31 @@ def test_every_page_has_no_wcag_22_aa_violation(page: Page, server: ServerProces
     found["recover, English"] = axe_violations(page)
 
     assert {name: rules for name, rules in found.items() if rules} == {}
+
+
+def test_an_order_link_carries_the_token_in_the_fragment_only_and_opens_the_tickets_on_another_device(
+    session: tuple[Playwright, Browser], page: Page, server: ServerProcess
+) -> None:
+    order = _buy_single(page, server)
+    [held] = _wallet(page)["orders"].values()
+    link = page.evaluate(
+        "([id, token]) => import('/app/wallet.js').then((w) => w.orderLink(id, token))",
+        [held["id"], held["token"]],
+    )
+    other = phone_context(session[1])
+    device = other.new_page()
+    requested: list[str] = []
+    device.on("request", lambda request: requested.append(request.url))
+    device.goto(link)
+    expect(device.locator("ul.tickets img.qr")).to_be_visible()
+    image_shown(device, "ul.tickets img.qr")
+    address = device.url
+    codes = decoded_codes(device)
+    other.close()
+
+    path_and_query, _, fragment = link.partition("#")
+    assert held["token"] in fragment
+    assert held["token"] not in path_and_query
+    assert not [url for url in requested if held["token"] in url]  # never sent in any request's URL
+    assert held["token"] not in address  # and dropped from the address bar
+    assert codes == [order["tickets"][0]["qr_payload"]]

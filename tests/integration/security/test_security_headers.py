@@ -8,7 +8,7 @@ import pytest
 from issuing_support import Api, bearer, single
 from security_support import app_routes, call, credentials
 
-from ticketing.headers import API_CSP, DOCS_CSP
+from ticketing.headers import API_CSP, DOCS_CSP, WEB_CSP
 
 _COMMON = {
     "x-content-type-options": "nosniff",
@@ -32,9 +32,32 @@ def test_every_route_answers_with_the_security_headers_and_a_strict_csp(api: Api
     }
 
     assert got == {
-        f"{m} {p}": _COMMON | {"content-security-policy": DOCS_CSP if p in docs else API_CSP}
+        f"{m} {p}": _COMMON | {"content-security-policy": _csp(p, docs)}
         for m, p in app_routes(api.client.app)
     }
+
+
+def _csp(path: str, docs: set[str]) -> str:
+    return DOCS_CSP if path in docs else WEB_CSP if path in {"/", "/sw.js", "/app/{name}"} else API_CSP
+
+
+def test_the_web_app_pages_run_only_their_own_scripts_and_styles(api: Api) -> None:
+    page = api.client.get("/")
+    script = api.client.get("/app/app.js")
+    directives = dict(d.strip().split(" ", 1) for d in WEB_CSP.split(";"))
+
+    assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert page.headers["content-security-policy"] == WEB_CSP
+    assert (directives["script-src"], directives["style-src"], directives["default-src"]) == (
+        "'self'",
+        "'self'",
+        "'none'",
+    )
+    assert "unsafe" not in WEB_CSP
+    assert "<script>" not in page.text
+    assert "style=" not in page.text
+    assert api.client.get("/app/../settings.py").status_code == 404
 
 
 def test_api_csp_lets_nothing_load_run_or_frame() -> None:
