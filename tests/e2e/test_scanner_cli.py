@@ -387,19 +387,21 @@ def test_enroll_with_a_trusted_fingerprint_accepts_only_a_keyset_signed_by_that_
 ) -> None:
     server = FakeServer()
     _Network(server, monkeypatch)
-    server.add_code("WRONG", "L1-01-G8", "L1-01")
+    server.add_code("ONE-TIME", "L1-01-G8", "L1-01")
     base = ["--data-dir", str(tmp_path / "g8")]
     pin = key_fingerprint(server.issuer.keyset()[server.issuer.kid])
+    enroll = [*base, "enroll", "--server", "http://x", "--code", "ONE-TIME", "--trust-fingerprint"]
 
-    mispinned = main(
-        [*base, "enroll", "--server", "http://x", "--code", "WRONG", "--trust-fingerprint", "0" * 16]
-    )
-    status = _status(base, capsys)
-    pinned = _enrolled_gate(tmp_path, server, "--trust-fingerprint", pin)
+    mispinned = main([*enroll, "0" * 16])
+    refusal = capsys.readouterr().err
+    not_enrolled = main([*base, "status", "--json"])
+    pinned = main([*enroll, pin])  # the same one-time code: the mistyped pin did not spend it
 
     assert mispinned == EXIT_SYNC_FAILED
-    assert (status["keys"], status["last_sync_error"]["code"]) == (0, "untrusted")
-    assert _status(pinned, capsys)["keys"] == 1
+    assert "untrusted" in refusal
+    assert not_enrolled == EXIT_USAGE  # an unprovisioned gate
+    assert pinned == EXIT_OK
+    assert _status(base, capsys)["keys"] == 1
 
 
 def test_a_gate_whose_only_issuer_key_was_revoked_recovers_with_a_fresh_bundle_and_its_fingerprint(
