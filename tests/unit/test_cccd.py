@@ -10,7 +10,6 @@ from datetime import date
 
 import pytest
 
-from fare_rules import cccd
 from fare_rules.cccd import (
     PROVINCES,
     CccdCard,
@@ -381,23 +380,6 @@ def test_every_run_of_twelve_or_more_digits_in_a_text_is_masked(text: str, maske
 
 
 # The module's surface
-
-
-def test_the_public_names_are_exactly_those_of_all() -> None:
-    assert set(cccd.__all__) == {
-        "HOLDER_HASH_SIZE",
-        "MIN_KEY_SIZE",
-        "PROVINCES",
-        "SEXES",
-        "CccdCard",
-        "CccdError",
-        "CccdErrorCode",
-        "holder_hash",
-        "mask",
-        "mask_numbers",
-        "parse_card_qr",
-        "validate_number",
-    }
 
 
 def test_a_cccd_error_is_a_value_error_whose_code_compares_as_text() -> None:

@@ -14,7 +14,6 @@ import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 from qrcode.util import MODE_ALPHA_NUM, MODE_NUMBER
 
-import validator.codec as codec
 from fare_rules.products import HOLDER_PRODUCTS, Product
 from fare_rules.reasons import Reason
 from validator.codec import (
@@ -457,31 +456,3 @@ BAD_KEYSETS: list[tuple[str, object]] = [
 def test_a_malformed_published_keyset_is_refused_with_value_error(obj: object) -> None:
     with pytest.raises(ValueError, match=r"."):
         load_keyset(obj)
-
-
-def test_all_lists_exactly_the_public_api() -> None:
-    assert set(codec.__all__) == {
-        "ALGORITHM",
-        "CODEC_REASONS",
-        "FORMAT_VERSION",
-        "HOLDER_HASH_SIZE",
-        "PRODUCT_CODES",
-        "SCHEME",
-        "SIGNATURE_SIZE",
-        "SIGNING_CONTEXT",
-        "DecodeFailure",
-        "KeyEntry",
-        "Keyset",
-        "TicketBody",
-        "decode",
-        "derive_key_id",
-        "encode",
-        "has_scheme",
-        "keyset_to_json",
-        "load_keyset",
-        "peek",
-        "private_key_from_bytes",
-        "private_key_to_bytes",
-        "public_key_from_bytes",
-        "public_key_to_bytes",
-    }
