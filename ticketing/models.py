@@ -411,14 +411,14 @@ class ScanEvent(SQLModel, table=True):
 
     __tablename__ = "scan_events"
     __table_args__ = (
-        # SQLite shape. On PostgreSQL (migration 0003) the table is partitioned by month on `at`, so the
+        # SQLite shape. On PostgreSQL the table is partitioned by month on `at` (ticketing.partitions), so the
         # unique key must hold `at`: (gate_id, seq, at) NULLS NOT DISTINCT, and ingest dedups by (gate, seq).
         sa.UniqueConstraint("gate_id", "seq", name="uq_scan_events_gate_seq"),
         sa.Index("ix_scan_events_station_at", "station", "at"),
         sa.Index("ix_scan_events_at", "at"),
         sa.Index("ix_scan_events_credential_at", "credential", "at"),
         sa.Index("ix_scan_events_holder_hash_at", "holder_hash", "at"),
-        # Codes refused before a credential was known only (migration 0005): the rest by (credential, at).
+        # Codes refused before a credential was known only: the rest are found by (credential, at).
         sa.Index(
             "ix_scan_events_ticket_serial_at",
             "ticket_serial",
@@ -432,7 +432,7 @@ class ScanEvent(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=sa.Column(_BIGINT_ID, primary_key=True, autoincrement=True)
     )
-    # No foreign key to gates (migration 0005): ingest writes only the gate whose row it holds locked, and a
+    # No foreign key to gates: ingest writes only the gate whose row it holds locked, and a
     # key checked per event cost a trigger call and a row lock on `gates` each time.
     gate_id: str = Field(max_length=32)
     seq: int = Field(sa_type=sa.BigInteger)
@@ -461,7 +461,7 @@ class ScanEvent(SQLModel, table=True):
 
 class ScanCount(SQLModel, table=True):
     """Scans counted per hour (UTC), gate and outcome, kept by journal ingest in the transaction that stores
-    them (migration 0006): the ridership and denials reports add up these hours instead of reading a day's
+    them: the ridership and denials reports add up these hours instead of reading a day's
     scans one by one. '' stands for a missing station, direction, verdict or reason (a key holds no NULL)."""
 
     __tablename__ = "scan_counts"
@@ -498,7 +498,7 @@ class Trip(SQLModel, table=True):
 
     __tablename__ = "trips"
     __table_args__ = (
-        # Three indexes (migration 0005; PostgreSQL also gets fillfactor 70): the exit that completes an open
+        # Three indexes (PostgreSQL also gets fillfactor 70): the exit that completes an open
         # trip changes no indexed column, so PostgreSQL updates the row in place (HOT) and writes no index
         # entry. Origin, destination, station and gate filters walk (started_at).
         sa.Index("ix_trips_credential_started_at", "credential", "started_at"),

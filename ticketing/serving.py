@@ -7,7 +7,7 @@ keep-alive connection then waits for the client's delayed ACK: about 40 ms on Li
 
 uvloop and httptools (uvicorn's own "standard" choices) are used when installed: they parse HTTP and run the
 event loop in C, which takes about a tenth of the server's CPU off every request (docs/issuing.md,
-Performance). Without them the server runs on asyncio and h11, as before.
+Performance). Without them the server runs on asyncio and h11.
 """
 
 from __future__ import annotations

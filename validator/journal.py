@@ -79,7 +79,7 @@ def canonical_json(value: Any) -> bytes:
     orjson gives json.dumps's bytes for every value without floats (journal events, bundles and batches hold
     none) ten times faster: encoding was the largest cost of journal ingest. Floats differ in form only
     (1e-05 is written 0.00001, NaN null) and are encoded the same way on the gate and the server. What orjson
-    refuses (integers beyond 64 bits, lone surrogates) goes through json, as before."""
+    refuses (integers beyond 64 bits, lone surrogates) goes through json."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError

@@ -306,7 +306,7 @@ def _paged_csv(
     key: Callable[[Any], tuple[Any, ...]],
 ) -> Iterator[str]:
     """CSV lines (a header first) in constant memory: `page` reads `_CSV_PAGE` rows after a key in a short
-    session of its own; `first()` (the decoded cursor) is read only once the header is out, as before."""
+    session of its own, starting after `first()`, the decoded cursor (called once the header is out)."""
     yield csv_line(columns)
     after = first()
     while True:

@@ -98,7 +98,7 @@ class ColumnArrays:
     Most columns go as one string, split by `string_to_array` in PostgreSQL: joining strings is one C call,
     where psycopg's binary array dumper packs each element in Python (about half of ingest's own CPU). A
     column with a value that holds a separator, or an empty string alone (`string_to_array` makes that an
-    empty array), goes in the binary format as before, so any text arrives unchanged.
+    empty array), goes in the binary format, so any text arrives unchanged.
     """
 
     def __init__(self) -> None:

@@ -30,7 +30,7 @@ from ticketing.services import double_use, tickets, trips
 
 __all__ = ["PAIRED", "pair_stored_uses"]
 
-PAIRED = "paired"  # change_counters row: the last feed_seq whose use is paired (migration 0005)
+PAIRED = "paired"  # change_counters row: the last feed_seq whose use is paired
 _COUNTERS: sa.Table = table_of(ChangeCounter)
 _SCANS: sa.Table = table_of(ScanEvent)
 _PASSES: sa.Table = table_of(Pass)

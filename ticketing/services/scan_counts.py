@@ -6,7 +6,7 @@ At 10 M scans a month a day holds ~330,000 of them, and counting them one by one
 scans stored for the first time are counted, so a batch sent twice counts once.
 
 A report's range need not fall on whole hours: `split` gives the whole hours, read from the counts, and the
-parts before and after, read from the scans as before. Hours are UTC; Ho Chi Minh City is UTC+7 all year,
+parts before and after, read from the scans. Hours are UTC; Ho Chi Minh City is UTC+7 all year,
 so each local hour and day is made of whole UTC hours.
 """
 
