@@ -9,7 +9,7 @@ Two transactions per batch, each a handful of round trips whatever its size: the
 one INSERT ... SELECT FROM unnest(arrays) (bulk.ColumnArrays) and commits; the second pairs the uses into
 trips, sets tickets.first_used_at and revokes double uses (ticketing.services.pairing, which says why apart
 and how nothing stored is left unpaired). Verification hands over the canonical JSON it hashed, so each
-event is encoded once. Per-row statements were what capped ingest at 6,400/s; docs/audit.md has the
+event is encoded once. A statement per row would cost a round trip per event; docs/audit.md has the
 figures.
 """
 
