@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from fare_rules.products import Product
 from ticketing.db import UTCDateTime
+from ticketing.issuing.lifecycle import OrderStatus
 
 __all__ = [
     "ApiToken",
@@ -56,13 +57,6 @@ __all__ = [
     "TripStatus",
     "table_of",
 ]
-
-
-class OrderStatus(StrEnum):
-    AWAITING_PAYMENT = "awaiting_payment"
-    PAID = "paid"
-    EXPIRED = "expired"
-    CANCELLED = "cancelled"
 
 
 class TicketStatus(StrEnum):

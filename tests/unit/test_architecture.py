@@ -45,6 +45,31 @@ def test_fare_rules_does_no_io(path: Path) -> None:
     assert not used, f"{path.relative_to(ROOT)} imports I/O modules {sorted(used)}"
 
 
+def _modules_imported(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "ticketing" / "issuing").rglob("*.py")), ids=lambda p: p.name)
+def test_the_issuing_core_imports_no_database_web_framework_or_io(path: Path) -> None:
+    imported = _modules_imported(path)
+    io_modules = {"os", "io", "pathlib", "socket", "subprocess", "sqlite3", "time", "random", "secrets"}
+
+    foreign = {
+        m for m in imported if m.split(".")[0] not in sys.stdlib_module_names | {"fare_rules", "ticketing"}
+    }
+    outside = {m for m in imported if m.startswith("ticketing.") and not m.startswith("ticketing.issuing")}
+
+    assert not foreign, f"{path.relative_to(ROOT)} imports {sorted(foreign)}"
+    assert not outside, f"{path.relative_to(ROOT)} imports the service's shell {sorted(outside)}"
+    assert not {m.split(".")[0] for m in imported} & io_modules
+
+
 @pytest.mark.parametrize("path", [*_sources("validator"), ROOT / "scanner_cli.py"], ids=lambda p: p.name)
 def test_the_gate_never_imports_the_issuing_service_or_its_frameworks(path: Path) -> None:
     used = _imported_roots(path) & SERVER_ONLY

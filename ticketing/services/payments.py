@@ -30,6 +30,7 @@ from ticketing.errors import (
     OrderExpired,
     OrderNotPayable,
 )
+from ticketing.issuing import Payability, payability
 from ticketing.keys import active_kid_column
 from ticketing.models import (
     IdempotencyRecord,
@@ -197,11 +198,7 @@ def confirm_target(
     committed. The usual case (an unpaid order, in time, the full amount, no concurrent confirmation) is
     written without reading anything again; every other case goes through confirm_payment."""
     order = target.order
-    if (
-        order.status == OrderStatus.AWAITING_PAYMENT
-        and now < order.expires_at
-        and amount_vnd == order.amount_vnd
-    ):
+    if payability(order.status, order.expires_at, order.amount_vnd, amount_vnd, now) is Payability.PAYABLE:
         values = {"order_id": order.id, "paid_at": now, "transaction_id": transaction_id}
         won = session.connection().execute(_PAY, values)
         if won.rowcount == 1:
@@ -291,16 +288,17 @@ def _already_paid(order: Order, transaction_id: str) -> Order:
 
 
 def _check_payable(session: Session, order: Order, amount_vnd: int, now: datetime) -> None:
-    if order.status == OrderStatus.AWAITING_PAYMENT and now >= order.expires_at:
+    verdict = payability(order.status, order.expires_at, order.amount_vnd, amount_vnd, now)
+    if verdict is Payability.EXPIRED and order.status == OrderStatus.AWAITING_PAYMENT:
         order.status = OrderStatus.EXPIRED
         session.add(order)
         session.commit()
-    if order.status == OrderStatus.EXPIRED:
+    if verdict is Payability.EXPIRED:
         raise OrderExpired("the order expired before it was paid: create a new one")
-    if order.status != OrderStatus.AWAITING_PAYMENT:
-        raise OrderNotPayable(f"order is {order.status}")
-    if amount_vnd != order.amount_vnd:
+    if verdict is Payability.AMOUNT_MISMATCH:
         raise AmountMismatch(f"paid {amount_vnd} VND, the order is {order.amount_vnd} VND")
+    if verdict is not Payability.PAYABLE:
+        raise OrderNotPayable(f"order is {order.status}")
 
 
 def _issue(

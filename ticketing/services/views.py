@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from fare_rules.products import Product
+from ticketing.issuing import lifecycle
 from ticketing.models import (
     HolderPublic,
     Order,
@@ -44,10 +45,8 @@ __all__ = [
 
 
 def effective_status(order: Order, now: datetime) -> OrderStatus:
-    """An unpaid order past its expiry reads as expired even before anything writes that down."""
-    if order.status == OrderStatus.AWAITING_PAYMENT and now >= order.expires_at:
-        return OrderStatus.EXPIRED
-    return OrderStatus(order.status)
+    """The order's status as a rider reads it now (ticketing.issuing: expiry)."""
+    return lifecycle.effective_status(order.status, order.expires_at, now)
 
 
 def _item_public(item: OrderItem) -> OrderItemPublic:
@@ -101,11 +100,10 @@ def new_order_public(
     now: datetime,
 ) -> OrderPublic:
     """The answer to a new order, from the values just inserted (`order_public` without reading them back)."""
-    expired = order["status"] == OrderStatus.AWAITING_PAYMENT and now >= order["expires_at"]
     return OrderPublic.model_validate(
         {
             "id": order["id"],
-            "status": OrderStatus.EXPIRED if expired else order["status"],
+            "status": lifecycle.effective_status(order["status"], order["expires_at"], now),
             "amount_vnd": order["amount_vnd"],
             "created_at": order["created_at"],
             "expires_at": order["expires_at"],
