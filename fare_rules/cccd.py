@@ -134,8 +134,9 @@ HOLDER_HASH_SIZE = 16
 # [0-9], not \d: \d also matches Arabic-Indic, fullwidth and other Unicode digits.
 _TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 _OLD_ID = re.compile(r"[0-9]{9}|[0-9]{12}")  # 9-digit CMND, or the 12-digit CMND issued 2012-2016
-# Any run of 12 or more digits, ASCII or not: every place a CCCD number could stand in a free text.
-_DIGIT_RUN = re.compile(r"\d{12,}")
+# Every place a CCCD number could stand in a free text: a run of 12 or more digits (ASCII or not), or twelve
+# grouped as people type them ("079 303 001 234", "0793 0300 1234").
+_DIGIT_RUN = re.compile(r"\d{12,}|(?<!\d)(?:\d{3}(?:[ .-]\d{3}){3}|\d{4}(?:[ .-]\d{4}){2})(?!\d)")
 _DDMMYYYY = re.compile(r"([0-9]{2})([0-9]{2})([0-9]{4})")
 _FIRST_CENTURY = 19  # digit 4 = 2 x (century - 19) + (0 male | 1 female): 1900s to 2300s
 _LAST_CENTURY = 23
@@ -288,4 +289,4 @@ def mask(number: str) -> str:
 def mask_numbers(text: str) -> str:
     """`text` with every run of 12 or more digits masked by `mask`: for echoing any scanned or typed text
     (a CCCD number typed alone, a card QR whose `|` became `;` or a tab) without ever showing a number."""
-    return _DIGIT_RUN.sub(lambda found: mask(found.group()), text)
+    return _DIGIT_RUN.sub(lambda found: mask(re.sub(r"\D", "", found.group())), text)

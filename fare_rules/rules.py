@@ -27,7 +27,7 @@ from fare_rules.products import Product
 from fare_rules.reasons import Reason
 from fare_rules.tariff import Tariff
 
-__all__ = ["decide", "gate_flags", "validity_window", "with_flags"]
+__all__ = ["decide", "gate_flags", "rides_until", "validity_window", "with_flags"]
 
 # Service days a day or 3-day pass runs for once activated.
 _ACTIVATED_DAYS = {Product.DAY: 1, Product.THREE_DAY: 3}
@@ -202,11 +202,22 @@ def _ride_window(credential: Credential, uses: tuple[Use, ...], policy: Policy) 
     Once activated it runs to the end of the activation's service day (or the third one); the end instant is
     inclusive like valid_until, which the clock tolerance dwarfs anyway.
     """
-    days = _ACTIVATED_DAYS.get(credential.product)
-    if days is None or not uses:
+    if credential.product not in _ACTIVATED_DAYS or not uses:
         return credential.valid_from, credential.valid_until
-    first_day = service_day(uses[0].at, policy)
-    return first_day, first_day + timedelta(days=days)
+    return service_day(uses[0].at, policy), rides_until(
+        credential.product, credential.valid_until, uses[0].at, policy
+    )
+
+
+def rides_until(
+    product: Product, valid_until: datetime, first_use: datetime | None, policy: Policy
+) -> datetime:
+    """When a credential stops riding: its `valid_until`, or, for a day or 3-day pass once activated by its
+    first use, the end of that service day (or the third)."""
+    days = _ACTIVATED_DAYS.get(product)
+    if days is None or first_use is None:
+        return valid_until
+    return service_day(first_use, policy) + timedelta(days=days)
 
 
 def _passback(scan: Scan, uses: tuple[Use, ...], policy: Policy, now: datetime) -> Denied | frozenset[Flag]:

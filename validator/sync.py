@@ -213,6 +213,13 @@ class SyncClient:
             records.delete_state(self.conn, _key("last_sync_error", self.gate_id))
         return self.report
 
+    def _offset_now(self) -> float | None:
+        """This sync's measured offset, else the last one kept: what a journal batch carries."""
+        if self.report.clock_offset_seconds is not None:
+            return self.report.clock_offset_seconds
+        kept = records.get_state(self.conn, "clock_offset_seconds")
+        return float(kept) if kept else None
+
     def _keep_offset(self) -> None:
         # Every offset measured on a verified answer is kept, also when the sync then fails: a gate whose
         # clock is far off must flag its scans clock_suspect and say so, not keep an old offset of ~0 s.
@@ -407,8 +414,7 @@ class SyncClient:
         gap_retries = 0
         asked: int | None = None  # the seq a journal_gap answer asked for
         while events := records.pending_events(self.conn, self.gate_id, JOURNAL_BATCH):
-            offset = records.get_state(self.conn, "clock_offset_seconds")
-            batch = build_batch(self.gate_id, events, self.device_key, float(offset) if offset else None)
+            batch = build_batch(self.gate_id, events, self.device_key, self._offset_now())
             response = _request(self.http, "POST", "/v1/gate/journal", auth_errors=False, json=batch)
             if response.status_code == 409 and gap_retries < 3:
                 asked = self._rewind(_json(response))

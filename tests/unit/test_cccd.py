@@ -372,6 +372,10 @@ def test_anything_that_is_not_twelve_digits_is_masked_entirely(text: str, masked
         (f"{EXAMPLE_NUMBER};;Nguyễn Thị Mẫu;15062003", "0793******34;;Nguyễn Thị Mẫu;15062003"),
         (f"x{EXAMPLE_NUMBER}\tNam", "x0793******34\tNam"),
         ("0793030012345", "*" * 13),
+        ("079 303 001 234", "0793******34"),
+        ("CCCD 079.303.001.234 ok", "CCCD 0793******34 ok"),
+        ("079-303-001-234", "0793******34"),
+        ("0793 0300 1234", "0793******34"),
         ("MQR:123 07930300123", "MQR:123 07930300123"),  # eleven digits: no CCCD
     ],
 )

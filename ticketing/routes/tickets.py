@@ -18,8 +18,10 @@ _PRIVATE = {"cache-control": "private, max-age=86400"}  # the image never change
 
 
 @router.get("/{ticket_id}")
-def read_ticket(ticket_id: str, session: SessionDep, now: NowDep, token: BearerDep) -> TicketPublic:
-    return tickets.read_ticket(session, ticket_id, token, now)
+def read_ticket(
+    ticket_id: str, session: SessionDep, ctx: ContextDep, now: NowDep, token: BearerDep
+) -> TicketPublic:
+    return tickets.read_ticket(session, ticket_id, token, now, ctx.catalog.policy)
 
 
 @router.get("/{ticket_id}/qr.png", response_class=Response, responses=_PNG)

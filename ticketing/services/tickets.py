@@ -32,10 +32,12 @@ def authorised_ticket(session: Session, ticket_id: str, access_token: str | None
     return row[0]
 
 
-def read_ticket(session: Session, ticket_id: str, access_token: str | None, now: datetime) -> TicketPublic:
+def read_ticket(
+    session: Session, ticket_id: str, access_token: str | None, now: datetime, policy: Policy
+) -> TicketPublic:
     ticket = authorised_ticket(session, ticket_id, access_token)
     holder_pass = session.exec(select(Pass).where(Pass.ticket_id == ticket.id)).first()
-    state = ticket_state(ticket, now, exits_seen(session, [ticket.serial]).get(ticket.serial))
+    state = ticket_state(ticket, now, exits_seen(session, [ticket.serial]).get(ticket.serial), policy)
     return ticket_public(ticket, holder_pass, state)
 
 
@@ -57,7 +59,7 @@ def refund_ticket(
     }
     revoke_ticket(session, ticket, TicketStatus.REFUNDED, "refunded", now, refund)
     session.commit()
-    return read_ticket(session, ticket_id, access_token, now)
+    return read_ticket(session, ticket_id, access_token, now, policy)
 
 
 def revoke_ticket(  # noqa: PLR0917 - each is needed

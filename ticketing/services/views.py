@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from fare_rules.policy import Policy
 from fare_rules.products import Product
+from fare_rules.rules import rides_until
 from ticketing.issuing import lifecycle
 from ticketing.models import (
     HolderPublic,
@@ -176,10 +178,10 @@ def ticket_public(ticket: Ticket, holder_pass: Pass | None, state: TicketState) 
     return TicketPublic.model_validate(data)
 
 
-def ticket_state(ticket: Ticket, now: datetime, exited: bool | None) -> TicketState:
+def ticket_state(ticket: Ticket, now: datetime, exited: bool | None, policy: Policy) -> TicketState:
     """What the rider's app shows. `exited`: whether a trip of this ticket has its exit (None: no trip seen).
     A single ticket is spent by its first use, and is in use from its entry until its exit is seen; a pass
-    is in use from its first ride until it ends."""
+    is in use from its first ride until it ends (a day or 3-day pass: its activation's service days)."""
     if ticket.status == TicketStatus.REFUNDED:
         return TicketState.REFUNDED
     if ticket.status == TicketStatus.REVOKED:
@@ -188,7 +190,7 @@ def ticket_state(ticket: Ticket, now: datetime, exited: bool | None) -> TicketSt
         if ticket.first_used_at is None:
             return TicketState.EXPIRED if now >= ticket.valid_until else TicketState.UNUSED
         return TicketState.IN_USE if exited is False else TicketState.USED
-    if now >= ticket.valid_until:
+    if now >= rides_until(Product(ticket.product), ticket.valid_until, ticket.first_used_at, policy):
         return TicketState.EXPIRED
     return TicketState.UNUSED if ticket.first_used_at is None else TicketState.IN_USE
 
@@ -219,11 +221,12 @@ def refund_public(ticket: Ticket) -> RefundPublic | None:
     )
 
 
-def order_public(
+def order_public(  # noqa: PLR0917 - the parts of the answer
     session: Session,
     order: Order,
     instructions: PaymentInstructions,
     now: datetime,
+    policy: Policy,
     access_token: str | None = None,
     *,
     items: Sequence[OrderItem] | None = None,
@@ -243,7 +246,7 @@ def order_public(
         ).all()
         exited = exits_seen(session, [ticket.serial for ticket, _ in rows])
         tickets = [
-            ticket_public(ticket, holder_pass, ticket_state(ticket, now, exited.get(ticket.serial)))
+            ticket_public(ticket, holder_pass, ticket_state(ticket, now, exited.get(ticket.serial), policy))
             for ticket, holder_pass in rows
         ]
     return OrderPublic(

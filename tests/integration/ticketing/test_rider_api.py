@@ -199,7 +199,7 @@ def test_a_recovery_that_does_not_match_is_the_same_404_whatever_was_wrong(api: 
     elif wrong == "amount":
         transfer["amount_vnd"] += 1000
     elif wrong == "date":
-        transfer["paid_on"] = str(date.fromisoformat(transfer["paid_on"]) - timedelta(days=1))
+        transfer["paid_on"] = str(date.fromisoformat(transfer["paid_on"]) - timedelta(days=2))
     else:
         unpaid = api.order(single()).json()
         transfer["reference"] = unpaid["payment"]["reference"]
@@ -225,3 +225,29 @@ def test_recovery_attempts_are_rate_limited(api: Api) -> None:
     answers = [api.client.post("/v1/orders/recover", json=guess).status_code for _ in range(4)]
 
     assert answers == [404, 404, 404, 429]
+
+
+def test_a_day_pass_is_in_use_on_its_service_day_and_expired_the_next_though_activatable_for_a_month(
+    api: Api, tmp_path: Path
+) -> None:
+    order = api.paid_order({"product": "day"})
+    ticket = order["tickets"][0]
+    path, auth = f"/v1/tickets/{ticket['id']}", bearer(order["access_token"])
+    gate = journal(api, tmp_path, "L1-01", "E01")
+    gate.add("entry", at(0), **ticket_use(ticket))
+    gate.upload()
+
+    same_day = api.client.get(path, headers=auth).json()["state"]
+    api.clock.advance(days=1)
+    next_day = api.client.get(path, headers=auth).json()["state"]
+
+    assert (same_day, next_day) == ("in_use", "expired")
+
+
+@pytest.mark.parametrize("days", [-1, 1])
+def test_a_transfer_dated_a_day_from_its_confirmation_still_recovers_the_order(api: Api, days: int) -> None:
+    order = api.paid_order(single())
+    transfer = _transfer(api, order)
+    transfer["paid_on"] = str(date.fromisoformat(transfer["paid_on"]) + timedelta(days=days))
+
+    assert api.client.post("/v1/orders/recover", json=transfer).status_code == 200
