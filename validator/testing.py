@@ -178,6 +178,7 @@ class FakeServer:
     devices: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     events: list[dict[str, object]] = field(default_factory=list)  # other gates' uses, cursor = index + 1
     journal: dict[tuple[str, int], ChainedEvent] = field(default_factory=dict)
+    batch_offsets: list[object] = field(default_factory=list)  # each journal batch's clock_offset_seconds
     fail_requests: set[int] = field(default_factory=set)  # request numbers that raise a connection error
     requests: list[str] = field(default_factory=list)
     sign: bool = True
@@ -253,6 +254,7 @@ class FakeServer:
 
     def _journal(self, request: httpx.Request, gate: str) -> httpx.Response:
         batch = json.loads(request.content)
+        self.batch_offsets.append(batch.get("clock_offset_seconds"))
         first = batch["events"][0]["seq"] if batch.get("events") else 1
         stored_max = max((s for g, s in self.journal if g == gate), default=0)
         if first > stored_max + 1:

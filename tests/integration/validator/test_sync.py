@@ -500,6 +500,7 @@ def test_a_gate_whose_clock_is_ten_minutes_slow_keeps_the_offset_flags_its_scans
     assert float(records.get_state(gate.conn, "clock_offset_seconds") or 0) == pytest.approx(600)
     assert (last_sync_error(gate.conn, "G1") or {}).get("code") == "clock_off"
     assert ("G1", 1) in server.journal  # lists refused, the journal uploaded all the same
+    assert server.batch_offsets[-1] == pytest.approx(600)  # with the offset this sync measured
     assert Flag.CLOCK_SUSPECT in outcome.flags
     assert outcome.clock_offset_seconds == pytest.approx(600)
 
