@@ -325,3 +325,46 @@ def test_an_order_link_carries_the_token_in_the_fragment_only_and_opens_the_tick
     assert not [url for url in requested if held["token"] in url]  # never sent in any request's URL
     assert held["token"] not in address  # and dropped from the address bar
     assert codes == [order["tickets"][0]["qr_payload"]]
+
+
+def test_an_old_order_link_opened_after_a_recovery_says_so_and_keeps_the_working_token(
+    page: Page, server: ServerProcess
+) -> None:
+    _buy_single(page, server)
+    [held] = _wallet(page)["orders"].values()
+    old_link = page.evaluate(
+        "([id, token]) => import('/app/wallet.js').then((w) => w.orderLink(id, token))",
+        [held["id"], held["token"]],
+    )
+    order = held["order"]
+    paid_on = page.evaluate(
+        "(iso) => new Intl.DateTimeFormat('en-CA', {timeZone: 'Asia/Ho_Chi_Minh'}).format(new Date(iso))",
+        order["paid_at"],
+    )
+    page.goto(server.url + "/#/recover")
+    page.get_by_label("Nội dung chuyển khoản").fill(order["payment"]["reference"])
+    page.get_by_label("Số tiền").fill(str(order["amount_vnd"]))
+    page.get_by_label("Ngày chuyển khoản").fill(paid_on)
+    page.get_by_role("button", name="Tìm đơn hàng").click()
+    expect(page.locator("ul.tickets img.qr")).to_be_visible()
+    working = _wallet(page)["orders"][held["id"]]["token"]
+
+    page.goto(old_link)
+    expect(page.get_by_role("alert")).to_contain_text("Đường dẫn này không còn dùng được")
+
+    assert working != held["token"]
+    assert _wallet(page)["orders"][held["id"]]["token"] == working
+
+
+def test_the_skip_link_moves_focus_to_the_content_without_leaving_the_screen(
+    page: Page, server: ServerProcess
+) -> None:
+    page.goto(server.url + "/#/recover")
+    expect(page.locator("h1")).to_have_text("Tìm lại vé đã mua")
+    page.keyboard.press("Shift+Tab")
+    while page.evaluate("document.activeElement.id") != "skip":
+        page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+
+    expect(page.locator("h1")).to_have_text("Tìm lại vé đã mua")
+    assert page.evaluate("document.activeElement.id") == "main"

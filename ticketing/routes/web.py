@@ -1,20 +1,20 @@
 """The riders' web app, served by the service itself: one page, its modules and styles, the service worker.
 
-Plain files, no build step (docs/rider-app.md says why). Only the files listed here are served; each answer
-says how long it may be kept: the page and the service worker are revalidated on every visit (a new release
-reaches riders at once), the assets too, since their names carry no version; offline, the service worker
-answers from its own cache.
+Plain files, no build step (docs/rider-app.md says why). Only the files listed here are served, each
+revalidated on every visit. The service worker carries a hash of the shell's files (`SHELL_VERSION`): a
+release changes it, the browser installs the new worker, and that worker caches the whole new shell at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
 
 from fastapi import APIRouter, Response
 
 from ticketing.errors import NotFound
 
-__all__ = ["ASSETS", "router"]
+__all__ = ["ASSETS", "SHELL_VERSION", "router"]
 
 router = APIRouter(include_in_schema=False)
 _TYPES = {
@@ -30,10 +30,19 @@ ASSETS = (
 _REVALIDATE = {"cache-control": "no-cache"}
 
 
+def _bytes(name: str) -> bytes:
+    return resources.files("ticketing.web").joinpath(name).read_bytes()
+
+
+def _kind(name: str) -> str:
+    return _TYPES[name[name.rfind(".") :]]
+
+
+SHELL_VERSION = hashlib.sha256(b"".join(_bytes(n) for n in ("index.html", *ASSETS))).hexdigest()[:16]
+
+
 def _file(name: str) -> Response:
-    text = resources.files("ticketing.web").joinpath(name).read_bytes()
-    kind = _TYPES[name[name.rfind(".") :]]
-    return Response(text, media_type=kind, headers=_REVALIDATE)
+    return Response(_bytes(name), media_type=_kind(name), headers=_REVALIDATE)
 
 
 @router.get("/")
@@ -44,7 +53,8 @@ def page() -> Response:
 @router.get("/sw.js")
 def service_worker() -> Response:
     # At the root, so its scope is the whole app.
-    return _file("sw.js")
+    text = _bytes("sw.js").replace(b"__SHELL_VERSION__", SHELL_VERSION.encode())
+    return Response(text, media_type=_kind("sw.js"), headers=_REVALIDATE)
 
 
 @router.get("/app/{name}")

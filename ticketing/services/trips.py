@@ -10,7 +10,9 @@ Order of arrival does not matter: gates upload when they can, so an exit may arr
 then kept as an orphan exit, and the entry, when it arrives, fills it in. An exit after a trip that already
 has its exit, with no entry between and within `open_entry` of that trip's entry, is a repeated exit (two exit
 gates that did not know of each other let the same ride out twice): a row of its own, never paired, so it is
-neither an orphan nor a second trip. Whichever of the two exits arrives second is the repeat.
+neither an orphan nor a second trip. Whichever of the two exits arrives second is the repeat; when both
+arrive before their entry, the entry completes the first and the other stays an orphan exit (an
+`entry_unseen` anomaly): the order of arrival decides that one case.
 
 Concurrent uploads are ordered by the `events` counter row that every upload with accepted uses locks
 (journal._insert), so two gates never pair the same credential at once. Idempotent: only events stored for

@@ -10,6 +10,10 @@ export class ApiError extends Error {
   }
 }
 
+// A request that stalls (one bar of signal underground) counts as no network after this long: the app then
+// shows what it keeps instead of waiting.
+const TIMEOUT_MS = 6000;
+
 export async function call(path, { method = "GET", token, body, headers = {} } = {}) {
   const sent = { ...headers };
   if (token) sent.Authorization = `Bearer ${token}`;
@@ -21,6 +25,7 @@ export async function call(path, { method = "GET", token, body, headers = {} } =
       headers: sent,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (error) {
     throw new ApiError(0, "offline", String(error));
@@ -42,7 +47,11 @@ export async function call(path, { method = "GET", token, body, headers = {} } =
 export async function svgText(path, token) {
   let answer;
   try {
-    answer = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+    answer = await fetch(path, {
+      headers: { Authorization: `Bearer ${token}` },
+      cache: "no-store",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
   } catch (error) {
     throw new ApiError(0, "offline", String(error));
   }

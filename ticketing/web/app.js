@@ -8,14 +8,19 @@ const main = document.getElementById("main");
 let cleanup = () => {};
 let pendingMessage = "";
 
+let generation = 0; // which render is current: a slow screen that finishes late is dropped
+
 const ROUTES = [
-  [/^#\/?$/, (go) => buyView(main, go)],
-  [/^#\/wallet$/, (go) => walletView(main, go)],
-  [/^#\/recover$/, (go) => recoverView(main, go)],
-  [/^#\/order\/([^/]+)$/, (go, id) => orderView(main, go, decodeURIComponent(id))],
-  [/^#\/o\/([^/]+)\/([^/]+)$/, (go, id, token) => linkView(main, go, decodeURIComponent(id), decodeURIComponent(token))],
-  [/^#\/ticket\/([^/]+)$/, (go, id) => gateView(main, go, decodeURIComponent(id))],
-  [/^#\/receipt\/([^/]+)$/, (go, id) => receiptView(main, go, decodeURIComponent(id))],
+  [/^#\/?$/, (screen, go) => buyView(screen, go)],
+  [/^#\/wallet$/, (screen, go) => walletView(screen, go)],
+  [/^#\/recover$/, (screen, go) => recoverView(screen, go)],
+  [/^#\/order\/([^/]+)$/, (screen, go, id) => orderView(screen, go, decodeURIComponent(id))],
+  [
+    /^#\/o\/([^/]+)\/([^/]+)$/,
+    (screen, go, id, token) => linkView(screen, go, decodeURIComponent(id), decodeURIComponent(token)),
+  ],
+  [/^#\/ticket\/([^/]+)$/, (screen, go, id) => gateView(screen, go, decodeURIComponent(id))],
+  [/^#\/receipt\/([^/]+)$/, (screen, go, id) => receiptView(screen, go, decodeURIComponent(id))],
 ];
 
 function go(hash, message = "") {
@@ -38,23 +43,31 @@ function header() {
 }
 
 async function render() {
+  const mine = ++generation;
   cleanup();
   cleanup = () => {};
   header();
-  main.replaceChildren();
+  const screen = h("div", { class: "screen" }); // each render its own: a late one writes to a detached node
+  main.replaceChildren(screen);
   const hash = location.hash || "#/";
   const found = ROUTES.map(([pattern, view]) => [hash.match(pattern), view]).find(([match]) => match);
   const [match, view] = found ?? [["#/"], ROUTES[0][1]];
+  let done = () => {};
   try {
-    cleanup = (await view(go, ...match.slice(1))) || (() => {});
+    done = (await view(screen, go, ...match.slice(1))) || (() => {});
   } catch (error) {
-    main.replaceChildren(h("h1", { tabindex: "-1", text: t("errors.unknown") }), h("p", { class: "error", role: "alert", text: errorText(error) }));
+    screen.replaceChildren(h("h1", { tabindex: "-1", text: t("errors.unknown") }), h("p", { class: "error", role: "alert", text: errorText(error) }));
   }
+  if (mine !== generation) {
+    done(); // the rider has moved on: stop what this screen started (timers, wake lock)
+    return;
+  }
+  cleanup = done;
   if (pendingMessage) {
-    main.prepend(h("p", { class: "notice success", role: "status", text: pendingMessage }));
+    screen.prepend(h("p", { class: "notice success", role: "status", text: pendingMessage }));
     pendingMessage = "";
   }
-  main.querySelector("h1")?.focus(); // a screen reader hears the new screen's title; keyboard focus starts there
+  screen.querySelector("h1")?.focus(); // a screen reader hears the new screen's title; keyboard focus starts there
 }
 
 function showConnection() {
@@ -70,6 +83,10 @@ document.getElementById("lang").addEventListener("click", () => {
   announce(t("otherLanguage") === "English" ? "Tiếng Việt" : "English");
 });
 window.addEventListener("hashchange", render);
+document.getElementById("skip").addEventListener("click", (event) => {
+  event.preventDefault(); // "#main" is not a route: move focus instead of navigating
+  main.focus();
+});
 window.addEventListener("online", showConnection);
 window.addEventListener("offline", showConnection);
 

@@ -106,6 +106,8 @@ const STRINGS = {
     find: "Tìm đơn hàng",
     recovered: "Đã tìm thấy đơn. Đường dẫn cũ không còn dùng được.",
     notFound: "Không tìm thấy đơn nào khớp. Kiểm tra lại nội dung, số tiền và ngày.",
+    linkDead: "Đường dẫn này không còn dùng được (đơn đã được tìm lại ở nơi khác).",
+    storageFull: "Bộ nhớ trình duyệt đầy: hãy lưu đường dẫn đơn hàng.",
     errors: {
       offline: "Không có mạng. Thử lại khi có sóng.",
       cccd_format: "Số CCCD gồm đúng 12 chữ số.",
@@ -225,6 +227,8 @@ const STRINGS = {
     find: "Find my order",
     recovered: "Order found. The old link no longer works.",
     notFound: "No order matches. Check the reference, amount and date.",
+    linkDead: "This link no longer works (the order was recovered elsewhere).",
+    storageFull: "The browser's storage is full: save the order link.",
     errors: {
       offline: "No network. Try again when you have a signal.",
       cccd_format: "A CCCD number is exactly 12 digits.",

@@ -1,8 +1,13 @@
 // The app shell, kept so the app opens with no network (three of Line 1's stations are underground). The
 // tickets themselves live in the page's localStorage (wallet.js); the API is never cached here: an answer
 // carrying an access token must not sit in a cache.
+//
+// One cache per release: the service puts a hash of the shell's files in VERSION, so a release changes this
+// file, the browser installs the new worker, and it fills its own cache with the whole new shell at once. The
+// shell is then answered from that cache, so the page never mixes files of two releases, online or not.
 
-const CACHE = "metro-qr-shell-v1";
+const VERSION = "__SHELL_VERSION__";
+const CACHE = `metro-qr-shell-${VERSION}`;
 const SHELL = [
   "/",
   "/app/app.css",
@@ -19,7 +24,7 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL))
+      .then((cache) => cache.addAll(SHELL.map((path) => new Request(path, { cache: "reload" }))))
       .then(() => self.skipWaiting()),
   );
 });
@@ -33,21 +38,15 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-// The shell: the network first (a new release shows at once), the cache when there is none.
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
-  const shell = url.pathname === "/" || url.pathname.startsWith("/app/");
-  if (!shell) return;
+  const path = url.pathname;
+  if (!SHELL.includes(path)) return;
   event.respondWith(
-    fetch(event.request)
-      .then((answer) => {
-        if (answer.ok) {
-          const copy = answer.clone();
-          caches.open(CACHE).then((cache) => cache.put(url.pathname, copy));
-        }
-        return answer;
-      })
-      .catch(() => caches.match(url.pathname).then((kept) => kept || caches.match("/"))),
+    caches
+      .open(CACHE)
+      .then((cache) => cache.match(path))
+      .then((kept) => kept || fetch(event.request)),
   );
 });

@@ -159,10 +159,19 @@ export async function buyView(main, go) {
   for (const control of [origin, destination, quantity]) control.addEventListener("change", refreshFares);
 
   const submit = h("button", { type: "submit", class: "primary", text: t("order") });
+  // One key per filled form: a retry after a lost answer gets the same order back, never a second one; a
+  // changed form is a new request, so it gets a new key.
+  let key = crypto.randomUUID();
   const form = h(
     "form",
     {
       novalidate: true,
+      oninput: () => {
+        key = crypto.randomUUID();
+      },
+      onchange: () => {
+        key = crypto.randomUUID();
+      },
       onsubmit: async (event) => {
         event.preventDefault();
         error.hidden = true;
@@ -179,9 +188,16 @@ export async function buyView(main, go) {
             announce(t("staffWillSee", { masked: seen.cccd_masked, initials: seen.initials, year: seen.birth_year }));
             Object.assign(item, { holder, start_date: startDate.value });
           }
-          const order = await api.createOrder([item], crypto.randomUUID());
+          const order = await api.createOrder([item], key);
           cccd.value = ""; // the number is not kept in the page once the order holds its hash
-          wallet.keep(order.id, order.access_token, order);
+          try {
+            wallet.keep(order.id, order.access_token, order);
+          } catch {
+            // The order exists but this browser cannot keep it: its link is the rider's only key.
+            error.textContent = `${t("storageFull")} ${wallet.orderLink(order.id, order.access_token)}`;
+            error.hidden = false;
+            return;
+          }
           go(`#/order/${encodeURIComponent(order.id)}`);
         } catch (caught) {
           showError(error, caught);
@@ -366,26 +382,47 @@ async function policyKnown() {
   }
 }
 
+function cachedJson(key, fallback) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || "null") ?? fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+// Shown at once from what this device keeps (underground there may be no answer at all), then redrawn with
+// the service's news (states, a refund) when it arrives.
 export async function walletView(main, go) {
   const urls = [];
-  main.append(h("h1", { tabindex: "-1", text: t("walletTitle") }));
-  const [stations, policy] = await Promise.all([stationsKnown(), policyKnown()]);
-  await Promise.all(
-    wallet.orders().map(async (held) => {
-      try {
-        const order = await api.readOrder(held.id, held.token);
-        wallet.keep(held.id, held.token, order);
-        if (order.status === "paid") await keepTicketQrs(held.id, held.token, order);
-      } catch {
-        /* offline, or the order was recovered elsewhere: show what is kept */
-      }
-    }),
-  );
-  main.append(h("p", { class: "notice", text: t("keepWarning") }));
+  const list = h("div");
+  const draw = () => {
+    urls.splice(0).forEach((url) => URL.revokeObjectURL(url));
+    list.replaceChildren(walletList(go, cachedJson("metro-qr.stations", []), cachedJson("metro-qr.policy", null), urls));
+  };
+  main.append(h("h1", { tabindex: "-1", text: t("walletTitle") }), h("p", { class: "notice", text: t("keepWarning") }), list);
+  draw();
+  (async () => {
+    await Promise.all([stationsKnown(), policyKnown()]);
+    await Promise.all(
+      wallet.orders().map(async (held) => {
+        try {
+          const order = await api.readOrder(held.id, held.token);
+          wallet.keep(held.id, held.token, order);
+          if (order.status === "paid") await keepTicketQrs(held.id, held.token, order);
+        } catch {
+          /* offline, or the order was recovered elsewhere: show what is kept */
+        }
+      }),
+    );
+    if (main.isConnected) draw();
+  })();
+  return () => urls.forEach((url) => URL.revokeObjectURL(url));
+}
+
+function walletList(go, stations, policy, urls) {
   const held = wallet.tickets();
   if (!held.length) {
-    main.append(h("p", { text: t("walletEmpty") }), h("p", {}, h("a", { href: "#/", class: "button primary", text: t("navBuy") })));
-    return () => {};
+    return h("div", {}, h("p", { text: t("walletEmpty") }), h("p", {}, h("a", { href: "#/", class: "button primary", text: t("navBuy") })));
   }
   const list = h("ul", { class: "tickets" });
   for (const { ticket, orderId, token, svg } of held) {
@@ -394,6 +431,7 @@ export async function walletView(main, go) {
     const image = svg
       ? h("img", { class: "qr", src: svgUrl(svg, urls), alt: t("qrAlt", { serial: ticket.serial }) })
       : h("p", { class: "help", text: t("qrMissing") });
+    const linkBox = h("p", { hidden: true });
     const actions = h(
       "div",
       { class: "actions" },
@@ -419,12 +457,18 @@ export async function walletView(main, go) {
         class: "secondary",
         text: t("copyLink"),
         onclick: async () => {
+          const link = wallet.orderLink(orderId, token);
           try {
-            await navigator.clipboard.writeText(wallet.orderLink(orderId, token));
+            await navigator.clipboard.writeText(link);
+            announce(t("linkCopied"));
           } catch {
-            /* shown below to copy by hand */
+            // No clipboard here (permission, plain HTTP): show the link to copy by hand, selected.
+            const field = h("input", { type: "text", readonly: true, value: link, "aria-label": t("copyLink") });
+            linkBox.replaceChildren(field);
+            linkBox.hidden = false;
+            field.focus();
+            field.select();
           }
-          announce(t("linkCopied"));
         },
       }),
       h("a", { class: "button secondary", href: `#/receipt/${encodeURIComponent(orderId)}`, text: t("receipt") }),
@@ -462,12 +506,12 @@ export async function walletView(main, go) {
         h("p", { class: "validity", text: `${t("validFrom")} ${when(ticket.valid_from)} ${t("validUntil")} ${when(ticket.valid_until)}` }),
         h("p", { class: "help mono", text: `#${ticket.serial}` }),
         actions,
+        linkBox,
         error,
       ),
     );
   }
-  main.append(list);
-  return () => urls.forEach((url) => URL.revokeObjectURL(url));
+  return list;
 }
 
 // --- at the gate ----------------------------------------------------------------------------------------
@@ -480,7 +524,7 @@ export async function gateView(main, go, ticketId) {
     main.append(h("h1", { tabindex: "-1", text: t("gateTitle") }), h("p", { text: t("qrMissing") }));
     return () => {};
   }
-  const stations = await stationsKnown();
+  const stations = cachedJson("metro-qr.stations", []);
   main.classList.add("gate");
   main.append(
     h("h1", { tabindex: "-1", text: t("gateTitle") }),
@@ -591,9 +635,18 @@ export async function recoverView(main, go) {
   return () => {};
 }
 
-// An order link from another device: keep the order and its token, then drop the token from the address bar.
+// An order link from another device: drop the token from the address bar, and keep it only if the service
+// takes it (an old link, from before a recovery, must not replace the working token this device holds).
 export async function linkView(main, go, orderId, token) {
-  wallet.keep(orderId, token, wallet.entry(orderId)?.order ?? null);
   history.replaceState(null, "", `#/order/${encodeURIComponent(orderId)}`);
+  try {
+    wallet.keep(orderId, token, await api.readOrder(orderId, token));
+  } catch (caught) {
+    if (caught.code !== "offline") {
+      main.append(h("h1", { tabindex: "-1", text: t("payTitle") }), h("p", { class: "error", role: "alert", text: t("linkDead") }));
+      return () => {};
+    }
+    if (!wallet.entry(orderId)) wallet.keep(orderId, token, null); // offline: checked on the next visit
+  }
   return orderView(main, go, orderId);
 }

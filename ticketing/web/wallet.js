@@ -13,8 +13,22 @@ function read() {
   }
 }
 
+const DONE = new Set(["used", "expired", "refunded", "revoked"]);
+
+// Storage is a few megabytes and a ticket's QR about 10 KB: when it is full, the QRs of tickets that can no
+// longer ride go first (their orders stay, with their links).
 function write(data) {
-  localStorage.setItem(KEY, JSON.stringify(data));
+  try {
+    localStorage.setItem(KEY, JSON.stringify(data));
+  } catch (error) {
+    if (error?.name !== "QuotaExceededError") throw error;
+    for (const held of Object.values(data.orders)) {
+      for (const ticket of held.order?.tickets || []) {
+        if (DONE.has(ticket.state)) delete held.qr?.[ticket.id];
+      }
+    }
+    localStorage.setItem(KEY, JSON.stringify(data)); // still full: the caller shows the error
+  }
 }
 
 export function orders() {

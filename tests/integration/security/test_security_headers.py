@@ -9,6 +9,7 @@ from issuing_support import Api, bearer, single
 from security_support import app_routes, call, credentials
 
 from ticketing.headers import API_CSP, DOCS_CSP, WEB_CSP
+from ticketing.routes.web import SHELL_VERSION
 
 _COMMON = {
     "x-content-type-options": "nosniff",
@@ -110,3 +111,11 @@ def test_a_qr_image_keeps_its_own_private_cache_policy(api: Api) -> None:
 
     assert image.headers["cache-control"] == "private, max-age=86400"
     assert image.headers["content-security-policy"] == API_CSP
+
+
+def test_the_service_worker_names_the_release_of_the_shell_it_caches(api: Api) -> None:
+    worker = api.client.get("/sw.js")
+
+    assert worker.headers["cache-control"] == "no-cache"  # the browser sees a new release at once
+    assert f'const VERSION = "{SHELL_VERSION}";' in worker.text
+    assert len(SHELL_VERSION) == 16
