@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from validator.codec import public_key_to_bytes
-from validator.journal import b64url_encode
+from validator.wire import b64url_encode
 
 __all__ = [
     "DEVICE_KEY_FILE",

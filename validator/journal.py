@@ -11,7 +11,6 @@ chains onto `GENESIS_HASH`. A batch is::
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -22,14 +21,14 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from validator.wire import b64url_decode, b64url_encode
+
 __all__ = [
     "BATCH_DOMAIN",
     "BATCH_FORMAT",
     "GENESIS_HASH",
     "ChainedEvent",
     "JournalError",
-    "b64url_decode",
-    "b64url_encode",
     "build_batch",
     "canonical_json",
     "chain_hash",
@@ -84,17 +83,6 @@ def canonical_json(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         return _CANONICAL.encode(value).encode("utf-8")
-
-
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without padding; ValueError on anything else."""
-    if not isinstance(text, str):
-        raise ValueError("base64url value must be a string")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def chain_hash(prev_hash: str, event: Mapping[str, Any]) -> str:

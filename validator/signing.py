@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from validator.codec import Keyset
-from validator.journal import b64url_decode, b64url_encode
+from validator.wire import b64url_decode, b64url_encode
 
 __all__ = [
     "RESPONSE_DOMAIN",

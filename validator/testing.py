@@ -23,10 +23,10 @@ from fare_rules.products import Product
 from validator.bundle import build_bundle
 from validator.codec import KeyEntry, TicketBody, derive_key_id, encode, keyset_to_json
 from validator.items import pass_to_json, revocation_to_json
-from validator.journal import GENESIS_HASH, ChainedEvent, JournalError, b64url_decode, verify_batch
+from validator.journal import GENESIS_HASH, ChainedEvent, JournalError, verify_batch
 from validator.records import PassRecord, RevocationRecord
 from validator.signing import SIGNATURE_HEADER, sign_response
-from validator.wire import iso
+from validator.wire import b64url_decode, iso
 
 __all__ = ["CCCD_EXAMPLE", "CCCD_NUMBER", "TEST_NOW", "FakeServer", "TestIssuer", "cccd_qr"]
 

@@ -1,10 +1,16 @@
-"""Small wire helpers shared by the gate's modules: times as ISO 8601 UTC text."""
+"""The wire encodings the gate and the service share, each written once: times as ISO 8601 UTC text, and
+base64url (RFC 4648 section 5) without padding."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from datetime import UTC, datetime
 
-__all__ = ["iso", "parse_iso"]
+__all__ = ["b64url_decode", "b64url_encode", "iso", "parse_iso"]
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 def iso(at: datetime) -> str:
@@ -20,3 +26,20 @@ def parse_iso(text: str) -> datetime:
     if at.tzinfo is None:
         raise ValueError(f"time without offset: {text!r}")
     return at.astimezone(UTC)
+
+
+def b64url_encode(data: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: object) -> bytes:
+    """base64url with or without padding; ValueError on anything else (a character outside the alphabet
+    too: the standard decoder would skip it, and a signature or a key must be exactly what was sent)."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
+        raise ValueError("not base64url text")
+    bare = text.rstrip("=")
+    try:
+        return base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
+    except binascii.Error as error:
+        raise ValueError(f"not base64url: {error}") from None

@@ -17,13 +17,13 @@ from validator.journal import (
     GENESIS_HASH,
     ChainedEvent,
     JournalError,
-    b64url_encode,
     build_batch,
     canonical_json,
     chain_next,
     verify_batch,
     verify_batch_canonical,
 )
+from validator.wire import b64url_encode
 
 KEY = private_key_from_bytes(bytes(range(32)))
 PUBLIC = KEY.public_key()

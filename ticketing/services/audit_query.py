@@ -8,7 +8,6 @@ auditor means by "07:00 at Bến Thành"; a bare date is that day's local midnig
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Iterable, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 from fare_rules.cccd import validate_number
 from ticketing.errors import InvalidRequest
+from validator.wire import b64url_decode, b64url_encode
 
 __all__ = [
     "ANOMALY_FILTERS",
@@ -194,13 +194,13 @@ def encode_cursor(kind: str, *key: Any) -> str:
         k.astimezone(UTC).isoformat() if isinstance(k, datetime) else k for k in key
     ]  # microseconds kept
     text = json.dumps([kind, *exact], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+    return b64url_encode(text.encode())
 
 
 def decode_cursor(cursor: str, kind: str, types: tuple[type, ...]) -> tuple[Any, ...]:
     """The sort key a cursor holds; datetimes arrive as ISO text. InvalidRequest(bad_cursor) otherwise."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = b64url_decode(cursor)
         value = json.loads(raw)
         if not isinstance(value, list) or value[0] != kind or len(value) != len(types) + 1:
             raise ValueError("not ours")

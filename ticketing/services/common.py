@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import uuid
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ticketing.models import ChangeCounter, table_of
+from validator.wire import b64url_encode
 
 __all__ = ["hash_token", "new_id", "next_seq", "next_seqs", "order_access_token", "tokens_match"]
 
@@ -38,7 +38,7 @@ def order_access_token(secret: bytes, order_id: str, version: int = 0) -> str:
     if version:
         message += b"\x00" + str(version).encode()
     mac = hmac.new(secret, message, hashlib.sha256).digest()
-    return "mqo_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return "mqo_" + b64url_encode(mac)
 
 
 def next_seq(session: Session, name: str) -> int:

@@ -24,9 +24,8 @@ from ticketing.services.common import hash_token
 from validator.bundle import build_bundle, key_fingerprint
 from validator.codec import KeyEntry, public_key_from_bytes
 from validator.items import pass_to_json, revocation_to_json
-from validator.journal import b64url_decode
 from validator.records import PassRecord, RevocationRecord
-from validator.wire import iso
+from validator.wire import b64url_decode, iso
 
 __all__ = [
     "DEFAULT_PAGE",

@@ -35,11 +35,10 @@ from validator.journal import (
     GENESIS_HASH,
     ChainedEvent,
     JournalError,
-    b64url_decode,
     canonical_json,
     verify_batch_canonical,
 )
-from validator.wire import parse_iso
+from validator.wire import b64url_decode, parse_iso
 
 __all__ = ["JOURNAL_MAX_BYTES", "MAX_BATCH_EVENTS", "PG_COLUMNS", "ingest_batch", "naive_utc", "row_for"]
 
