@@ -11,7 +11,7 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -276,55 +276,80 @@ def _lost(report: SyncReport) -> None:
         )
 
 
-def _run(args: argparse.Namespace) -> int:
-    data_dir, db = _paths(args)
-    if args.command == "init":
-        if not gate_id_names_station(args.gate, args.station):
-            _err(f"warning: gate id {args.gate!r} does not start with {args.station}-; {_UNIQUE_IDS}")
-        bundle = init_gate(
-            data_dir,
-            db,
-            args.bundle.read_text(encoding="utf-8"),
-            args.station,
-            args.gate,
-            trust_fingerprint=args.trust_fingerprint,
-        )
-        signer = bundle.keyset[bundle.signer_kid]
-        print(
-            f"gate {args.gate} at {args.station} provisioned: {len(bundle.revocations)} revocations,"
-            f" {len(bundle.passes)} passes; issuer key {bundle.signer_kid}"
-            f" fingerprint {key_fingerprint(signer)}"
-        )
-        return EXIT_OK
-    if args.command == "enroll":
-        try:
-            config = enroll_gate(
-                data_dir, db, args.server, args.code, trust_fingerprint=args.trust_fingerprint
-            )
-        except SyncError as exc:
-            _err(f"enrolment failed: {exc}")
-            return EXIT_SYNC_FAILED
-        print(f"enrolled as gate {config.gate_id} at {config.station}")
+def _cmd_init(args: argparse.Namespace, data_dir: Path, db: Path | None) -> int:
+    if not gate_id_names_station(args.gate, args.station):
+        _err(f"warning: gate id {args.gate!r} does not start with {args.station}-; {_UNIQUE_IDS}")
+    bundle = init_gate(
+        data_dir,
+        db,
+        args.bundle.read_text(encoding="utf-8"),
+        args.station,
+        args.gate,
+        trust_fingerprint=args.trust_fingerprint,
+    )
+    signer = bundle.keyset[bundle.signer_kid]
+    print(
+        f"gate {args.gate} at {args.station} provisioned: {len(bundle.revocations)} revocations,"
+        f" {len(bundle.passes)} passes; issuer key {bundle.signer_kid}"
+        f" fingerprint {key_fingerprint(signer)}"
+    )
+    return EXIT_OK
+
+
+def _cmd_enroll(args: argparse.Namespace, data_dir: Path, db: Path | None) -> int:
+    """Enrol, then sync at once (keyset, lists, other gates' uses), so the gate is ready to scan."""
+    try:
+        config = enroll_gate(data_dir, db, args.server, args.code, trust_fingerprint=args.trust_fingerprint)
+    except SyncError as exc:
+        _err(f"enrolment failed: {exc}")
+        return EXIT_SYNC_FAILED
+    print(f"enrolled as gate {config.gate_id} at {config.station}")
+    return _with_gate(_cmd_sync, args, data_dir, db)
+
+
+def _cmd_sync(args: argparse.Namespace, gate: Gate, data_dir: Path, _db: Path | None) -> int:
+    try:
+        report = sync_gate(data_dir, gate, retry_journal=getattr(args, "retry_journal", False))
+    except SyncError as exc:
+        _err(f"sync failed: {exc}")
+        return EXIT_SYNC_FAILED
+    print(_report(report))
+    _lost(report)
+    return EXIT_OK
+
+
+def _with_gate(
+    command: Callable[[argparse.Namespace, Gate, Path, Path | None], int],
+    args: argparse.Namespace,
+    data_dir: Path,
+    db: Path | None,
+) -> int:
     gate = open_gate(data_dir, db)
     try:
-        if args.command in ("sync", "enroll"):
-            try:
-                report = sync_gate(data_dir, gate, retry_journal=getattr(args, "retry_journal", False))
-                print(_report(report))
-                _lost(report)
-            except SyncError as exc:
-                _err(f"sync failed: {exc}")
-                return EXIT_SYNC_FAILED
-            return EXIT_OK
-        if args.command == "scan":
-            return _cmd_scan(args, gate)
-        if args.command == "listen":
-            return _cmd_listen(args, gate, data_dir, db)
-        if args.command == "inspect":
-            return _cmd_inspect(args, gate)
-        return _cmd_status(args, gate, data_dir)
+        return command(args, gate, data_dir, db)
     finally:
         gate.conn.close()
+
+
+# The commands that work on a provisioned gate's store, and the two that make one.
+_GATE_COMMANDS: dict[str, Callable[[argparse.Namespace, Gate, Path, Path | None], int]] = {
+    "sync": _cmd_sync,
+    "scan": lambda args, gate, _dir, _db: _cmd_scan(args, gate),
+    "listen": _cmd_listen,
+    "inspect": lambda args, gate, _dir, _db: _cmd_inspect(args, gate),
+    "status": lambda args, gate, data_dir, _db: _cmd_status(args, gate, data_dir),
+}
+_SETUP_COMMANDS: dict[str, Callable[[argparse.Namespace, Path, Path | None], int]] = {
+    "init": _cmd_init,
+    "enroll": _cmd_enroll,
+}
+
+
+def _run(args: argparse.Namespace) -> int:
+    data_dir, db = _paths(args)
+    if args.command in _SETUP_COMMANDS:
+        return _SETUP_COMMANDS[args.command](args, data_dir, db)
+    return _with_gate(_GATE_COMMANDS[args.command], args, data_dir, db)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
