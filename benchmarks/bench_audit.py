@@ -42,6 +42,7 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fare_rules.cccd import holder_hash, mask
+from fare_rules.policy import DEFAULT_POLICY
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine, migrate
 from ticketing.errors import JournalGapFound
@@ -56,6 +57,7 @@ __all__ = ["main"]
 
 PG_ADMIN_DSN = os.environ.get("METRO_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 CCCD_KEY = b"bench-cccd-key-0123456789abcdef"
+HCMC = DEFAULT_POLICY.utc_offset_hours  # the bundled policy's local time, as the service reads it
 TARGET_EVENTS_PER_S = 20_000
 TARGET_P95_MS = 100.0
 BATCH = 500
@@ -584,19 +586,19 @@ def query_kinds(engine: Any, world: World, runs: int) -> Iterator[tuple[str, lis
         return kind, samples[1:]  # the first warms the plan cache
 
     def scans(params: dict[str, str], cccd: str | None = None) -> Callable[[Session], object]:
-        q = audit.parse_query(params, audit.SCAN_FILTERS, cccd=cccd)
+        q = audit.parse_query(params, audit.SCAN_FILTERS, cccd=cccd, utc_offset_hours=HCMC)
         return lambda s: audit.scans_page(s, CCCD_KEY, q)
 
     def trips(params: dict[str, str], cccd: str | None = None) -> Callable[[Session], object]:
-        q = audit.parse_query(params, audit.TRIP_FILTERS, cccd=cccd)
+        q = audit.parse_query(params, audit.TRIP_FILTERS, cccd=cccd, utc_offset_hours=HCMC)
         return lambda s: audit.trips_page(s, CCCD_KEY, q)
 
     def report(kind: str) -> Callable[[Session], object]:
-        q = audit.parse_query(day(), audit.REPORT_FILTERS[kind], require_range=True)
+        q = audit.parse_query(day(), audit.REPORT_FILTERS[kind], require_range=True, utc_offset_hours=HCMC)
         return lambda s: audit.report(s, kind, q)
 
     def anomalies() -> Callable[[Session], object]:
-        q = audit.parse_query(day(), audit.ANOMALY_FILTERS, require_range=True)
+        q = audit.parse_query(day(), audit.ANOMALY_FILTERS, require_range=True, utc_offset_hours=HCMC)
         return lambda s: audit.anomalies(s, CATALOG, q)
 
     def station_day() -> dict[str, str]:
@@ -629,7 +631,12 @@ def csv_day(engine: Any) -> tuple[int, float]:
     since = MONTH_START + timedelta(days=3)
     params = {"from": iso(since), "to": iso(since + timedelta(days=1))}
     t = time.perf_counter()
-    rows = sum(1 for _ in audit.scans_csv(engine, CCCD_KEY, audit.parse_query(params, audit.SCAN_FILTERS)))
+    rows = sum(
+        1
+        for _ in audit.scans_csv(
+            engine, CCCD_KEY, audit.parse_query(params, audit.SCAN_FILTERS, utc_offset_hours=HCMC)
+        )
+    )
     return rows - 1, time.perf_counter() - t
 
 

@@ -111,12 +111,17 @@ def _filters(parser: argparse.ArgumentParser, command: str, allowed: frozenset[s
     parser.add_argument("--csv", action="store_true", help="CSV on stdout: every matching row")
 
 
-def _query(args: argparse.Namespace, allowed: frozenset[str], require_range: bool = False) -> Query:
+def _query(
+    args: argparse.Namespace, settings: Settings, allowed: frozenset[str], require_range: bool = False
+) -> Query:
     given = {name: value for name in _HELP if (value := getattr(args, f"f_{name}", None)) is not None}
     cccd = _asked_cccd() if getattr(args, "ask_cccd", False) else os.environ.get("METRO_AUDIT_CCCD")
     if args.csv:
         given["format"] = "csv"
-    return parse_query(given, allowed | {"format"}, require_range=require_range, cccd=cccd)
+    offset = load_catalog(settings.policy_file).policy.utc_offset_hours  # local time, as the service reads it
+    return parse_query(
+        given, allowed | {"format"}, require_range=require_range, cccd=cccd, utc_offset_hours=offset
+    )
 
 
 def _asked_cccd() -> str:
@@ -169,7 +174,7 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
         print(f"partitions created: {', '.join(created) or 'none (all there)'}")
         return 0
     if command in ("scans", "trips"):
-        q = _query(args, audit.SCAN_FILTERS if command == "scans" else audit.TRIP_FILTERS)
+        q = _query(args, settings, audit.SCAN_FILTERS if command == "scans" else audit.TRIP_FILTERS)
         if q.csv:
             _write((audit.scans_csv if command == "scans" else audit.trips_csv)(engine, key, q))
             return 0
@@ -179,7 +184,7 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
             print(f"more: --cursor {page['next']}")
         return 0
     if command == "report":
-        q = _query(args, audit.REPORT_FILTERS[args.kind], require_range=True)
+        q = _query(args, settings, audit.REPORT_FILTERS[args.kind], require_range=True)
         rows = audit.report(session, args.kind, q)
         columns = list(rows[0]) if rows else ["(no rows)"]
         if q.csv:
@@ -187,7 +192,7 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
         else:
             _table(rows, columns)
         return 0
-    q = _query(args, audit.ANOMALY_FILTERS, require_range=True)
+    q = _query(args, settings, audit.ANOMALY_FILTERS, require_range=True)
     found = audit.anomalies(session, load_catalog(settings.policy_file), q)
     if q.csv:
         _write(audit.rows_csv(audit.anomaly_rows(found), audit.ANOMALY_COLUMNS))

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from fare_rules.cccd import validate_number
+from fare_rules.policy import DEFAULT_POLICY
 from ticketing.errors import InvalidRequest
 from validator.wire import b64url_decode, b64url_encode
 
@@ -26,7 +27,6 @@ __all__ = [
     "DEFAULT_LIMIT",
     "EARLIEST",
     "LATEST",
-    "LOCAL",
     "MAX_LIMIT",
     "REPORT_FILTERS",
     "REPORT_KINDS",
@@ -40,10 +40,6 @@ __all__ = [
 ]
 
 CCCD_HEADER = "X-Audit-CCCD"
-# Asia/Ho_Chi_Minh, no DST. Mirrors fare_rules Policy.utc_offset_hours (Policy.local_tz), which parse_query
-# is not given: following the policy means a new parameter through it and its callers (routes/audit.py,
-# audit_cli.py, which loads the catalog only for anomalies) and audit_reports' +07:00 buckets too.
-LOCAL = timezone(timedelta(hours=7))
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 # Audit times must fall in these years: far wider than any scan, narrow enough for every report's arithmetic.
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
@@ -94,6 +90,12 @@ class Query:
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
     format: str = "json"
+    # Local time, for times without an offset and for hour and day buckets: the operator's policy says it.
+    utc_offset_hours: int = DEFAULT_POLICY.utc_offset_hours
+
+    @property
+    def local(self) -> timezone:
+        return timezone(timedelta(hours=self.utc_offset_hours))
 
     @property
     def csv(self) -> bool:
@@ -106,15 +108,16 @@ def iso(at: datetime | None) -> str | None:
     return None if at is None else at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _time(name: str, text: str) -> datetime:
-    """The UTC time `text` means, within EARLIEST..LATEST: at the calendar's ends (0001-01-01 local is
-    still year 0 in UTC) the conversion and the reports' bucket arithmetic overflow."""
+def _time(name: str, text: str, local: timezone) -> datetime:
+    """The UTC time `text` means (a date or a time without offset is `local`), within EARLIEST..LATEST: at
+    the calendar's ends (0001-01-01 local is still year 0 in UTC) the conversion and the reports' bucket
+    arithmetic overflow."""
     try:
         if len(text) == 10:
-            at = datetime.combine(date.fromisoformat(text), datetime.min.time(), LOCAL)
+            at = datetime.combine(date.fromisoformat(text), datetime.min.time(), local)
         else:
             at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        at = (at if at.tzinfo else at.replace(tzinfo=LOCAL)).astimezone(UTC)
+        at = (at if at.tzinfo else at.replace(tzinfo=local)).astimezone(UTC)
     except ValueError:
         raise InvalidRequest(f"{name}: not an ISO 8601 time or date", code="bad_filter") from None
     except OverflowError:
@@ -139,6 +142,8 @@ def parse_query(
     allowed: frozenset[str],
     require_range: bool = False,
     cccd: str | None = None,
+    *,
+    utc_offset_hours: int,
 ) -> Query:
     """Check `params` against the filters one endpoint knows. `cccd` comes apart from them: over HTTP it is
     the X-Audit-CCCD header, because URLs end up in access logs and a CCCD number must never. Raises
@@ -157,8 +162,9 @@ def parse_query(
     for name, choices in _CHOICES.items():
         if name in given and given[name] not in choices:
             raise InvalidRequest(f"{name} is one of {', '.join(choices)}", code="bad_filter")
-    since = _time("from", given["from"]) if "from" in given else None
-    until = _time("to", given["to"]) if "to" in given else None
+    local = timezone(timedelta(hours=utc_offset_hours))
+    since = _time("from", given["from"], local) if "from" in given else None
+    until = _time("to", given["to"], local) if "to" in given else None
     if since and until and since >= until:
         raise InvalidRequest("from must be before to", code="bad_range")
     if require_range and not (since and until):
@@ -185,6 +191,7 @@ def parse_query(
         limit=int(limit_text),
         cursor=given.get("cursor"),
         format=given.get("format", "json"),
+        utc_offset_hours=utc_offset_hours,
     )
 
 

@@ -1,6 +1,7 @@
 """Audit reports (ridership, origin-destination, revenue, denials) and anomalies, over a time range.
 
-Hours and days are local (UTC+7): an auditor's "07:00-08:00" is Ho Chi Minh City time. Buckets are computed
+Hours and days are local, at the policy's `utc_offset_hours` (Query.utc_offset_hours): an auditor's
+"07:00-08:00" is Ho Chi Minh City time. Buckets are computed
 in SQL (date_trunc on PostgreSQL, strftime on SQLite) so only the aggregate leaves the database.
 """
 
@@ -50,16 +51,21 @@ def _range(column: sa.Column[Any], q: Query) -> list[ColumnElement[bool]]:
     return [column >= q.since, column < q.until]
 
 
-def _bucket(session: Session, column: sa.Column[Any], unit: str) -> ColumnElement[Any]:
+def _bucket(session: Session, column: sa.Column[Any], q: Query) -> ColumnElement[Any]:
+    """The local hour or day (q.bucket, in q's local time) of a UTC time column."""
+    hours = int(q.utc_offset_hours)  # an int: it goes into the SQL text
     if session.get_bind().dialect.name == "postgresql":
-        return sa.func.date_trunc(unit, column + sa.text("interval '7 hours'"))
-    return sa.func.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d", column, "+7 hours")
+        return sa.func.date_trunc(q.bucket, column + sa.text(f"interval '{hours} hours'"))
+    return sa.func.strftime(
+        "%Y-%m-%d %H:00" if q.bucket == "hour" else "%Y-%m-%d", column, f"{hours:+d} hours"
+    )
 
 
-def _bucket_text(value: Any, unit: str) -> str:
+def _bucket_text(value: Any, q: Query) -> str:
     if isinstance(value, datetime):
-        value = value.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d")
-    return f"{str(value).replace(' ', 'T')}+07:00" if unit == "hour" else str(value)
+        value = value.strftime("%Y-%m-%d %H:00" if q.bucket == "hour" else "%Y-%m-%d")
+    offset = datetime(2000, 1, 1, tzinfo=q.local).strftime("%z")
+    return f"{str(value).replace(' ', 'T')}{offset[:3]}:{offset[3:]}" if q.bucket == "hour" else str(value)
 
 
 # --- reports -------------------------------------------------------------------------------------------
@@ -74,15 +80,15 @@ def _ridership(session: Session, q: Query, counted: bool = True) -> list[dict[st
     totals: dict[tuple[str | None, str], list[int]] = {}
     for since, until in parts:
         for r in _ridership_scans(session, q, since, until):
-            sums = totals.setdefault((r.station, _bucket_text(r.bucket, q.bucket)), [0, 0])
+            sums = totals.setdefault((r.station, _bucket_text(r.bucket, q)), [0, 0])
             sums[0] += r.entries
             sums[1] += r.exits
     if whole is not None:
         columns = ("station", "hour", "direction")
         rows = scan_counts.summed(session, whole, columns, verdict="accept", problem=False, station=q.station)
         for r in rows:
-            local = (r.hour + _LOCAL).replace(tzinfo=None)
-            sums = totals.setdefault((r.station or None, _bucket_text(local, q.bucket)), [0, 0])
+            local = (r.hour + timedelta(hours=q.utc_offset_hours)).replace(tzinfo=None)
+            sums = totals.setdefault((r.station or None, _bucket_text(local, q)), [0, 0])
             if r.direction in ("entry", "exit"):
                 sums[0 if r.direction == "entry" else 1] += int(r.n)
     out = [
@@ -92,12 +98,9 @@ def _ridership(session: Session, q: Query, counted: bool = True) -> list[dict[st
     return sorted(out, key=lambda r: (r[q.bucket], r["station"] or ""))
 
 
-_LOCAL = timedelta(hours=7)  # as _bucket: Ho Chi Minh City time, UTC+7 all year
-
-
 def _ridership_scans(session: Session, q: Query, since: datetime, until: datetime) -> Sequence[Any]:
     t = _SCANS
-    bucket = _bucket(session, t.c.at, q.bucket).label("bucket")
+    bucket = _bucket(session, t.c.at, q).label("bucket")
     entries = sa.func.sum(sa.case((t.c.direction == "entry", 1), else_=0)).label("entries")
     exits = sa.func.sum(sa.case((t.c.direction == "exit", 1), else_=0)).label("exits")
     where = [t.c.verdict == "accept", t.c.problem.is_(None), t.c.at >= since, t.c.at < until]

@@ -6,8 +6,8 @@ At 10 M scans a month a day holds ~330,000 of them, and counting them one by one
 scans stored for the first time are counted, so a batch sent twice counts once.
 
 A report's range need not fall on whole hours: `split` gives the whole hours, read from the counts, and the
-parts before and after, read from the scans. Hours are UTC; Ho Chi Minh City is UTC+7 all year,
-so each local hour and day is made of whole UTC hours.
+parts before and after, read from the scans. Hours are UTC; the policy's local time is a whole number of
+hours away (Ho Chi Minh City: UTC+7 all year), so each local hour and day is made of whole UTC hours.
 """
 
 from __future__ import annotations

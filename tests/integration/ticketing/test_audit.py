@@ -363,6 +363,24 @@ def test_ridership_counts_entries_and_exits_per_station_and_hour(
     ]
 
 
+@pytest.mark.parametrize("settings_overrides", [{"policy": {"utc_offset_hours": 9}}], indirect=True)
+def test_audit_times_are_local_as_the_operators_policy_says(api: Api, tmp_path: Path, token: str) -> None:
+    ticket = api.paid_order(single())["tickets"][0]
+    gate = journal(api, tmp_path, "L1-01", "E01")
+    gate.add("entry", at(0), **ticket_use(ticket))  # 02:00 UTC: 11:00 at UTC+9
+    gate.upload()
+
+    by_hour = get(api, "reports/ridership", token, **{"from": "2025-03-03", "to": "2025-03-04"}).json()[
+        "rows"
+    ]
+    by_day = get(api, "reports/ridership", token, bucket="day", **{"from": "2025-03-03", "to": "2025-03-04"})
+    naive = get(api, "scans", token, **{"from": "2025-03-03T10:59", "to": "2025-03-03T11:01"}).json()["items"]
+
+    assert [(r["hour"], r["entries"]) for r in by_hour] == [("2025-03-03T11:00+09:00", 1)]
+    assert [(r["day"], r["entries"]) for r in by_day.json()["rows"]] == [("2025-03-03", 1)]
+    assert len(naive) == 1  # a time without offset is read at UTC+9
+
+
 def test_od_matrix_counts_trips_and_their_fares(api: Api, morning: dict[str, Any], token: str) -> None:
     rows = get(api, "reports/od", token, **DAY).json()["rows"]
 
