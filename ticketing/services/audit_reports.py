@@ -71,12 +71,12 @@ def _bucket_text(value: Any, q: Query) -> str:
 # --- reports -------------------------------------------------------------------------------------------
 
 
-def _ridership(session: Session, q: Query, counted: bool = True) -> list[dict[str, Any]]:
-    """Accepted entries and exits per station and hour or day: whole hours from scan_counts (`counted`), the
-    rest of the range from the scans."""
+def _ridership(session: Session, q: Query) -> list[dict[str, Any]]:
+    """Accepted entries and exits per station and hour or day: whole hours from scan_counts, the rest of the
+    range from the scans."""
     assert q.since is not None
     assert q.until is not None
-    whole, parts = scan_counts.split(q.since, q.until) if counted else (None, [(q.since, q.until)])
+    whole, parts = scan_counts.split(q.since, q.until)
     totals: dict[tuple[str | None, str], list[int]] = {}
     for since, until in parts:
         for r in _ridership_scans(session, q, since, until):
@@ -226,12 +226,11 @@ _REVENUE_COLUMNS = (
 )  # fmt: skip
 
 
-def _denials(session: Session, q: Query, counted: bool = True) -> list[dict[str, Any]]:
-    """Refusals by reason, station and gate: whole hours from scan_counts (`counted`), the rest from the
-    scans."""
+def _denials(session: Session, q: Query) -> list[dict[str, Any]]:
+    """Refusals by reason, station and gate: whole hours from scan_counts, the rest from the scans."""
     assert q.since is not None
     assert q.until is not None
-    whole, parts = scan_counts.split(q.since, q.until) if counted else (None, [(q.since, q.until)])
+    whole, parts = scan_counts.split(q.since, q.until)
     totals: Counter[tuple[str | None, str | None, str]] = Counter()
     t = _SCANS
     for since, until in parts:
