@@ -21,11 +21,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import httpx
 import psycopg
-import sqlalchemy as sa
 from psycopg import sql
 
 __all__ = [
@@ -35,14 +34,12 @@ __all__ = [
     "Connection",
     "CpuMeter",
     "HttpError",
-    "OrderBook",
     "RunningServer",
     "Server",
     "baseline",
     "closed_loop",
     "free_port",
     "ms",
-    "order_books",
     "pct",
     "postgres_database",
     "serve",
@@ -347,30 +344,3 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     # uvicorn's workers die with their supervisor; make sure none outlives it
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-# --- the books ---------------------------------------------------------------------------------------------
-
-
-class OrderBook(NamedTuple):
-    """One order as the database holds it: what was ordered and what was issued."""
-
-    id: str
-    status: str
-    idempotency_key: str | None  # as stored (a keyed hash of the rider's key)
-    quantity: int  # tickets ordered, over all its items
-    tickets: int  # tickets issued
-
-
-def order_books(db: sa.Connection) -> list[OrderBook]:
-    """Every order with its ordered and issued ticket counts, straight from the database (also the fault
-    tests' books: tests/fault_support.py)."""
-    rows = db.execute(
-        sa.text(
-            "SELECT o.id, o.status, o.idempotency_key,"
-            " (SELECT coalesce(sum(i.quantity), 0) FROM order_items i WHERE i.order_id = o.id),"
-            " (SELECT count(*) FROM tickets t WHERE t.order_id = o.id)"
-            " FROM orders o"
-        )
-    ).all()
-    return [OrderBook(str(r[0]), str(r[1]), r[2], int(r[3]), int(r[4])) for r in rows]

@@ -63,7 +63,6 @@ from benchmarks._support import (
     Server,
     baseline,
     ms,
-    order_books,
     postgres_database,
     serve,
 )
@@ -74,6 +73,7 @@ from fare_rules.tariff import quote
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine
 from ticketing.services.idempotency import record_key
+from ticketing.services.order_books import order_books
 from ticketing.settings import DEV_SECRETS_FILE
 from validator.commands import enroll_gate, sync_gate
 from validator.core import Verdict

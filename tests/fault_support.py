@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gate_sync_support import fake_events
 from server_support import free_port
 
-from benchmarks._support import order_books
 from ticketing.db import make_engine
 from ticketing.services.idempotency import record_key
+from ticketing.services.order_books import order_books
 from ticketing.settings import DEV_SECRETS_FILE
 from validator.device import public_key_text
 from validator.journal import build_batch
