@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,8 @@ TIMEOUT_S = 10.0
 # --- measuring -------------------------------------------------------------------------------------
 
 
-def pct(samples: list[float], q: float) -> float:
+def pct(samples: Sequence[float], q: float) -> float:
+    """The q-quantile of `samples` (nearest rank), the one percentile every benchmark prints."""
     if not samples:
         return float("nan")
     ordered = sorted(samples)

@@ -41,6 +41,7 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._support import pct
 from fare_rules.cccd import holder_hash, mask
 from fare_rules.policy import DEFAULT_POLICY
 from ticketing.catalog import load_catalog
@@ -643,11 +644,6 @@ def csv_day(engine: Any) -> tuple[int, float]:
 # --- main -------------------------------------------------------------------------------------------------
 
 
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -730,7 +726,7 @@ def _run(args: argparse.Namespace, name: str, url: str) -> int:
         return 0
     print(f"\nqueries ({args.queries} runs each, ms; target p95 <= {TARGET_P95_MS:.0f} ms):")
     for kind, samples in query_kinds(engine, world, args.queries):
-        p50, p95 = statistics.median(samples), _pct(samples, 0.95)
+        p50, p95 = statistics.median(samples), pct(samples, 0.95)
         verdict = "ok" if p95 <= TARGET_P95_MS else "over"
         print(f"  {kind:<40} p50 {p50:7.1f}  p95 {p95:7.1f}  {verdict}")
     rows, seconds = csv_day(engine)

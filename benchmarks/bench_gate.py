@@ -23,6 +23,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._support import pct
 from fare_rules.model import Direction
 from fare_rules.products import Product
 from validator.bundle import load_bundle
@@ -40,13 +41,8 @@ __all__ = ["main"]
 NOW = datetime.now(UTC)
 
 
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _ms(samples: list[float]) -> str:
-    return f"p50 {_pct(samples, 0.5) * 1000:6.3f} ms  p99 {_pct(samples, 0.99) * 1000:6.3f} ms"
+    return f"p50 {pct(samples, 0.5) * 1000:6.3f} ms  p99 {pct(samples, 0.99) * 1000:6.3f} ms"
 
 
 def _gate(folder: Path, issuer: TestIssuer):  # type: ignore[no-untyped-def]
@@ -77,7 +73,7 @@ def bench_payloads(folder: Path, n: int) -> float:
         assert outcome.accepted, outcome.reason
         baseline.append(t1 - t0)
         scans.append(t2 - t1)
-    ratio = _pct(scans, 0.5) / _pct(baseline, 0.5)
+    ratio = pct(scans, 0.5) / pct(baseline, 0.5)
     print(f"payload scan, durable commit ({n} scans)")
     print(f"  gate.scan        {_ms(scans)}    target p50 <= 0.5 ms, p99 <= 2 ms")
     print(f"  baseline         {_ms(baseline)}    (decode+verify + one durable SQLite transaction)")

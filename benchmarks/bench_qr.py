@@ -22,6 +22,7 @@ import qrcode
 import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_M
 
+from benchmarks._support import pct
 from ticketing import qr_images
 
 BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -43,13 +44,8 @@ def timings_ms(render: Callable[[str], object], payloads: Sequence[str]) -> list
     return times
 
 
-def percentile(times: Sequence[float], fraction: float) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def report(label: str, times: Sequence[float], target_ms: float | None = None) -> bool:
-    p50, p99 = statistics.median(times), percentile(times, 0.99)
+    p50, p99 = statistics.median(times), pct(times, 0.99)
     verdict = ""
     if target_ms is not None:
         verdict = f"  target p99 <= {target_ms:g} ms: {'met' if p99 <= target_ms else 'MISSED'}"
