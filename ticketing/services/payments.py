@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from fare_rules.products import HOLDER_PRODUCTS, Product
@@ -198,17 +199,17 @@ def confirm_target(
     committed. The usual case (an unpaid order, in time, the full amount, no concurrent confirmation) is
     written without reading anything again; every other case goes through confirm_payment."""
     order = target.order
-    if payability(order.status, order.expires_at, order.amount_vnd, amount_vnd, now) is Payability.PAYABLE:
-        values = {"order_id": order.id, "paid_at": now, "transaction_id": transaction_id}
-        won = session.connection().execute(_PAY, values)
-        if won.rowcount == 1:
-            if target.active_kid is None:
-                raise NoSigningKey("no active signing key: run `python -m ticketing keys rotate`")
-            private_key = ctx.keyring.private_key(session, target.active_kid)
-            issued = _issue(session, ctx, target.items, (target.active_kid, private_key), now)
-            instructions = ctx.provider.instructions(order.payment_reference, order.amount_vnd)
-            return paid_order_public(order, target.items, issued, instructions, paid_at=now)
-        session.rollback()  # another confirmation got there first
+    payable = (
+        payability(order.status, order.expires_at, order.amount_vnd, amount_vnd, now) is Payability.PAYABLE
+    )
+    # Not payable, or another confirmation got there first (_claim rolled back): confirm_payment answers.
+    if payable and _claim(session, order.id, transaction_id, now):
+        if target.active_kid is None:
+            raise NoSigningKey("no active signing key: run `python -m ticketing keys rotate`")
+        private_key = ctx.keyring.private_key(session, target.active_kid)
+        issued = _issue(session, ctx, target.items, (target.active_kid, private_key), now)
+        instructions = ctx.provider.instructions(order.payment_reference, order.amount_vnd)
+        return paid_order_public(order, target.items, issued, instructions, paid_at=now)
     paid = confirm_payment(session, ctx, order.id, amount_vnd, transaction_id=transaction_id, now=now)
     return order_view(session, ctx, paid, now)
 
@@ -249,26 +250,35 @@ def confirm_payment(
     if order.status == OrderStatus.PAID:
         return _already_paid(order, transaction_id)
     _check_payable(session, order, amount_vnd, now)
-    try:
-        won = session.exec(
-            sa.update(Order)
-            .where(col(Order.id) == order.id, col(Order.status) == OrderStatus.AWAITING_PAYMENT)
-            .values(status=OrderStatus.PAID, paid_at=now, payment_transaction_id=transaction_id)
-        )
-    except sa.exc.IntegrityError:  # the unique index: this transaction id already paid another order
-        session.rollback()
-        raise _transaction_used(order.id, transaction_id) from None
-    if won.rowcount != 1:  # another confirmation got there first
-        session.rollback()
+    if not _claim(session, order.id, transaction_id, now):  # another confirmation got there first
         session.refresh(order)
         return _already_paid(order, transaction_id)
+    # What the compare-and-set wrote, on the loaded object too (without marking it for another UPDATE).
+    set_committed_value(order, "status", OrderStatus.PAID)
+    set_committed_value(order, "paid_at", now)
+    set_committed_value(order, "payment_transaction_id", transaction_id)
     signing = ctx.keyring.signing_key(session)
     items = session.exec(
         select(OrderItem).where(OrderItem.order_id == order.id).order_by(col(OrderItem.position))
     ).all()
     _issue(session, ctx, [_Item.of(item) for item in items], signing, now)
-    # No refresh: the ORM UPDATE above already set status, paid_at and the transaction on `order`.
     return order
+
+
+def _claim(session: Session, order_id: str, transaction_id: str, now: datetime) -> bool:
+    """The compare-and-set that makes issuing happen once, for every way a payment is confirmed: whether this
+    confirmation moved the order from awaiting payment to paid (rolled back if not). A transaction id that
+    already paid another order trips the unique index: 409 transaction_already_used."""
+    values = {"order_id": order_id, "paid_at": now, "transaction_id": transaction_id}
+    try:
+        won = session.connection().execute(_PAY, values)
+    except sa.exc.IntegrityError:
+        session.rollback()
+        raise _transaction_used(order_id, transaction_id) from None
+    if won.rowcount != 1:
+        session.rollback()
+        return False
+    return True
 
 
 def _transaction_used(order_id: str, transaction_id: str) -> Conflict:
