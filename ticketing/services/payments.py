@@ -242,14 +242,14 @@ def confirm_payment(
 ) -> Order:
     """Record that `amount_vnd` arrived for the order and issue its tickets, uncommitted: the caller commits
     (with the stored answer to its Idempotency-Key, services.idempotency.run_once). Idempotent per
-    transaction: a repeated confirmation answers with the paid order and issues nothing. An order found past
-    its expiry is marked expired (committed) and refused."""
+    transaction: a repeated confirmation answers with the paid order and issues nothing. An order past its
+    expiry is refused (order_expired); nothing is written."""
     order = session.get(Order, order_id) if len(order_id) <= 32 else None
     if order is None:
         raise NotFound("no such order", code="order_not_found")
     if order.status == OrderStatus.PAID:
         return _already_paid(order, transaction_id)
-    _check_payable(session, order, amount_vnd, now)
+    _check_payable(order, amount_vnd, now)
     if not _claim(session, order.id, transaction_id, now):  # another confirmation got there first
         session.refresh(order)
         return _already_paid(order, transaction_id)
@@ -297,12 +297,10 @@ def _already_paid(order: Order, transaction_id: str) -> Order:
     raise OrderNotPayable(f"order is {order.status}")
 
 
-def _check_payable(session: Session, order: Order, amount_vnd: int, now: datetime) -> None:
+def _check_payable(order: Order, amount_vnd: int, now: datetime) -> None:
+    # Nothing is written here: the caller owns the transaction, and an order past its expiry reads as
+    # expired wherever it is shown (ticketing.issuing.effective_status).
     verdict = payability(order.status, order.expires_at, order.amount_vnd, amount_vnd, now)
-    if verdict is Payability.EXPIRED and order.status == OrderStatus.AWAITING_PAYMENT:
-        order.status = OrderStatus.EXPIRED
-        session.add(order)
-        session.commit()
     if verdict is Payability.EXPIRED:
         raise OrderExpired("the order expired before it was paid: create a new one")
     if verdict is Payability.AMOUNT_MISMATCH:
