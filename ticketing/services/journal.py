@@ -88,7 +88,15 @@ def ingest_batch(
     locked = _lock_gate(session, gate.gate_id)
     if locked is None or locked.status != GateStatus.ACTIVE or locked.device_public_key != device_key_text:
         raise Unauthorized("unknown or revoked gate token")
-    _check_link(session, locked, verified[0][0], now)
+    gap = _check_link(session, locked, verified[0][0], now)
+    if gap is not None:
+        # The gap row must outlive the 409, so that the gate's resend of the same batch finds it: the batch
+        # has verified, and this is the one thing a refused upload keeps.
+        session.add(gap)
+        session.commit()
+        raise JournalGapFound(
+            f"events {gap.from_seq} to {gap.to_seq} never arrived", expected_seq=gap.from_seq
+        )
     events = [e for e, _ in verified]
     known = _stored(session, locked.gate_id, [e.seq for e in events])
     fresh = [(e, body) for e, body in verified if e.seq not in known]
@@ -153,36 +161,37 @@ def _verified(batch: Mapping[str, Any], device_key_text: str) -> list[tuple[Chai
         raise JournalRejected(exc.detail, code=exc.code) from None
 
 
-def _check_link(session: Session, gate: Any, first: ChainedEvent, now: datetime) -> None:
+def _check_link(session: Session, gate: Any, first: ChainedEvent, now: datetime) -> JournalGap | None:
     """The verified batch must chain onto the hash the server holds for `first.seq - 1`, or start after a
-    gap the gate has declared lost. A first gap is recorded and answered 409 (the gate resends from
-    `expected_seq`); the same gap again means it no longer has them, and the gap is accepted."""
-    expected = _expected_prev(session, gate, first.seq, now)
-    if expected is not None and first.prev_hash != expected:
+    gap the gate has declared lost. A first gap is returned, to be recorded and answered 409 (the gate
+    resends from `expected_seq`); the same gap again means it no longer has them, and the gap is accepted."""
+    expected, gap = _expected_prev(session, gate, first.seq, now)
+    if gap is None and expected is not None and first.prev_hash != expected:
         raise JournalRejected(f"event {first.seq} does not chain onto the previous hash", code="broken_chain")
+    return gap
 
 
-def _expected_prev(session: Session, gate: Any, first: int, now: datetime) -> str | None:
+def _expected_prev(
+    session: Session, gate: Any, first: int, now: datetime
+) -> tuple[str | None, JournalGap | None]:
+    """(the hash event `first - 1` must have, or None when a gap the gate declared lost comes before it;
+    a new gap, or None)."""
     if first == 1:
-        return GENESIS_HASH
+        return GENESIS_HASH, None
     before = _stored(session, gate.gate_id, [first - 1]).get(first - 1)
     if before is not None:
-        return before.hash
+        return before.hash, None
     gaps = session.exec(select(JournalGap).where(JournalGap.gate_id == gate.gate_id)).all()
     if any(g.accepted_at and g.from_seq <= first - 1 <= g.to_seq for g in gaps):
-        return None
+        return None, None
     missing_from = gate.journal_head + 1
     gap = next((g for g in gaps if g.from_seq == missing_from), None)
-    if gap is not None:
+    if gap is not None:  # the same gap again: the gate no longer has those events
         gap.to_seq = max(gap.to_seq, first - 1)
         gap.accepted_at = now
         session.add(gap)
-        return None
-    # The gap row must outlive the 409, so the gate's resend of the same batch finds it: the batch has
-    # verified, this is the one state a refused upload leaves.
-    session.add(JournalGap(gate_id=gate.gate_id, from_seq=missing_from, to_seq=first - 1, detected_at=now))
-    session.commit()
-    raise JournalGapFound(f"events {missing_from} to {first - 1} never arrived", expected_seq=missing_from)
+        return None, None
+    return None, JournalGap(gate_id=gate.gate_id, from_seq=missing_from, to_seq=first - 1, detected_at=now)
 
 
 def _stored(session: Session, gate_id: str, seqs: Sequence[int]) -> dict[int, _Stored]:
