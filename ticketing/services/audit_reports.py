@@ -146,8 +146,35 @@ def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
     """What was sold (tickets issued in the range, by product and origin) and what became of it, next to what
     was ridden (trips started in the range, by product and entry station). docs/audit.md defines each
     amount; by construction sold_vnd = used_vnd + unused_vnd + refunded_vnd + refund_fees_vnd."""
-    k, t = _TICKETS, _TRIPS
-    # Each ticket in one bucket: refunded (not withdrawn), else used, else unused.
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def row(product: str | None, station: str | None) -> dict[str, Any]:
+        key = (product or "", station or "")
+        zero = dict.fromkeys(_REVENUE_COLUMNS, 0)
+        return table.setdefault(key, {"product": key[0], "station": key[1], **zero})
+
+    for r in _sold(session, q):
+        row(r.product, r.origin).update(
+            tickets_sold=r.n,
+            sold_vnd=int(r.vnd or 0),
+            used_vnd=int(r.used_vnd or 0),
+            unused_vnd=int(r.unused_vnd or 0),
+            tickets_refunded=int(r.refunded or 0),
+            refunded_vnd=int(r.refunded_vnd or 0),
+            refund_fees_vnd=int(r.fees or 0),
+            ridden_after_refund_vnd=int(r.ridden_refunded or 0),
+        )
+    for r in _ridden(session, q):
+        row(r.product, r.entry_station).update(
+            trips=r.n, fares_ridden_vnd=int(r.vnd or 0), owed_vnd=int(r.owed or 0)
+        )
+    return [table[key] for key in sorted(table)]
+
+
+def _sold(session: Session, q: Query) -> Sequence[Any]:
+    """Tickets issued in the range by product and origin, each in one bucket: refunded (not withdrawn), else
+    used, else unused."""
+    k = _TICKETS
     refunded = k.c.status == "refunded"
     used = sa.and_(sa.not_(refunded), k.c.first_used_at.is_not(None))
     fee = sa.func.coalesce(k.c.refund_fee_vnd, 0)
@@ -155,7 +182,7 @@ def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
     def total(when: ColumnElement[bool], value: Any) -> Any:
         return sa.func.sum(sa.case((when, value), else_=0))
 
-    sold = session.execute(
+    return session.execute(
         sa.select(
             k.c.product,
             k.c.origin,
@@ -171,7 +198,12 @@ def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
         .where(*_range(k.c.issued_at, q))
         .group_by(k.c.product, k.c.origin)
     ).all()
-    # A single ticket's fare counts on its first trip only: a double-used one was paid for once.
+
+
+def _ridden(session: Session, q: Query) -> Sequence[Any]:
+    """Trips started in the range by product and entry station. A single ticket's fare counts on its first
+    trip only: a double-used one was paid for once."""
+    t = _TRIPS
     earlier = sa.alias(t, "earlier")
     first_trip = sa.not_(
         sa.exists().where(
@@ -184,7 +216,7 @@ def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
         )
     )
     fare = sa.case((sa.or_(t.c.ticket_serial.is_(None), first_trip), t.c.fare_vnd), else_=0)
-    ridden = session.execute(
+    return session.execute(
         sa.select(
             t.c.product,
             t.c.entry_station,
@@ -195,29 +227,6 @@ def _revenue(session: Session, q: Query) -> list[dict[str, Any]]:
         .where(t.c.entry_station.is_not(None), *_range(t.c.started_at, q))
         .group_by(t.c.product, t.c.entry_station)
     ).all()
-    table: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def row(product: str | None, station: str | None) -> dict[str, Any]:
-        key = (product or "", station or "")
-        zero = dict.fromkeys(_REVENUE_COLUMNS, 0)
-        return table.setdefault(key, {"product": key[0], "station": key[1], **zero})
-
-    for r in sold:
-        row(r.product, r.origin).update(
-            tickets_sold=r.n,
-            sold_vnd=int(r.vnd or 0),
-            used_vnd=int(r.used_vnd or 0),
-            unused_vnd=int(r.unused_vnd or 0),
-            tickets_refunded=int(r.refunded or 0),
-            refunded_vnd=int(r.refunded_vnd or 0),
-            refund_fees_vnd=int(r.fees or 0),
-            ridden_after_refund_vnd=int(r.ridden_refunded or 0),
-        )
-    for r in ridden:
-        row(r.product, r.entry_station).update(
-            trips=r.n, fares_ridden_vnd=int(r.vnd or 0), owed_vnd=int(r.owed or 0)
-        )
-    return [table[key] for key in sorted(table)]
 
 
 _REVENUE_COLUMNS = (
@@ -288,7 +297,28 @@ def _scan_item(r: Any, **extra: Any) -> dict[str, Any]:
 def _double_use(session: Session, q: Query, catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
     """Tickets let in at two gates with no exit between (each gate offline, neither knowing the other): the
     rule journal ingest revokes them by (ticketing.services.double_use.entered_twice)."""
-    rule = DoubleUseRule.of(catalog.network, catalog.policy)
+    doubled = _doubled_uses(session, q, DoubleUseRule.of(catalog.network, catalog.policy))
+    shown = doubled[: q.limit]
+    revoked = _revocations(session, [int(credential[2:]) for credential, _ in shown])
+    items = [
+        {
+            "credential": credential,
+            "at": iso(uses[0].at),
+            "entries": [
+                {"at": iso(u.at), "station": u.station, "gate": u.gate_id, "flags": u.flags}
+                for u in uses
+                if u.direction == "entry"
+            ],
+            # Ingest revokes a double-used ticket: every gate refuses it after its next sync.
+            "revoked": _revocation(revoked.get(int(credential[2:]))),
+        }
+        for credential, uses in shown
+    ]
+    return len(doubled), items
+
+
+def _doubled_uses(session: Session, q: Query, rule: DoubleUseRule) -> list[tuple[str, list[Any]]]:
+    """(credential, its accepted uses in time order) of every ticket that entered twice in q's range."""
     t = _SCANS
     accepted = [t.c.verdict == "accept", t.c.credential.like("t:%"), t.c.problem.is_(None)]
     assert q.since is not None
@@ -307,7 +337,7 @@ def _double_use(session: Session, q: Query, catalog: Catalog) -> tuple[int, list
     by_credential: dict[str, list[Any]] = {}
     for use in uses:
         by_credential.setdefault(use.credential, []).append(use)
-    doubled = [
+    return [
         (credential, rows)
         for credential, rows in sorted(by_credential.items())
         if entered_twice(
@@ -316,30 +346,12 @@ def _double_use(session: Session, q: Query, catalog: Catalog) -> tuple[int, list
             single=any(r.product == "single" for r in rows),
         )
     ]
-    shown = doubled[: q.limit]
+
+
+def _revocations(session: Session, serials: Sequence[int]) -> dict[int, Any]:
     r = _REVOCATIONS.c
-    serials = [int(credential[2:]) for credential, _ in shown]
-    revoked = {
-        row.ticket_serial: row
-        for row in session.execute(
-            sa.select(r.ticket_serial, r.reason, r.at).where(r.ticket_serial.in_(serials))
-        )
-    }
-    items = [
-        {
-            "credential": credential,
-            "at": iso(rows[0].at),
-            "entries": [
-                {"at": iso(r.at), "station": r.station, "gate": r.gate_id, "flags": r.flags}
-                for r in rows
-                if r.direction == "entry"
-            ],
-            # Ingest revokes a double-used ticket: every gate refuses it after its next sync.
-            "revoked": _revocation(revoked.get(int(credential[2:]))),
-        }
-        for credential, rows in shown
-    ]
-    return len(doubled), items
+    rows = session.execute(sa.select(r.ticket_serial, r.reason, r.at).where(r.ticket_serial.in_(serials)))
+    return {row.ticket_serial: row for row in rows}
 
 
 def _revocation(row: Any) -> dict[str, Any] | None:
