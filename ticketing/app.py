@@ -44,30 +44,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     app.state.context = build_context(settings)
     app.state.clock = clock
     install_handlers(app)
-    app.add_middleware(NulGuard)  # innermost: refusals of the middlewares below need no check
-    # Journal batches (500 signed events) outgrow the riders' body limit; only that path gets more.
-    journal_limit = {"/v1/gate/journal": max(JOURNAL_MAX_BYTES, settings.max_body_bytes)}
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, per_path=journal_limit)
-    if settings.order_rate_per_minute > 0:
-        app.add_middleware(
-            RateLimit,
-            routes={("POST", "/v1/orders")},  # riders only: gates and auditors are never limited
-            per_minute=settings.order_rate_per_minute,
-            burst=settings.order_rate_burst,
-            clock=clock,
-            exempt=settings.rate_limit_exempt,
-        )
-    if settings.recover_rate_per_minute > 0:
-        app.add_middleware(
-            RateLimit,
-            routes={("POST", "/v1/orders/recover")},
-            per_minute=settings.recover_rate_per_minute,
-            burst=settings.recover_rate_burst,
-            clock=clock,
-            exempt=settings.rate_limit_exempt,
-        )
-    app.add_middleware(AnswerUnexpected)  # around every middleware above, inside the headers
-    app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals above get the headers too
+    _add_middlewares(app, settings, clock)
     routers = (
         public.router,
         orders.router,
@@ -82,6 +59,30 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     if app.state.context.provider.sandbox:
         app.include_router(payments.sandbox_router)
     return app
+
+
+def _add_middlewares(app: FastAPI, settings: Settings, clock: Callable[[], datetime]) -> None:
+    """From the innermost out: each one added wraps those added before it."""
+    app.add_middleware(NulGuard)  # innermost: refusals of the middlewares below need no check
+    # Journal batches (500 signed events) outgrow the riders' body limit; only that path gets more.
+    journal_limit = {"/v1/gate/journal": max(JOURNAL_MAX_BYTES, settings.max_body_bytes)}
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, per_path=journal_limit)
+    limits = (  # riders only: gates and auditors are never limited
+        (("POST", "/v1/orders"), settings.order_rate_per_minute, settings.order_rate_burst),
+        (("POST", "/v1/orders/recover"), settings.recover_rate_per_minute, settings.recover_rate_burst),
+    )
+    for route, per_minute, burst in limits:
+        if per_minute > 0:
+            app.add_middleware(
+                RateLimit,
+                routes={route},
+                per_minute=per_minute,
+                burst=burst,
+                clock=clock,
+                exempt=settings.rate_limit_exempt,
+            )
+    app.add_middleware(AnswerUnexpected)  # around every middleware above, inside the headers
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: refusals above get the headers too
 
 
 def app_from_env() -> FastAPI:
