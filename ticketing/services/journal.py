@@ -69,20 +69,11 @@ def ingest_batch(
     Commits. Raises WrongGate, JournalRejected (the batch does not verify) or JournalGapFound.
     `engine` (the session's own) makes missing partitions on a connection outside this transaction;
     `rule` is the operator's double-use rule (DoubleUseRule.of the service's network and policy)."""
-    if batch.get("gate") != gate.gate_id:
-        raise WrongGate(f"this token belongs to gate {gate.gate_id}, the batch names another gate")
-    items = batch.get("events")
-    if not isinstance(items, list) or not items or len(items) > MAX_BATCH_EVENTS:
-        raise JournalRejected(f"a batch holds 1 to {MAX_BATCH_EVENTS} events")
-    first = items[0].get("seq") if isinstance(items[0], dict) else None
-    if not isinstance(first, int) or isinstance(first, bool) or first < 1:
-        raise JournalRejected("the first event has no valid seq", code="bad_sequence")
     # Signature, the batch's own chain and every field first: a batch that does not verify changes nothing,
     # not even a gap row or a partition.
     device_key_text = _device_key(session, gate.gate_id)
-    verified = _verified(batch, device_key_text)
-    for event, _ in verified:
-        _check_fields(event)
+    verified = _checked_batch(batch, gate.gate_id, device_key_text)
+    items = batch["events"]
     offset = _clock_offset(batch)
     partitions.ensure_for_times(engine, _months(items), now)
     locked = _lock_gate(session, gate.gate_id)
@@ -120,6 +111,25 @@ def ingest_batch(
 
 _GATES: sa.Table = table_of(Gate)
 _SCANS: sa.Table = table_of(ScanEvent)
+
+
+def _checked_batch(
+    batch: Mapping[str, Any], gate_id: str, device_key_text: str
+) -> list[tuple[ChainedEvent, bytes]]:
+    """The batch's events (each with its canonical JSON) once its shape, signature, chain and every field
+    check out; WrongGate, JournalRejected or BadEvent otherwise."""
+    if batch.get("gate") != gate_id:
+        raise WrongGate(f"this token belongs to gate {gate_id}, the batch names another gate")
+    items = batch.get("events")
+    if not isinstance(items, list) or not items or len(items) > MAX_BATCH_EVENTS:
+        raise JournalRejected(f"a batch holds 1 to {MAX_BATCH_EVENTS} events")
+    first = items[0].get("seq") if isinstance(items[0], dict) else None
+    if not isinstance(first, int) or isinstance(first, bool) or first < 1:
+        raise JournalRejected("the first event has no valid seq", code="bad_sequence")
+    verified = _verified(batch, device_key_text)
+    for event, _ in verified:
+        _check_fields(event)
+    return verified
 
 
 def _lock_gate(session: Session, gate_id: str) -> Any:
