@@ -510,6 +510,34 @@ def _journal_gap(session: Session, q: Query, _catalog: Catalog) -> tuple[int, li
 
 def _pass_too_fast(session: Session, q: Query, catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
     """A pass seen at two stations closer in time than the train takes (hops x min_seconds_per_hop)."""
+    per_hop = catalog.policy.min_seconds_per_hop
+    found = []
+    for r in _pass_moves(session, q):
+        try:
+            hops = catalog.network.hops(r.prev_station, r.station)
+        except FareRulesError:
+            continue
+        gap_s = (r.at - r.prev_at).total_seconds()
+        if gap_s < hops * per_hop and (q.since is None or r.at >= q.since):
+            found.append(
+                {
+                    "credential": r.credential,
+                    "at": iso(r.at),
+                    "station": r.station,
+                    "gate": r.gate_id,
+                    "previous_station": r.prev_station,
+                    "previous_at": iso(r.prev_at),
+                    "seconds": int(gap_s),
+                    "at_least_s": hops * per_hop,
+                }
+            )
+    found.sort(key=lambda f: (f["at"], f["credential"]))
+    return len(found), found[: q.limit]
+
+
+def _pass_moves(session: Session, q: Query) -> Sequence[Any]:
+    """Each accepted pass use at another station than the same pass's use before it (from an hour before
+    the range, so a move into it is seen), with the station and time it came from."""
     t = _SCANS
     order = (t.c.at, t.c.gate_id, t.c.seq)
     seen = (
@@ -532,32 +560,9 @@ def _pass_too_fast(session: Session, q: Query, catalog: Catalog) -> tuple[int, l
         )
         .subquery()
     )
-    rows = session.execute(
+    return session.execute(
         sa.select(seen).where(seen.c.prev_station.is_not(None), seen.c.station != seen.c.prev_station)
     ).all()
-    per_hop = catalog.policy.min_seconds_per_hop
-    found = []
-    for r in rows:
-        try:
-            hops = catalog.network.hops(r.prev_station, r.station)
-        except FareRulesError:
-            continue
-        gap_s = (r.at - r.prev_at).total_seconds()
-        if gap_s < hops * per_hop and (q.since is None or r.at >= q.since):
-            found.append(
-                {
-                    "credential": r.credential,
-                    "at": iso(r.at),
-                    "station": r.station,
-                    "gate": r.gate_id,
-                    "previous_station": r.prev_station,
-                    "previous_at": iso(r.prev_at),
-                    "seconds": int(gap_s),
-                    "at_least_s": hops * per_hop,
-                }
-            )
-    found.sort(key=lambda f: (f["at"], f["credential"]))
-    return len(found), found[: q.limit]
 
 
 _KINDS: dict[str, Callable[[Session, Query, Catalog], tuple[int, list[dict[str, Any]]]]] = {
