@@ -89,23 +89,10 @@ def create_order(
             raise
         return replay
     amount = sum(item["unit_price_vnd"] * item["quantity"] for item in items)
-    order = {
-        "id": order_id,
-        "status": OrderStatus.AWAITING_PAYMENT.value,
-        "amount_vnd": amount,
-        "created_at": now,
-        "expires_at": now + timedelta(minutes=ctx.catalog.policy.order_expiry_minutes),
-        "access_token_hash": hash_token(order_access_token(ctx.token_secret, order_id)),
-        "payment_provider": ctx.provider.name,
-        "payment_reference": "MQR"
-        + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_CHARS)),
-        "idempotency_key": key,
-        "request_hash": fingerprint,
-    }
+    order = _order_row(ctx, order_id, amount, now, key, fingerprint)
     try:
-        session.connection().execute(
-            _INSERT_ORDER, order
-        )  # before its items: PostgreSQL checks foreign keys per statement
+        # The order before its items: PostgreSQL checks foreign keys per statement.
+        session.connection().execute(_INSERT_ORDER, order)
         session.connection().execute(_INSERT_ITEMS, items)
         session.commit()
     except IntegrityError:
@@ -118,6 +105,25 @@ def create_order(
         return replay
     instructions = ctx.provider.instructions(order["payment_reference"], amount)
     return new_order_public(order, items, instructions, order_access_token(ctx.token_secret, order_id), now)
+
+
+def _order_row(  # noqa: PLR0917 - the order's own values
+    ctx: ServiceContext, order_id: str, amount: int, now: datetime, key: str | None, fingerprint: str
+) -> dict[str, Any]:
+    """The orders row of a new order awaiting payment: its expiry, token hash and payment reference."""
+    return {
+        "id": order_id,
+        "status": OrderStatus.AWAITING_PAYMENT.value,
+        "amount_vnd": amount,
+        "created_at": now,
+        "expires_at": now + timedelta(minutes=ctx.catalog.policy.order_expiry_minutes),
+        "access_token_hash": hash_token(order_access_token(ctx.token_secret, order_id)),
+        "payment_provider": ctx.provider.name,
+        "payment_reference": "MQR"
+        + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(_REFERENCE_CHARS)),
+        "idempotency_key": key,
+        "request_hash": fingerprint,
+    }
 
 
 def authorised_order(session: Session, order_id: str, access_token: str | None) -> Order:
