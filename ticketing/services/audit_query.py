@@ -148,20 +148,7 @@ def parse_query(
     """Check `params` against the filters one endpoint knows. `cccd` comes apart from them: over HTTP it is
     the X-Audit-CCCD header, because URLs end up in access logs and a CCCD number must never. Raises
     InvalidRequest (or CccdError for a number that does not validate; its message shows it masked)."""
-    given = {k: v for k, v in _single(params).items() if v != ""}
-    if "cccd" in given:
-        raise InvalidRequest(
-            f"send the CCCD number in the {CCCD_HEADER} header, not in the URL (URLs are logged)",
-            code="cccd_in_url",
-        )
-    if cccd and "cccd" in allowed:
-        given["cccd"] = cccd
-    unknown = sorted(set(given) - allowed)
-    if unknown:
-        raise InvalidRequest(f"unknown filter(s): {', '.join(unknown)}", code="unknown_filter")
-    for name, choices in _CHOICES.items():
-        if name in given and given[name] not in choices:
-            raise InvalidRequest(f"{name} is one of {', '.join(choices)}", code="bad_filter")
+    given = _known(params, allowed, cccd)
     local = timezone(timedelta(hours=utc_offset_hours))
     since = _time("from", given["from"], local) if "from" in given else None
     until = _time("to", given["to"], local) if "to" in given else None
@@ -193,6 +180,28 @@ def parse_query(
         format=given.get("format", "json"),
         utc_offset_hours=utc_offset_hours,
     )
+
+
+def _known(
+    params: Mapping[str, str] | Iterable[tuple[str, str]], allowed: frozenset[str], cccd: str | None
+) -> dict[str, str]:
+    """The filters given (empty ones dropped), each one this endpoint knows and, where it is a choice, one
+    of its choices; the CCCD number only from its header."""
+    given = {k: v for k, v in _single(params).items() if v != ""}
+    if "cccd" in given:
+        raise InvalidRequest(
+            f"send the CCCD number in the {CCCD_HEADER} header, not in the URL (URLs are logged)",
+            code="cccd_in_url",
+        )
+    if cccd and "cccd" in allowed:
+        given["cccd"] = cccd
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise InvalidRequest(f"unknown filter(s): {', '.join(unknown)}", code="unknown_filter")
+    for name, choices in _CHOICES.items():
+        if name in given and given[name] not in choices:
+            raise InvalidRequest(f"{name} is one of {', '.join(choices)}", code="bad_filter")
+    return given
 
 
 def encode_cursor(kind: str, *key: Any) -> str:
