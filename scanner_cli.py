@@ -71,7 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         "--db", type=Path, help="station database shared by several gates (env METRO_GATE_DB)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _setup_commands(sub)
+    _gate_commands(sub)
+    return parser
 
+
+def _setup_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "enroll",
         help="enrol this gate online",
@@ -81,7 +86,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--server", required=True)
     p.add_argument("--code", required=True)
     p.add_argument("--trust-fingerprint", type=_fingerprint, metavar="FP", help=_PIN_HELP)
-
     p = sub.add_parser(
         "init",
         help="provision offline from an exported bundle",
@@ -93,13 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", required=True, type=Path)
     p.add_argument("--trust-fingerprint", type=_fingerprint, metavar="FP", help=_PIN_HELP)
 
+
+def _gate_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sync", help="pull keyset and lists, push the journal")
     p.add_argument(
         "--retry-journal",
         action="store_true",
         help="upload the journal again after the server refused it for good (once the cause is fixed)",
     )
-
     for name, text in (
         ("scan", "scan image files or payload texts"),
         ("listen", "one payload per line on stdin"),
@@ -114,15 +119,12 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--sync-interval", type=float, default=5.0, help="seconds between background syncs"
             )
-
     p = sub.add_parser("inspect", help="show what a code holds, without using it")
     p.add_argument("item", metavar="ITEM")
     p.add_argument("--json", action="store_true")
     p.add_argument("--decoder", choices=sorted(DECODERS), default="zxing")
-
     p = sub.add_parser("status", help="gate, station, last sync, list ages, clock offset, journal backlog")
     p.add_argument("--json", action="store_true")
-    return parser
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path | None]:
