@@ -115,3 +115,17 @@ def test_every_module_lists_its_public_names_in_all(module_name: str) -> None:
     assert exported is not None, f"{module_name} has no __all__"
     missing = [name for name in exported if not hasattr(module, name)]
     assert not missing, f"{module_name}.__all__ names {missing}, which it does not define"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*(p for pkg in PACKAGES for p in _sources(pkg)), ROOT / "scanner_cli.py"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_function_of_the_product_is_longer_than_45_lines(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+    long = {f.name: f.end_lineno - f.lineno + 1 for f in functions if (f.end_lineno or 0) - f.lineno + 1 > 45}
+
+    assert not long, f"{path.relative_to(ROOT)}: {long} (a function reads best on one screen)"

@@ -90,15 +90,8 @@ def ingest_batch(
         )
     events = [e for e, _ in verified]
     known = _stored(session, locked.gate_id, [e.seq for e in events])
-    fresh = [(e, body) for e, body in verified if e.seq not in known]
-    rows = [_row(locked.gate_id, e, now, body, offset) for e, body in fresh]
-    inserted = _insert(session, rows)
-    stored = [(r, e.event) for r, (e, _) in zip(rows, fresh, strict=True) if r["seq"] in inserted]
-    scan_counts.count_stored(session, [r for r, _ in stored])
-    session.connection().execute(
-        sa.update(_GATES)
-        .where(_GATES.c.gate_id == locked.gate_id)
-        .values(journal_head=max([locked.journal_head, *inserted]), last_upload_at=now)
+    rows, inserted, stored = _store_new(
+        session, locked, [(e, b) for e, b in verified if e.seq not in known], now, offset
     )
     session.commit()  # stored: the gate and the events counter are free for the next upload
     uses = [(r, event) for r, event in stored if r["feed_seq"] is not None]
@@ -111,6 +104,27 @@ def ingest_batch(
 
 _GATES: sa.Table = table_of(Gate)
 _SCANS: sa.Table = table_of(ScanEvent)
+
+
+def _store_new(
+    session: Session,
+    gate: Any,
+    fresh: list[tuple[ChainedEvent, bytes]],
+    now: datetime,
+    offset: int | None,
+) -> tuple[list[dict[str, Any]], set[int], list[tuple[dict[str, Any], Mapping[str, Any]]]]:
+    """Insert the events not stored yet, count them, move the gate's head: (their rows, the seqs inserted,
+    each inserted row with its event). Not committed."""
+    rows = [_row(gate.gate_id, e, now, body, offset) for e, body in fresh]
+    inserted = _insert(session, rows)
+    stored = [(r, e.event) for r, (e, _) in zip(rows, fresh, strict=True) if r["seq"] in inserted]
+    scan_counts.count_stored(session, [r for r, _ in stored])
+    session.connection().execute(
+        sa.update(_GATES)
+        .where(_GATES.c.gate_id == gate.gate_id)
+        .values(journal_head=max([gate.journal_head, *inserted]), last_upload_at=now)
+    )
+    return rows, inserted, stored
 
 
 def _checked_batch(
