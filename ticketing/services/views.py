@@ -14,15 +14,12 @@ from fare_rules.products import Product
 from fare_rules.rules import rides_until
 from ticketing.issuing import lifecycle
 from ticketing.models import (
-    HolderPublic,
     Order,
     OrderItem,
-    OrderItemPublic,
     OrderPublic,
     OrderStatus,
     Pass,
     PassPublic,
-    PaymentPublic,
     RefundPublic,
     Ticket,
     TicketPublic,
@@ -51,34 +48,50 @@ def effective_status(order: Order, now: datetime) -> OrderStatus:
     return lifecycle.effective_status(order.status, order.expires_at, now)
 
 
-def _item_public(item: OrderItem) -> OrderItemPublic:
-    holder = None
-    if item.holder_masked and item.holder_initials and item.holder_birth_year:
-        holder = HolderPublic(
-            cccd_masked=item.holder_masked, initials=item.holder_initials, birth_year=item.holder_birth_year
-        )
-    return OrderItemPublic.model_validate(item, update={"holder": holder})
+def _value(source: Any, name: str) -> Any:
+    """A field of a row or an ORM object (by attribute) or of the values just inserted (a mapping)."""
+    return source.get(name) if isinstance(source, Mapping) else getattr(source, name)
 
 
 def item_public_values(item: Any) -> dict[str, Any]:
-    """`OrderItemPublic`'s fields of any object with OrderItem's attributes (a row, an ORM object), as data
-    for a model_validate of the whole answer."""
-    holder = None
-    if item.holder_masked and item.holder_initials and item.holder_birth_year:
-        holder = {
-            "cccd_masked": item.holder_masked,
-            "initials": item.holder_initials,
-            "birth_year": item.holder_birth_year,
+    """`OrderItemPublic`'s fields of an order item (row, ORM object or mapping), as data for the answer."""
+    masked, initials, year = (
+        _value(item, n) for n in ("holder_masked", "holder_initials", "holder_birth_year")
+    )
+    holder = (
+        {"cccd_masked": masked, "initials": initials, "birth_year": year}
+        if masked and initials and year
+        else None
+    )
+    fields = ("product", "origin", "destination", "quantity", "unit_price_vnd", "start_date")
+    return {**{name: _value(item, name) for name in fields}, "holder": holder}
+
+
+def _answer(
+    order: Any,
+    items: Sequence[Any],
+    tickets: Sequence[Any],
+    instructions: PaymentInstructions,
+    *,
+    status: OrderStatus,
+    paid_at: datetime | None,
+    access_token: str | None,
+) -> OrderPublic:
+    """The one place an order's answer is built, from a row, an ORM object or the values just inserted."""
+    return OrderPublic.model_validate(
+        {
+            "id": _value(order, "id"),
+            "status": status,
+            "amount_vnd": _value(order, "amount_vnd"),
+            "created_at": _value(order, "created_at"),
+            "expires_at": _value(order, "expires_at"),
+            "paid_at": paid_at,
+            "items": [item_public_values(item) for item in items],
+            "payment": _payment_values(instructions),
+            "tickets": list(tickets),
+            "access_token": access_token,
         }
-    return {
-        "product": item.product,
-        "origin": item.origin,
-        "destination": item.destination,
-        "quantity": item.quantity,
-        "unit_price_vnd": item.unit_price_vnd,
-        "start_date": item.start_date,
-        "holder": holder,
-    }
+    )
 
 
 def _payment_values(instructions: PaymentInstructions) -> dict[str, Any]:
@@ -102,20 +115,8 @@ def new_order_public(
     now: datetime,
 ) -> OrderPublic:
     """The answer to a new order, from the values just inserted (`order_public` without reading them back)."""
-    return OrderPublic.model_validate(
-        {
-            "id": order["id"],
-            "status": lifecycle.effective_status(order["status"], order["expires_at"], now),
-            "amount_vnd": order["amount_vnd"],
-            "created_at": order["created_at"],
-            "expires_at": order["expires_at"],
-            "paid_at": None,
-            "items": [item_public_values(_Attributes(item)) for item in items],
-            "payment": _payment_values(instructions),
-            "tickets": [],
-            "access_token": access_token,
-        }
-    )
+    status = lifecycle.effective_status(order["status"], order["expires_at"], now)
+    return _answer(order, items, [], instructions, status=status, paid_at=None, access_token=access_token)
 
 
 def paid_order_public(
@@ -137,35 +138,9 @@ def paid_order_public(
         data = {**entry.ticket, "serial": str(entry.ticket["serial"])}
         data["pass"] = None if entry.holder_pass is None else entry.holder_pass
         tickets.append(data)
-    return OrderPublic.model_validate(
-        {
-            "id": order.id,
-            "status": OrderStatus.PAID,
-            "amount_vnd": order.amount_vnd,
-            "created_at": order.created_at,
-            "expires_at": order.expires_at,
-            "paid_at": paid_at,
-            "items": [item_public_values(item) for item in items],
-            "payment": _payment_values(instructions),
-            "tickets": tickets,
-            "access_token": None,
-        }
+    return _answer(
+        order, items, tickets, instructions, status=OrderStatus.PAID, paid_at=paid_at, access_token=None
     )
-
-
-class _Attributes:
-    """A mapping read through attributes (item_public_values reads rows and objects that way)."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def ticket_public(ticket: Ticket, holder_pass: Pass | None, state: TicketState) -> TicketPublic:
@@ -249,15 +224,7 @@ def order_public(  # noqa: PLR0917 - the parts of the answer
             ticket_public(ticket, holder_pass, ticket_state(ticket, now, exited.get(ticket.serial), policy))
             for ticket, holder_pass in rows
         ]
-    return OrderPublic(
-        id=order.id,
-        status=effective_status(order, now),
-        amount_vnd=order.amount_vnd,
-        created_at=order.created_at,
-        expires_at=order.expires_at,
-        paid_at=order.paid_at,
-        items=[_item_public(item) for item in items],
-        payment=PaymentPublic.model_validate(_payment_values(instructions)),
-        tickets=tickets,
-        access_token=access_token,
+    status = effective_status(order, now)
+    return _answer(
+        order, items, tickets, instructions, status=status, paid_at=order.paid_at, access_token=access_token
     )
