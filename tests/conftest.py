@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from issuing_support import Api, Clock, make_settings, seed, truncate
-from leak_guard import LeakGuard, Needles
 from psycopg import sql
+from support.issuing import Api, Clock, make_settings, seed, truncate
+from support.leak_guard import LeakGuard, Needles
 
 from ticketing.app import create_app
 from ticketing.db import migrate
@@ -41,7 +41,7 @@ def _pg_reachable() -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # The whole session's logs and unread output are scanned for the test settings' secrets, CCCD numbers,
-    # private keys and tokens; a leak fails the run (tests/leak_guard.py).
+    # private keys and tokens; a leak fails the run (tests/support/leak_guard.py).
     settings = make_settings("sqlite://", Path("."))
     secrets = {name: settings.secret(name).decode() for name in SECRET_FIELDS}
     secrets["cccd_hash_key (hex)"] = settings.secret("cccd_hash_key").hex()

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from server_support import ServerProcess, running
+from support.server import ServerProcess, running
 
 import scanner_cli
 from fare_rules.model import Direction

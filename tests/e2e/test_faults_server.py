@@ -17,9 +17,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fault_support import Load, private_postgres, read_books, stored_order_key
 from psycopg import sql
-from server_support import ServerProcess, running, wait_until
+from support.fault import Load, private_postgres, read_books, stored_order_key
+from support.server import ServerProcess, running, wait_until
 
 pytestmark = pytest.mark.e2e
 KILLS = 2

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server_support import ROOT, ServerProcess, running
+from support.server import ROOT, ServerProcess, running
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from server_support import ServerProcess, running
+from support.server import ServerProcess, running
 
 import scanner_cli
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 from pyzbar import pyzbar
-from server_support import ServerProcess, running
+from support.server import ServerProcess, running
 
 from validator.codec import TicketBody, decode, load_keyset
 

@@ -14,7 +14,7 @@ TESTS = Path(__file__).resolve().parents[1]
 CONFTEST = f"""
 import sys
 sys.path.insert(0, {str(TESTS)!r})
-from leak_guard import LeakGuard, Needles
+from support.leak_guard import LeakGuard, Needles
 
 def pytest_configure(config):
     needles = Needles(secrets={{"webhook_secret": "guard-test-secret-0123456789"}})

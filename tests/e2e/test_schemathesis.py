@@ -15,10 +15,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from issuing_support import truncate
 from schemathesis import APIOperation, GenerationMode, checks
 from schemathesis.core.result import Err, Ok
-from server_support import ServerProcess, running
+from support.issuing import truncate
+from support.server import ServerProcess, running
 
 pytestmark = pytest.mark.e2e
 CHECKS = [

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, Playwright, expect
-from server_support import ROOT, ServerProcess, running
-from web_support import (
+from support.server import ROOT, ServerProcess, running
+from support.web import (
     axe_violations,
     browser_session,
     decoded_codes,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from json_strategies import json_values, mutate
+from support.json_strategies import json_values, mutate
 
 from validator.codec import private_key_from_bytes
 from validator.journal import (

@@ -6,7 +6,7 @@ import base64
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from leak_guard import Needles, scan
+from support.leak_guard import Needles, scan
 
 NEEDLES = Needles(secrets={"webhook_secret": "test-webhook-secret-0123456789abcdef"})
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from gate_sync_support import enrolled_gate
-from issuing_support import HOLDER, Api, monthly
-from security_support import operator_token
+from support.gate_sync import enrolled_gate
+from support.issuing import HOLDER, Api, monthly
+from support.security import operator_token
 
 from ticketing.db import make_engine
 from ticketing.models import Role

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from issuing_support import Api
-from security_support import ACCESS, Access, Credentials, access_of, app_routes, call, credentials
+from support.issuing import Api
+from support.security import ACCESS, Access, Credentials, access_of, app_routes, call, credentials
 
 from validator.device import load_or_create_device_key, public_key_text
 
@@ -47,7 +47,7 @@ def _allowed(outcome: Outcome) -> bool:
 def test_every_route_of_the_app_is_classified(api: Api) -> None:
     unclassified = [f"{m} {p}" for m, p in app_routes(api.client.app) if access_of(m, p) is None]
 
-    assert unclassified == [], "classify these in tests/security_support.py::ACCESS"
+    assert unclassified == [], "classify these in tests/support/security.py::ACCESS"
     assert len(app_routes(api.client.app)) >= len(ACCESS)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate_sync_support import count_events, enrolled_gate, fake_events, gate_client, post_batch
-from issuing_support import Api, bearer
-from security_support import operator_token
 from sqlmodel import Session
+from support.gate_sync import count_events, enrolled_gate, fake_events, gate_client, post_batch
+from support.issuing import Api, bearer
+from support.security import operator_token
 
 from ticketing.db import make_engine
 from ticketing.models import Role

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from issuing_support import Api, bearer, single
-from security_support import app_routes, call, credentials
+from support.issuing import Api, bearer, single
+from support.security import app_routes, call, credentials
 
 from ticketing.headers import API_CSP, DOCS_CSP, WEB_CSP
 from ticketing.routes.web import SHELL_VERSION

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gate_sync_support import enrolled_gate
-from issuing_support import HOLDER, Api, bearer, monthly
+from support.gate_sync import enrolled_gate
+from support.issuing import HOLDER, Api, bearer, monthly
 
 from ticketing.settings import SECRET_FIELDS
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gate_sync_support import enrolled_gate
-from issuing_support import Api, bearer, single
+from support.gate_sync import enrolled_gate
+from support.issuing import Api, bearer, single
 
 LIMITED = pytest.mark.parametrize(
     "settings_overrides", [{"order_rate_per_minute": 6, "order_rate_burst": 3}], indirect=True

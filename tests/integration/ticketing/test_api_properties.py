@@ -1,9 +1,9 @@
 """Property tests over every request body of the API, in process (TestClient) on SQLite and PostgreSQL:
 whatever arrives, the answer is never a 5xx, and every refusal is `{"code", "detail"}`. Journal uploads that
-are refused store nothing. Bodies come from the service's own OpenAPI schema (tests/schema_strategies.py),
+are refused store nothing. Bodies come from the service's own OpenAPI schema (support/schema_strategies.py),
 from arbitrary JSON, and from mutations of valid journal batches; all of them often draw the values that
 reached a column or datetime arithmetic unchecked before (NUL characters, calendar limits, integers past 64
-bits, booleans for integers: tests/json_strategies.py), as do the audit filters, which the schema omits."""
+bits, booleans for integers: support/json_strategies.py), as do the audit filters, which the schema omits."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from gate_sync_support import EnrolledGate, count_events, enrolled_gate, fake_events
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from issuing_support import WEBHOOK_SECRET, Api, Clock, bearer, make_settings, seed, truncate
-from json_strategies import EDGE_TEXTS, json_values, mutate
-from schema_strategies import from_schema
+from support.gate_sync import EnrolledGate, count_events, enrolled_gate, fake_events
+from support.issuing import WEBHOOK_SECRET, Api, Clock, bearer, make_settings, seed, truncate
+from support.json_strategies import EDGE_TEXTS, json_values, mutate
+from support.schema_strategies import from_schema
 
 from ticketing.app import create_app
 from ticketing.payments.webhook import sign_notification

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_support import at, auditor_token, get, journal, pass_use, ticket_use
-from gate_sync_support import enrolled_gate, post_batch
-from issuing_support import HOLDER, Api, bearer, monthly, single
 from sqlmodel import Session, func, select
+from support.audit import at, auditor_token, get, journal, pass_use, ticket_use
+from support.gate_sync import enrolled_gate, post_batch
+from support.issuing import HOLDER, Api, bearer, monthly, single
 
 from fare_rules.cccd import holder_hash
 from ticketing.db import make_engine
@@ -431,7 +431,7 @@ def test_anomalies_find_double_use_passback_overstay_orphan_exits_gaps_and_a_pas
     for gate in (a, b, c):
         gate.upload()
     gappy = enrolled_gate(api, tmp_path, station="L1-06", gate_id="D6")
-    from gate_sync_support import fake_events
+    from support.gate_sync import fake_events
 
     events = fake_events("D6", 5)
     post_batch(gappy, events[:2])
@@ -459,7 +459,7 @@ def test_anomalies_find_double_use_passback_overstay_orphan_exits_gaps_and_a_pas
 def test_a_gap_the_gate_filled_by_resending_is_no_longer_an_anomaly(
     api: Api, tmp_path: Path, token: str
 ) -> None:
-    from gate_sync_support import fake_events
+    from support.gate_sync import fake_events
 
     gate = enrolled_gate(api, tmp_path, station="L1-06", gate_id="D6")
     events = fake_events("D6", 5)

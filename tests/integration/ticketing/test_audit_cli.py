@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from audit_support import at, auditor_token, get, journal, pass_use, ticket_use
-from issuing_support import HOLDER, Api, monthly, single
+from support.audit import at, auditor_token, get, journal, pass_use, ticket_use
+from support.issuing import HOLDER, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
 from ticketing.cli import EXIT_OK, EXIT_USAGE, main

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gate_sync_support import enrolled_gate, stored_events
-from issuing_support import Api
 from sqlmodel import Session, select
+from support.gate_sync import enrolled_gate, stored_events
+from support.issuing import Api
 
 from fare_rules.reasons import Reason
 from ticketing.catalog import load_catalog

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate_sync_support import add_gate, enrolled_gate, gate_client
-from issuing_support import Api, bearer
+from support.gate_sync import add_gate, enrolled_gate, gate_client
+from support.issuing import Api, bearer
 
 from validator.device import load_or_create_device_key, public_key_text
 

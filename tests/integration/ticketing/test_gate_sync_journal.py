@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from gate_sync_support import count_events, enrolled_gate, fake_events, post_batch, stored_events
-from issuing_support import Api, bearer, single
 from sqlmodel import Session, select
+from support.gate_sync import count_events, enrolled_gate, fake_events, post_batch, stored_events
+from support.issuing import Api, bearer, single
 
 from fare_rules.reasons import Reason
 from ticketing.db import make_engine

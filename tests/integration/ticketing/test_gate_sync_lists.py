@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gate_sync_support import enrolled_gate
-from issuing_support import Api, bearer, monthly, single
+from support.gate_sync import enrolled_gate
+from support.issuing import Api, bearer, monthly, single
 
 from fare_rules.model import Flag
 from fare_rules.reasons import Reason

@@ -8,8 +8,8 @@ import base64
 from typing import Any
 
 import pytest
-from audit_support import auditor_token
-from issuing_support import HOLDER, Api, bearer, monthly, single
+from support.audit import auditor_token
+from support.issuing import HOLDER, Api, bearer, monthly, single
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from issuing_support import Api, bearer, single
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
+from support.issuing import Api, bearer, single
 
 from ticketing.app import create_app
 from ticketing.cli import EXIT_ERROR, main

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from issuing_support import TODAY, WEBHOOK_SECRET, Api, bearer, monthly, single
+from support.issuing import TODAY, WEBHOOK_SECRET, Api, bearer, monthly, single
 
 from ticketing.db import make_engine
 from ticketing.payments.webhook import PaymentNotification, sign_notification

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from issuing_support import Api, bearer
-from security_support import operator_token
+from support.issuing import Api, bearer
+from support.security import operator_token
 
 from ticketing.cli import EXIT_ERROR, EXIT_OK, main
 from ticketing.models import Role

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_support import Journal, at, auditor_token, get, journal, pass_use, ticket_use
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from issuing_support import HOLDER, Api, bearer, monthly, single
+from support.audit import Journal, at, auditor_token, get, journal, pass_use, ticket_use
+from support.issuing import HOLDER, Api, bearer, monthly, single
 
 from fare_rules.cccd import holder_hash
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import zxingcpp
-from audit_support import at, journal, ticket_use
-from issuing_support import HOLDER, Api, bearer, monthly, single
 from PIL import Image
+from support.audit import at, journal, ticket_use
+from support.issuing import HOLDER, Api, bearer, monthly, single
 
 from ticketing.payments.vietqr import parse_emv
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from audit_support import at, auditor_token, get, journal, ticket_use
-from gate_sync_support import post_batch
-from issuing_support import Api, single
 from sqlmodel import Session
+from support.audit import at, auditor_token, get, journal, ticket_use
+from support.gate_sync import post_batch
+from support.issuing import Api, single
 
 from ticketing.db import make_engine, migrate
 from ticketing.models import ScanEvent, table_of

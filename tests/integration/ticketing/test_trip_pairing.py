@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from audit_support import at, journal, pass_use, ticket_use
-from gate_sync_support import post_batch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from issuing_support import HOLDER, NOW, Api, monthly, single
 from sqlmodel import Session, select
+from support.audit import at, journal, pass_use, ticket_use
+from support.gate_sync import post_batch
+from support.issuing import HOLDER, NOW, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
 from ticketing.db import make_engine

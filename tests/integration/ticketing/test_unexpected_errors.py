@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from issuing_support import make_settings, seed
-from server_support import free_port, wait_until
+from support.issuing import make_settings, seed
+from support.server import free_port, wait_until
 
 from ticketing.app import create_app
 

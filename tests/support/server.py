@@ -18,7 +18,7 @@ import pytest
 
 __all__ = ["ROOT", "ServerProcess", "free_port", "running", "wait_until"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 POLL_INTERVAL = 0.05
 

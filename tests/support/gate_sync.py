@@ -10,11 +10,11 @@ from unittest import mock
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from issuing_support import Api, bearer
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from fare_rules.model import Direction
+from support.issuing import Api, bearer
 from ticketing.db import make_engine
 from ticketing.models import ScanEvent
 from validator import commands

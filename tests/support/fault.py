@@ -23,9 +23,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from gate_sync_support import fake_events
-from server_support import free_port
 
+from support.gate_sync import fake_events
+from support.server import free_port
 from ticketing.db import make_engine
 from ticketing.services.idempotency import record_key
 from ticketing.services.order_books import order_books

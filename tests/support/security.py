@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from gate_sync_support import enrolled_gate
-from issuing_support import Api, bearer, single
 from sqlmodel import Session
 from starlette.routing import Route
 
+from support.gate_sync import enrolled_gate
+from support.issuing import Api, bearer, single
 from ticketing.db import make_engine
 from ticketing.models import Role
 from ticketing.services.api_tokens import create_token

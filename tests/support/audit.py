@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gate_sync_support import EnrolledGate, enrolled_gate, post_batch
-from issuing_support import NOW, Api, bearer
 from sqlmodel import Session
 
+from support.gate_sync import EnrolledGate, enrolled_gate, post_batch
+from support.issuing import NOW, Api, bearer
 from ticketing.db import make_engine
 from ticketing.models import Role
 from ticketing.services.api_tokens import create_token

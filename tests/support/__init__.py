@@ -1,0 +1,1 @@
+"""What the tests share: the servers and gates they drive, the strategies they draw from, the leak guard."""
