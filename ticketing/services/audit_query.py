@@ -2,8 +2,8 @@
 
 The same parser serves the API (query parameters) and the CLI (options turned into the same names), so both
 refuse the same things with the same codes: unknown_filter, bad_filter, bad_range, bad_limit, bad_cursor.
-Times are ISO 8601; without an offset they are read as Ho Chi Minh City time (UTC+7), which is what an
-auditor means by "07:00 at Bến Thành"; a bare date is that day's local midnight.
+Times are ISO 8601; without an offset they are read at the policy's local offset (Ho Chi Minh City: UTC+7),
+which is what an auditor means by "07:00 at Bến Thành"; a bare date is that day's local midnight.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from validator.bundle import build_bundle, key_fingerprint
 from validator.codec import KeyEntry, public_key_from_bytes
 from validator.items import pass_to_json, revocation_to_json
 from validator.records import PassRecord, RevocationRecord
-from validator.wire import b64url_decode, iso
+from validator.wire import b64url_decode, b64url_encode, iso
 
 __all__ = [
     "DEFAULT_PAGE",
@@ -100,11 +100,13 @@ def _check_station(ctx: ServiceContext, station: str) -> None:
 
 
 def _device_key(text: str) -> str:
+    """The key as stored: base64url without padding, however the gate padded it."""
     try:
-        public_key_from_bytes(b64url_decode(text))
+        raw = b64url_decode(text)
+        public_key_from_bytes(raw)
     except ValueError:
         raise InvalidRequest("device_public_key must be a base64url raw Ed25519 public key") from None
-    return text
+    return b64url_encode(raw)
 
 
 def enroll_gate(

@@ -71,8 +71,7 @@ def ingest_batch(
     `rule` is the operator's double-use rule (DoubleUseRule.of the service's network and policy)."""
     # Signature, the batch's own chain and every field first: a batch that does not verify changes nothing,
     # not even a gap row or a partition.
-    device_key_text = _device_key(session, gate.gate_id)
-    verified = _checked_batch(batch, gate.gate_id, device_key_text)
+    device_key_text, verified = _checked_batch(session, batch, gate.gate_id)
     items = batch["events"]
     offset = _clock_offset(batch)
     partitions.ensure_for_times(engine, _months(items), now)
@@ -128,10 +127,10 @@ def _store_new(
 
 
 def _checked_batch(
-    batch: Mapping[str, Any], gate_id: str, device_key_text: str
-) -> list[tuple[ChainedEvent, bytes]]:
-    """The batch's events (each with its canonical JSON) once its shape, signature, chain and every field
-    check out; WrongGate, JournalRejected or BadEvent otherwise."""
+    session: Session, batch: Mapping[str, Any], gate_id: str
+) -> tuple[str, list[tuple[ChainedEvent, bytes]]]:
+    """(the gate's device key, the batch's events each with its canonical JSON) once its shape, then its
+    signature, chain and every field check out; WrongGate, JournalRejected or BadEvent otherwise."""
     if batch.get("gate") != gate_id:
         raise WrongGate(f"this token belongs to gate {gate_id}, the batch names another gate")
     items = batch.get("events")
@@ -140,10 +139,11 @@ def _checked_batch(
     first = items[0].get("seq") if isinstance(items[0], dict) else None
     if not isinstance(first, int) or isinstance(first, bool) or first < 1:
         raise JournalRejected("the first event has no valid seq", code="bad_sequence")
+    device_key_text = _device_key(session, gate_id)  # read once the shape is right
     verified = _verified(batch, device_key_text)
     for event, _ in verified:
         _check_fields(event)
-    return verified
+    return device_key_text, verified
 
 
 def _lock_gate(session: Session, gate_id: str) -> Any:
@@ -180,6 +180,11 @@ def _verified(batch: Mapping[str, Any], device_key_text: str) -> list[tuple[Chai
     the server holds is _check_link's)."""
     try:
         device_key = public_key_from_bytes(b64url_decode(device_key_text))
+    except ValueError:  # a key stored in another spelling of base64: no batch can verify against it
+        raise JournalRejected(
+            "this gate's device key cannot be read: enrol it again", code="bad_signature"
+        ) from None
+    try:
         return verify_batch_canonical(batch, device_key, None)
     except JournalError as exc:
         raise JournalRejected(exc.detail, code=exc.code) from None

@@ -10,27 +10,36 @@ export class ApiError extends Error {
   }
 }
 
-// A request that stalls (one bar of signal underground) counts as no network after this long: the app then
-// shows what it keeps instead of waiting.
+// A request that stalls (one bar of signal underground) counts as no network after this long, the answer's
+// body included: the app then shows what it keeps instead of waiting.
 const TIMEOUT_MS = 6000;
+
+function deadline() {
+  if (typeof AbortSignal.timeout === "function") return AbortSignal.timeout(TIMEOUT_MS);
+  const controller = new AbortController(); // browsers before AbortSignal.timeout
+  setTimeout(() => controller.abort(), TIMEOUT_MS);
+  return controller.signal;
+}
+
+// The answer (status and body text), or ApiError "offline" when there is none in time.
+async function fetched(path, options) {
+  try {
+    const answer = await fetch(path, { ...options, cache: "no-store", signal: deadline() });
+    return { answer, text: await answer.text() };
+  } catch (error) {
+    throw new ApiError(0, "offline", String(error));
+  }
+}
 
 export async function call(path, { method = "GET", token, body, headers = {} } = {}) {
   const sent = { ...headers };
   if (token) sent.Authorization = `Bearer ${token}`;
   if (body !== undefined) sent["Content-Type"] = "application/json";
-  let answer;
-  try {
-    answer = await fetch(path, {
-      method,
-      headers: sent,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: "no-store",
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch (error) {
-    throw new ApiError(0, "offline", String(error));
-  }
-  const text = await answer.text();
+  const { answer, text } = await fetched(path, {
+    method,
+    headers: sent,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
@@ -45,22 +54,18 @@ export async function call(path, { method = "GET", token, body, headers = {} } =
 
 // An image answer (the ticket's or the payment's QR) as text: an SVG the app keeps for offline use.
 export async function svgText(path, token) {
-  let answer;
-  try {
-    answer = await fetch(path, {
-      headers: { Authorization: `Bearer ${token}` },
-      cache: "no-store",
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch (error) {
-    throw new ApiError(0, "offline", String(error));
-  }
+  const { answer, text } = await fetched(path, { headers: { Authorization: `Bearer ${token}` } });
   if (!answer.ok) throw new ApiError(answer.status, "http_error", answer.statusText);
-  return answer.text();
+  return text;
 }
 
 export async function pngBlob(path, token) {
-  const answer = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" });
+  let answer;
+  try {
+    answer = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store", signal: deadline() });
+  } catch (error) {
+    throw new ApiError(0, "offline", String(error));
+  }
   if (!answer.ok) throw new ApiError(answer.status, "http_error", answer.statusText);
   return answer.blob();
 }

@@ -53,8 +53,9 @@ async function render() {
   const found = ROUTES.map(([pattern, view]) => [hash.match(pattern), view]).find(([match]) => match);
   const [match, view] = found ?? [["#/"], ROUTES[0][1]];
   let done = () => {};
+  const goFromHere = (next, message) => mine === generation && go(next, message); // a late screen stays put
   try {
-    done = (await view(screen, go, ...match.slice(1))) || (() => {});
+    done = (await view(screen, goFromHere, ...match.slice(1))) || (() => {});
   } catch (error) {
     screen.replaceChildren(h("h1", { tabindex: "-1", text: t("errors.unknown") }), h("p", { class: "error", role: "alert", text: errorText(error) }));
   }

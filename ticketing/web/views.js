@@ -196,6 +196,8 @@ export async function buyView(main, go) {
             // The order exists but this browser cannot keep it: its link is the rider's only key.
             error.textContent = `${t("storageFull")} ${wallet.orderLink(order.id, order.access_token)}`;
             error.hidden = false;
+            submit.disabled = false;
+            submit.textContent = t("order");
             return;
           }
           go(`#/order/${encodeURIComponent(order.id)}`);
@@ -405,12 +407,15 @@ export async function walletView(main, go) {
     await Promise.all([stationsKnown(), policyKnown()]);
     await Promise.all(
       wallet.orders().map(async (held) => {
-        try {
-          const order = await api.readOrder(held.id, held.token);
-          wallet.keep(held.id, held.token, order);
-          if (order.status === "paid") await keepTicketQrs(held.id, held.token, order);
-        } catch {
-          /* offline, or the order was recovered elsewhere: show what is kept */
+        for (const token of [held.token, held.candidate].filter(Boolean)) {
+          try {
+            const order = await api.readOrder(held.id, token);
+            wallet.keep(held.id, token, order); // the token that works, the candidate dropped
+            if (order.status === "paid") await keepTicketQrs(held.id, token, order);
+            return;
+          } catch (caught) {
+            if (caught.code === "offline") return; // show what is kept
+          }
         }
       }),
     );
@@ -638,15 +643,19 @@ export async function recoverView(main, go) {
 // An order link from another device: drop the token from the address bar, and keep it only if the service
 // takes it (an old link, from before a recovery, must not replace the working token this device holds).
 export async function linkView(main, go, orderId, token) {
-  history.replaceState(null, "", `#/order/${encodeURIComponent(orderId)}`);
   try {
     wallet.keep(orderId, token, await api.readOrder(orderId, token));
   } catch (caught) {
-    if (caught.code !== "offline") {
+    if (caught.status === 404 || caught.status === 401) {
+      history.replaceState(null, "", `#/order/${encodeURIComponent(orderId)}`); // a dead token: drop it
       main.append(h("h1", { tabindex: "-1", text: t("payTitle") }), h("p", { class: "error", role: "alert", text: t("linkDead") }));
       return () => {};
     }
-    if (!wallet.entry(orderId)) wallet.keep(orderId, token, null); // offline: checked on the next visit
+    // No answer (offline, or the service failing): keep the link's token to try, never over one that works.
+    const held = wallet.entry(orderId);
+    if (held) wallet.keepCandidate(orderId, token);
+    else wallet.keep(orderId, token, null);
   }
+  history.replaceState(null, "", `#/order/${encodeURIComponent(orderId)}`); // kept: out of the address bar
   return orderView(main, go, orderId);
 }

@@ -43,8 +43,17 @@ export function keep(orderId, token, order) {
   const data = read();
   const was = data.orders[orderId] || { qr: {} };
   data.orders[orderId] = { ...was, id: orderId, token, order: order ?? was.order ?? null, qr: was.qr || {} };
+  if (data.orders[orderId].candidate === token || order) delete data.orders[orderId].candidate;
   write(data);
   return data.orders[orderId];
+}
+
+// A token from an order link that could not be checked (no network): tried on the next online visit.
+export function keepCandidate(orderId, token) {
+  const data = read();
+  if (!data.orders[orderId] || data.orders[orderId].token === token) return;
+  data.orders[orderId].candidate = token;
+  write(data);
 }
 
 export function keepQr(orderId, ticketId, svg) {

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, select
 from support.gate_sync import count_events, enrolled_gate, fake_events, post_batch, stored_events
@@ -345,3 +346,21 @@ def test_a_gate_whose_journal_holds_an_impossible_value_stops_uploading_and_show
     assert "owed_vnd" in status["journal_stopped"]["detail"]
     assert again.value.code == "journal_stopped"
     assert count_events(api) == 0  # refused whole: the good scan before it waits with it
+
+
+def test_a_gate_whose_stored_device_key_cannot_be_read_is_refused_with_a_code_not_a_500(
+    api: Api, tmp_path: Path
+) -> None:
+    gate = enrolled_gate(api, tmp_path)
+    engine = make_engine(api.database_url)
+    with engine.begin() as connection:  # a key stored in standard base64, as a lenient enrolment once let in
+        connection.execute(
+            sa.text("UPDATE gates SET device_public_key = :key WHERE gate_id = :gate"),
+            {"key": "a+/" + "A" * 40, "gate": gate.gate_id},
+        )
+    engine.dispose()
+
+    answer = post_batch(gate, fake_events(gate.gate_id, 1))
+
+    assert (answer.status_code, answer.json()["code"]) == (400, "bad_signature")
+    assert "enrol it again" in answer.json()["detail"]
