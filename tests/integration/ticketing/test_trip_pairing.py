@@ -22,8 +22,7 @@ from support.issuing import HOLDER, NOW, Api, monthly, single
 from fare_rules.cccd import holder_hash
 from ticketing.db import make_engine
 from ticketing.models import Revocation, Ticket, TicketStatus, Trip
-from ticketing.services import pairing as second_transaction
-from ticketing.services import trips as pairing
+from ticketing.services import pairing, trips
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 OPEN_ENTRY = timedelta(minutes=240)
@@ -108,13 +107,13 @@ def test_uses_stored_by_an_upload_cut_off_before_pairing_are_paired_once_by_the_
     entry.upload()
     exit_.add("exit", at(20), **ticket_use(ticket))
     events = list(exit_.pending)
-    pair = second_transaction.pair_stored_uses
+    pair = pairing.pair_stored_uses
 
     def cut_off(*args: Any, **kwargs: Any) -> None:  # the server dies between storing and pairing
-        monkeypatch.setattr(second_transaction, "pair_stored_uses", pair)
+        monkeypatch.setattr(pairing, "pair_stored_uses", pair)
         raise ConnectionError("server gone")
 
-    monkeypatch.setattr(second_transaction, "pair_stored_uses", cut_off)
+    monkeypatch.setattr(pairing, "pair_stored_uses", cut_off)
     cut = post_batch(exit_.gate, events)
     stored_unpaired = _trips(api)
     again = post_batch(exit_.gate, events)  # the gate never got an answer: it sends the batch again
@@ -177,7 +176,7 @@ def test_a_double_use_inside_one_upload_among_other_riders(api: Api, tmp_path: P
 
 # --- PostgreSQL: the set-based statements against the Python pairing -----------------------------------
 
-_COLUMNS = [c for c in pairing._COLUMNS if c != "id"]
+_COLUMNS = [c for c in trips._COLUMNS if c != "id"]
 
 
 def _use(credential: str, gate: int, seq: int, minute: int, direction: str, flags: str) -> dict[str, Any]:
@@ -238,10 +237,10 @@ def _pair_all(engine: sa.Engine, batches: list[list[dict[str, Any]]], python: bo
         for batch in batches:
             events = [{"ticket": {"fare_vnd": 7000 + u["seq"]}} for u in batch]
             if python:
-                uses = [pairing.use_of(u, e) for u, e in zip(batch, events, strict=True)]
-                candidates.append(pairing._pair_in_python(session, uses, OPEN_ENTRY))
+                uses = [trips.use_of(u, e) for u, e in zip(batch, events, strict=True)]
+                candidates.append(trips._pair_in_python(session, uses, OPEN_ENTRY))
             else:
-                candidates.append(pairing.record_uses(session, batch, events, open_entry=OPEN_ENTRY))
+                candidates.append(trips.record_uses(session, batch, events, open_entry=OPEN_ENTRY))
         names = ", ".join(["credential", *_COLUMNS])
         rows = session.connection().exec_driver_sql(f"SELECT {names} FROM trips ORDER BY {names}").all()
         session.rollback()
