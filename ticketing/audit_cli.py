@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
-from ticketing.catalog import load_catalog
+from ticketing.catalog import Catalog, load_catalog
 from ticketing.db import make_engine, utcnow
 from ticketing.partitions import extend_ahead, is_partitioned
 from ticketing.services import audit
@@ -112,13 +112,13 @@ def _filters(parser: argparse.ArgumentParser, command: str, allowed: frozenset[s
 
 
 def _query(
-    args: argparse.Namespace, settings: Settings, allowed: frozenset[str], require_range: bool = False
+    args: argparse.Namespace, catalog: Catalog, allowed: frozenset[str], require_range: bool = False
 ) -> Query:
     given = {name: value for name in _HELP if (value := getattr(args, f"f_{name}", None)) is not None}
     cccd = _asked_cccd() if getattr(args, "ask_cccd", False) else os.environ.get("METRO_AUDIT_CCCD")
     if args.csv:
         given["format"] = "csv"
-    offset = load_catalog(settings.policy_file).policy.utc_offset_hours  # local time, as the service reads it
+    offset = catalog.policy.utc_offset_hours  # local time, as the service reads it
     return parse_query(
         given, allowed | {"format"}, require_range=require_range, cccd=cccd, utc_offset_hours=offset
     )
@@ -173,8 +173,9 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
             created = extend_ahead(connection, utcnow(), args.ahead)
         print(f"partitions created: {', '.join(created) or 'none (all there)'}")
         return 0
+    catalog = load_catalog(settings.policy_file)  # once: the local time of every query, the anomalies' rules
     if command in ("scans", "trips"):
-        q = _query(args, settings, audit.SCAN_FILTERS if command == "scans" else audit.TRIP_FILTERS)
+        q = _query(args, catalog, audit.SCAN_FILTERS if command == "scans" else audit.TRIP_FILTERS)
         if q.csv:
             _write((audit.scans_csv if command == "scans" else audit.trips_csv)(engine, key, q))
             return 0
@@ -184,7 +185,7 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
             print(f"more: --cursor {page['next']}")
         return 0
     if command == "report":
-        q = _query(args, settings, audit.REPORT_FILTERS[args.kind], require_range=True)
+        q = _query(args, catalog, audit.REPORT_FILTERS[args.kind], require_range=True)
         rows = audit.report(session, args.kind, q)
         columns = list(rows[0]) if rows else ["(no rows)"]
         if q.csv:
@@ -192,8 +193,8 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
         else:
             _table(rows, columns)
         return 0
-    q = _query(args, settings, audit.ANOMALY_FILTERS, require_range=True)
-    found = audit.anomalies(session, load_catalog(settings.policy_file), q)
+    q = _query(args, catalog, audit.ANOMALY_FILTERS, require_range=True)
+    found = audit.anomalies(session, catalog, q)
     if q.csv:
         _write(audit.rows_csv(audit.anomaly_rows(found), audit.ANOMALY_COLUMNS))
         return 0

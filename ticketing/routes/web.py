@@ -30,19 +30,19 @@ ASSETS = (
 _REVALIDATE = {"cache-control": "no-cache"}
 
 
-def _bytes(name: str) -> bytes:
-    return resources.files("ticketing.web").joinpath(name).read_bytes()
-
-
 def _kind(name: str) -> str:
     return _TYPES[name[name.rfind(".") :]]
 
 
-SHELL_VERSION = hashlib.sha256(b"".join(_bytes(n) for n in ("index.html", *ASSETS))).hexdigest()[:16]
+# Read once when the service starts: the files are part of the release, like the code.
+_WEB = resources.files("ticketing.web")
+_FILES = {name: _WEB.joinpath(name).read_bytes() for name in ("index.html", "sw.js", *ASSETS)}
+SHELL_VERSION = hashlib.sha256(b"".join(_FILES[n] for n in ("index.html", *ASSETS))).hexdigest()[:16]
+_WORKER = _FILES["sw.js"].replace(b"__SHELL_VERSION__", SHELL_VERSION.encode())
 
 
-def _file(name: str) -> Response:
-    return Response(_bytes(name), media_type=_kind(name), headers=_REVALIDATE)
+def _file(name: str, content: bytes | None = None) -> Response:
+    return Response(_FILES[name] if content is None else content, media_type=_kind(name), headers=_REVALIDATE)
 
 
 @router.get("/")
@@ -52,9 +52,7 @@ def page() -> Response:
 
 @router.get("/sw.js")
 def service_worker() -> Response:
-    # At the root, so its scope is the whole app.
-    text = _bytes("sw.js").replace(b"__SHELL_VERSION__", SHELL_VERSION.encode())
-    return Response(text, media_type=_kind("sw.js"), headers=_REVALIDATE)
+    return _file("sw.js", _WORKER)  # at the root, so its scope is the whole app
 
 
 @router.get("/app/{name}")

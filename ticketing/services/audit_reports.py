@@ -421,20 +421,41 @@ def _repeated_exit(session: Session, q: Query, _catalog: Catalog) -> tuple[int, 
     where = [t.c.status == "repeated_exit", *_range(t.c.started_at, q)]
     total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
     rows = session.execute(sa.select(t).where(*where).order_by(t.c.started_at, t.c.id).limit(q.limit)).all()
+    if not rows:
+        return int(total), []
+    latest = max(r.exit_at for r in rows)
+    complete = _trips_of(
+        session,
+        t.c.credential,
+        {r.credential for r in rows},
+        t.c.status == "complete",
+        t.c.entry_at <= latest,
+    )
     items = []
     for r in rows:
-        first = session.execute(
-            sa.select(t)
-            .where(t.c.credential == r.credential, t.c.status == "complete", t.c.entry_at <= r.exit_at)
-            .order_by(t.c.entry_at.desc())
-            .limit(1)
-        ).first()
-        repeats = None if first is None else _trip_item(first)
+        before = [c for c in complete.get(r.credential, []) if c.entry_at <= r.exit_at]
+        repeats = _trip_item(max(before, key=lambda c: c.entry_at)) if before else None
         items.append(
             {"at": iso(r.exit_at), "credential": r.credential, "station": r.exit_station, "gate": r.exit_gate,
              "flags": r.flags, "repeats": repeats}
         )  # fmt: skip
     return int(total), items
+
+
+def _trips_of(
+    session: Session, key: sa.Column[Any], values: set[Any], *where: ColumnElement[bool]
+) -> dict[Any, list[Any]]:
+    """The trips whose `key` is one of `values` (one query for a page of anomalies), by that key, in order."""
+    t = _TRIPS
+    if not values:
+        return {}
+    rows = session.execute(
+        sa.select(t).where(key.in_(sorted(values)), *where).order_by(t.c.started_at, t.c.id)
+    ).all()
+    found: dict[Any, list[Any]] = {}
+    for row in rows:
+        found.setdefault(getattr(row, key.name), []).append(row)
+    return found
 
 
 def _used_after_refund(session: Session, q: Query, _catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
@@ -447,11 +468,10 @@ def _used_after_refund(session: Session, q: Query, _catalog: Catalog) -> tuple[i
     rows = session.execute(
         sa.select(k).where(*where).order_by(k.c.refunded_at, k.c.serial).limit(q.limit)
     ).all()
+    ridden_by = _trips_of(session, t.c.ticket_serial, {r.serial for r in rows})
     items = []
     for r in rows:
-        ridden = session.execute(
-            sa.select(t).where(t.c.ticket_serial == r.serial).order_by(t.c.started_at, t.c.id)
-        ).all()
+        ridden = ridden_by.get(r.serial, [])
         fee = r.refund_fee_vnd or 0
         items.append(
             {

@@ -356,33 +356,19 @@ function routeOf(ticket, stations) {
   return t("route", { origin: name(ticket.origin), destination: name(ticket.destination) });
 }
 
-async function stationsKnown() {
+// What the service says now, kept for when there is no network; what was kept, without one.
+async function fresh(key, ask, fallback) {
   try {
-    const network = await api.network();
-    localStorage.setItem("metro-qr.stations", JSON.stringify(network.stations));
-    return network.stations;
+    const value = await ask();
+    localStorage.setItem(key, JSON.stringify(value));
+    return value;
   } catch {
-    try {
-      return JSON.parse(localStorage.getItem("metro-qr.stations") || "[]");
-    } catch {
-      return [];
-    }
+    return cachedJson(key, fallback);
   }
 }
 
-async function policyKnown() {
-  try {
-    const policy = await api.policy();
-    localStorage.setItem("metro-qr.policy", JSON.stringify(policy));
-    return policy;
-  } catch {
-    try {
-      return JSON.parse(localStorage.getItem("metro-qr.policy") || "null");
-    } catch {
-      return null;
-    }
-  }
-}
+const stationsKnown = () => fresh("metro-qr.stations", async () => (await api.network()).stations, []);
+const policyKnown = () => fresh("metro-qr.policy", api.policy, null);
 
 function cachedJson(key, fallback) {
   try {
