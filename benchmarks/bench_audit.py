@@ -6,7 +6,7 @@ events (10 million by default; `--events N`) is generated day by day — morning
 weighted to the big stations, ~4% refusals, and anomalies: single tickets used twice at two stations,
 overstays, exits whose entry never arrived, passes at two far stations minutes apart, a gate journal gap.
 Each gate's events are chained and signed in batches of 500 (as gates do) and handed to
-`ticketing.services.journal.ingest_batch`, the function behind `POST /v1/gate/journal`. Printed: ingest
+`ticketing.ingest.pipeline.ingest_batch`, the function behind `POST /v1/gate/journal`. Printed: ingest
 events/s next to a raw COPY of the same rows into a table with the same indexes (the baseline), then p50/p95
 of each query kind through the same service functions the API calls, against the 100 ms target.
 
@@ -47,9 +47,13 @@ from fare_rules.policy import DEFAULT_POLICY
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine, migrate
 from ticketing.errors import JournalGapFound
+from ticketing.ingest.pg_arrays import naive_utc
+from ticketing.ingest.pipeline import ingest_batch
+from ticketing.ingest.postgres import SCAN_COLUMNS
+from ticketing.ingest.rows import row_for
+from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import Gate
-from ticketing.services import audit, journal
-from ticketing.services.double_use import DoubleUseRule
+from ticketing.services import audit
 from validator.device import public_key_text
 from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
 from validator.wire import iso
@@ -392,7 +396,7 @@ class Uploaded:
 
 
 def upload_batches(engine: Any, gate_id: str, batches: list[tuple[Any, int, datetime]]) -> Uploaded:
-    """One gate's batches, in order, through journal.ingest_batch on one connection (as one server worker
+    """One gate's batches, in order, through ingest_batch on one connection (as one server worker
     handling that gate's uploads)."""
     rule = DoubleUseRule.of(CATALOG.network, CATALOG.policy)
     done = Uploaded()
@@ -405,10 +409,10 @@ def upload_batches(engine: Any, gate_id: str, batches: list[tuple[Any, int, date
         for batch, count, now in batches:
             client, t = time.process_time(), time.perf_counter()
             try:
-                journal.ingest_batch(session, row, batch, now, engine=engine, rule=rule)
+                ingest_batch(session, row, batch, now, engine=engine, rule=rule)
             except JournalGapFound:  # the gate lost events: it says so by sending the same batch again
                 session.rollback()
-                journal.ingest_batch(session, row, batch, now, engine=engine, rule=rule)
+                ingest_batch(session, row, batch, now, engine=engine, rule=rule)
                 done.gaps += 1
             done.seconds += time.perf_counter() - t
             done.client_cpu += time.process_time() - client
@@ -505,7 +509,7 @@ class Uploader:
             part = chained[i : i + self.batch]
             batches.append((build_batch(gate_id, part, state.key), len(part), now))
             if len(stats.sample_rows) < 300_000:
-                stats.sample_rows += [journal.row_for(gate_id, e, now) for e in part]
+                stats.sample_rows += [row_for(gate_id, e, now) for e in part]
         return gate_id, batches
 
     def finish(self) -> None:
@@ -529,7 +533,7 @@ def backend_cpu_seconds(pid: int) -> float:
 
 def copy_baseline(dsn: str, rows: list[dict[str, Any]]) -> float:
     """events/s of a raw COPY of the same rows into a plain table with the same columns and indexes."""
-    columns = list(journal.PG_COLUMNS)
+    columns = list(SCAN_COLUMNS)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE copy_baseline (LIKE scan_events INCLUDING DEFAULTS)")
         for i, (_name, definition) in enumerate(_index_columns(cur)):
@@ -539,7 +543,7 @@ def copy_baseline(dsn: str, rows: list[dict[str, Any]]) -> float:
         with cur.copy(f"COPY copy_baseline ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(
-                    [journal.naive_utc(row[c]) if c in ("at", "received_at") else row[c] for c in columns]
+                    [naive_utc(row[c]) if c in ("at", "received_at") else row[c] for c in columns]
                 )
         conn.commit()
         seconds = time.perf_counter() - t
@@ -707,7 +711,7 @@ def _run(args: argparse.Namespace, name: str, url: str) -> int:
     rate = stats.events / stats.seconds
     print(f"\ngeneration and signing (not timed as ingest): {generated:.0f} s")
     print(
-        f"ingest through journal.ingest_batch: {stats.events:,} events in {stats.seconds:.1f} s"
+        f"ingest through ingest_batch: {stats.events:,} events in {stats.seconds:.1f} s"
         f" = {rate:,.0f} events/s"
         f"  (target >= {TARGET_EVENTS_PER_S:,}: {'ok' if rate >= TARGET_EVENTS_PER_S else 'MISSED'})"
     )

@@ -12,10 +12,10 @@ from ticketing.context import build_context
 from ticketing.db import make_engine, utcnow
 from ticketing.handlers import AnswerUnexpected, install_handlers
 from ticketing.headers import SecurityHeaders
+from ticketing.ingest.pipeline import JOURNAL_MAX_BYTES
 from ticketing.limits import BodySizeLimit
 from ticketing.ratelimit import RateLimit
 from ticketing.routes import admin, audit, gate, orders, payments, public, tickets, web
-from ticketing.services.journal import JOURNAL_MAX_BYTES
 from ticketing.settings import Settings, load_settings, placeholder_payment_account, resolve_secrets
 from ticketing.text_guard import NulGuard
 

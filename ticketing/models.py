@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from fare_rules.products import Product
 from ticketing.db import UTCDateTime
+from ticketing.ingest.rules import TripStatus
 from ticketing.issuing.lifecycle import OrderStatus
 
 __all__ = [
@@ -86,13 +87,6 @@ class GateStatus(StrEnum):
     PENDING = "pending"  # created, waiting for its one-time code
     ACTIVE = "active"
     REVOKED = "revoked"
-
-
-class TripStatus(StrEnum):
-    OPEN = "open"  # an entry, no exit yet
-    COMPLETE = "complete"  # entry paired with its exit
-    ORPHAN_EXIT = "orphan_exit"  # an exit whose entry never reached the server
-    REPEATED_EXIT = "repeated_exit"  # a second exit of a complete trip, no entry between
 
 
 class Role(StrEnum):

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy.engine import Engine
 
 from ticketing.deps import ContextDep, GateDep, NowDep, SessionDep, SignerDep
+from ticketing.ingest.pipeline import ingest_batch
+from ticketing.ingest.rules import DoubleUseRule
 from ticketing.schemas import GateEnroll
-from ticketing.services import gates, journal
-from ticketing.services.double_use import DoubleUseRule
+from ticketing.services import gates
 
 __all__ = ["router"]
 
@@ -66,4 +67,5 @@ def upload_journal(
 ) -> Response:
     engine: Engine = request.app.state.engine  # partition DDL runs on its own connection, not in the ingest's
     rule = DoubleUseRule.of(ctx.catalog.network, ctx.catalog.policy)
-    return sign({"results": journal.ingest_batch(session, gate, batch, now, engine=engine, rule=rule)})
+    results = ingest_batch(session, gate, batch, now, engine=engine, rule=rule)
+    return sign({"results": [{"seq": r.seq, "status": r.status} for r in results]})

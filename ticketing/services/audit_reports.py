@@ -20,11 +20,11 @@ from fare_rules.errors import FareRulesError
 from ticketing.catalog import Catalog
 from ticketing.db import UTCDateTime
 from ticketing.errors import InvalidRequest
+from ticketing.ingest import scan_counts
+from ticketing.ingest.rules import DoubleUseRule, StoredUse, entered_twice
 from ticketing.models import Gate, JournalGap, Revocation, ScanEvent, Ticket, Trip, table_of
-from ticketing.services import scan_counts
 from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
 from ticketing.services.csv_cells import csv_line
-from ticketing.services.double_use import DoubleUseRule, TicketUse, entered_twice
 
 __all__ = ["ANOMALY_COLUMNS", "anomalies", "anomaly_rows", "report", "rows_csv"]
 
@@ -296,7 +296,7 @@ def _scan_item(r: Any, **extra: Any) -> dict[str, Any]:
 
 def _double_use(session: Session, q: Query, catalog: Catalog) -> tuple[int, list[dict[str, Any]]]:
     """Tickets let in at two gates with no exit between (each gate offline, neither knowing the other): the
-    rule journal ingest revokes them by (ticketing.services.double_use.entered_twice)."""
+    rule journal ingest revokes them by (ticketing.ingest.rules.entered_twice)."""
     doubled = _doubled_uses(session, q, DoubleUseRule.of(catalog.network, catalog.policy))
     shown = doubled[: q.limit]
     revoked = _revocations(session, [int(credential[2:]) for credential, _ in shown])
@@ -329,7 +329,9 @@ def _doubled_uses(session: Session, q: Query, rule: DoubleUseRule) -> list[tuple
         .having(sa.func.count() > 1)
     )
     uses = session.execute(
-        sa.select(t.c.credential, t.c.product, t.c.gate_id, t.c.station, t.c.direction, t.c.at, t.c.flags)
+        sa.select(
+            t.c.credential, t.c.product, t.c.gate_id, t.c.seq, t.c.station, t.c.direction, t.c.at, t.c.flags
+        )
         .where(*accepted, t.c.credential.in_(candidates))
         .where(t.c.at >= q.since - rule.open_entry, t.c.at < q.until)
         .order_by(t.c.credential, t.c.at)
@@ -341,7 +343,7 @@ def _doubled_uses(session: Session, q: Query, rule: DoubleUseRule) -> list[tuple
         (credential, rows)
         for credential, rows in sorted(by_credential.items())
         if entered_twice(
-            [TicketUse(r.gate_id, r.station, r.direction, r.at) for r in rows],
+            [StoredUse(r.credential, r.gate_id, r.seq, r.station, r.at, r.direction) for r in rows],
             rule,
             single=any(r.product == "single" for r in rows),
         )

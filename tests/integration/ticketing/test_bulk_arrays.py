@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ticketing.services.bulk import ColumnArrays
+from ticketing.ingest.pg_arrays import ColumnArrays
 
 pytestmark = pytest.mark.postgres
 

@@ -21,7 +21,7 @@ from fare_rules.reasons import Reason
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine
 from ticketing.models import Revocation, Ticket, TicketStatus
-from ticketing.services.double_use import DoubleUseRule, TicketUse, entered_twice
+from ticketing.ingest.rules import DoubleUseRule, StoredUse, entered_twice
 
 
 def _day_ticket(api: Api) -> dict[str, Any]:
@@ -158,11 +158,11 @@ MINUTE = timedelta(minutes=1)
 RULE = DoubleUseRule.of(load_catalog().network, load_catalog().policy)  # 90 s a hop, 2 min, 240 min
 
 
-def _uses(*uses: tuple[str, str, str, int]) -> list[TicketUse]:
-    """(gate, station, direction, minutes after T0)"""
+def _uses(*uses: tuple[str, str, str, int]) -> list[StoredUse]:
+    """(gate, station, direction, minutes after T0) of one ticket"""
     return [
-        TicketUse(gate, station, direction, T0 + minutes * MINUTE)
-        for gate, station, direction, minutes in uses
+        StoredUse("t:1001", gate, seq, station, T0 + minutes * MINUTE, direction)
+        for seq, (gate, station, direction, minutes) in enumerate(uses, start=1)
     ]
 
 

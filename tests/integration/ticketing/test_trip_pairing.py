@@ -1,7 +1,6 @@
 """Trip pairing at ingest on both engines (PostgreSQL pairs in set-based statements, SQLite in Python):
 exits before their entries, several uses of one credential in one batch, batches sent twice, double use
-across batches and within one; and, on PostgreSQL, the statements against the Python pairing for random
-journals."""
+across batches and within one; and each engine's adapter against the rules for random journals."""
 
 from __future__ import annotations
 
@@ -21,11 +20,15 @@ from support.issuing import HOLDER, NOW, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
 from ticketing.db import make_engine
-from ticketing.models import Revocation, Ticket, TicketStatus, Trip
-from ticketing.services import pairing, trips
+from ticketing.models import Revocation, Ticket, TicketStatus, Trip, table_of
+from ticketing.ingest import pairing
+from ticketing.ingest.adapter import adapter_for
+from ticketing.ingest.rules import TripDraft, pair, use_of
+from ticketing.ingest.sqlite import TRIP_COLUMNS
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 OPEN_ENTRY = timedelta(minutes=240)
+_TRIPS = table_of(Trip)
 
 
 def _trips(api: Api) -> list[tuple[Any, ...]]:
@@ -174,9 +177,9 @@ def test_a_double_use_inside_one_upload_among_other_riders(api: Api, tmp_path: P
     assert _ticket(api, other["serial"])[0] == TicketStatus.ISSUED.value
 
 
-# --- PostgreSQL: the set-based statements against the Python pairing -----------------------------------
+# --- conformance: each engine's adapter pairs as the rules do --------------------------------------------
 
-_COLUMNS = [c for c in trips._COLUMNS if c != "id"]
+_COLUMNS = ["credential", *TRIP_COLUMNS]
 
 
 def _use(credential: str, gate: int, seq: int, minute: int, direction: str, flags: str) -> dict[str, Any]:
@@ -222,35 +225,46 @@ def _journals(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def pg_engine(database_url: str) -> Iterator[sa.Engine]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the set-based pairing is PostgreSQL's")
+def engine(database_url: str) -> Iterator[sa.Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
 
 
-def _pair_all(engine: sa.Engine, batches: list[list[dict[str, Any]]], python: bool) -> tuple[Any, ...]:
-    candidates: list[set[int]] = []
+def _fare(use: dict[str, Any]) -> dict[str, Any]:
+    return {"ticket": {"fare_vnd": 7000 + use["seq"]}}
+
+
+def _by_the_rules(batches: list[list[dict[str, Any]]]) -> tuple[list[tuple[Any, ...]], list[set[int]]]:
+    """The trips and candidates `rules.pair` gives, batch by batch, with every trip in memory."""
+    known: dict[str, list[TripDraft]] = {}
+    candidates = [pair(known, [use_of(u, _fare(u)) for u in batch], OPEN_ENTRY)[1] for batch in batches]
+    rows = [(t.credential, *(t.get(c) for c in TRIP_COLUMNS)) for trips in known.values() for t in trips]
+    return sorted(rows, key=_order), candidates
+
+
+def _by_the_adapter(engine: sa.Engine, batches: list[list[dict[str, Any]]]) -> tuple[Any, ...]:
     with Session(engine) as session:
-        session.connection().exec_driver_sql("TRUNCATE trips RESTART IDENTITY")
-        for batch in batches:
-            events = [{"ticket": {"fare_vnd": 7000 + u["seq"]}} for u in batch]
-            if python:
-                uses = [trips.use_of(u, e) for u, e in zip(batch, events, strict=True)]
-                candidates.append(trips._pair_in_python(session, uses, OPEN_ENTRY))
-            else:
-                candidates.append(trips.record_uses(session, batch, events, open_entry=OPEN_ENTRY))
-        names = ", ".join(["credential", *_COLUMNS])
-        rows = session.connection().exec_driver_sql(f"SELECT {names} FROM trips ORDER BY {names}").all()
+        connection = session.connection()
+        connection.execute(sa.delete(_TRIPS))
+        adapter = adapter_for(connection)
+        candidates = [
+            adapter.record_uses(connection, batch, [_fare(u) for u in batch], {}, OPEN_ENTRY) for batch in batches
+        ]
+        rows = [tuple(r) for r in connection.execute(sa.select(*(_TRIPS.c[c] for c in _COLUMNS)))]
         session.rollback()
-    return [tuple(r) for r in rows], candidates
+    return sorted(rows, key=_order), candidates
+
+
+def _order(row: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
+    return tuple((value is None, str(value)) for value in row)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=_journals())
-def test_the_set_based_pairing_equals_the_python_pairing(
-    pg_engine: sa.Engine, batches: list[list[dict[str, Any]]]
+def test_each_engine_pairs_any_journals_as_the_rules_do(
+    engine: sa.Engine, batches: list[list[dict[str, Any]]]
 ) -> None:
-    # Any journals, cut into uploads anywhere, arriving in any order: the same trips and candidates.
-    assert _pair_all(pg_engine, batches, python=False) == _pair_all(pg_engine, batches, python=True)
+    # Any journals, cut into uploads anywhere, arriving in any order: the trips and double-use candidates of
+    # the rules with everything in memory (PostgreSQL pairs in one statement, SQLite in Python per batch).
+    assert _by_the_adapter(engine, batches) == _by_the_rules(batches)

@@ -18,26 +18,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlmodel import Session
 
 from ticketing.models import ScanCount, table_of
-from ticketing.services.bulk import ColumnArrays
 
-__all__ = ["TABLE", "count_stored", "split", "summed"]
+__all__ = ["COUNT_KEY", "TABLE", "CountKey", "counted", "split", "summed"]
 
 TABLE: sa.Table = table_of(ScanCount)
 _HOUR = timedelta(hours=1)
-_KEY = ("hour", "gate_id", "station", "direction", "verdict", "reason", "problem")
-_COLUMNS = tuple(zip(_KEY, ("timestamp", "text", "text", "text", "text", "text", "boolean"), strict=True))
+COUNT_KEY = ("hour", "gate_id", "station", "direction", "verdict", "reason", "problem")
 
-Key = tuple[datetime, str, str, str, str, str, bool]
+CountKey = tuple[datetime, str, str, str, str, str, bool]
 
 
-def count_stored(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
-    """Add newly stored scan_events rows to their hours (rows without a time have no hour). The caller
-    commits, with the rows."""
-    counts: Counter[Key] = Counter()
+def counted(rows: Iterable[Mapping[str, Any]]) -> list[tuple[CountKey, int]]:
+    """Newly stored scan_events rows counted per hour (rows without a time have no hour), in key order:
+    every upload locks the count rows it adds to in that one order, so two never deadlock."""
+    counts: Counter[CountKey] = Counter()
     for r in rows:
         at = r["at"]
         if at is None:
@@ -45,26 +42,7 @@ def count_stored(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
         hour = at.replace(minute=0, second=0, microsecond=0)
         counts[hour, r["gate_id"], r["station"] or "", r["direction"] or "", r["verdict"] or "",
                r["reason"] or "", r["problem"] is not None] += 1  # fmt: skip
-    if not counts:
-        return
-    keys = sorted(counts)  # every upload locks the rows it adds to in one order: no deadlock between two
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        insert = sqlite.insert(TABLE)
-        statement = insert.on_conflict_do_update(
-            index_elements=list(_KEY), set_={"n": TABLE.c.n + insert.excluded.n}
-        )
-        connection.execute(statement, [{**dict(zip(_KEY, k, strict=True)), "n": counts[k]} for k in keys])
-        return
-    arrays = ColumnArrays()
-    sources = [arrays.add(name, kind, [k[i] for k in keys]) for i, (name, kind) in enumerate(_COLUMNS)]
-    sources.append(arrays.add("n", "bigint", [counts[k] for k in keys]))
-    columns = ", ".join((*_KEY, "n"))
-    connection.exec_driver_sql(
-        f"INSERT INTO scan_counts ({columns}) SELECT * FROM unnest({', '.join(sources)})"  # noqa: S608 (our names)
-        f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET n = scan_counts.n + excluded.n",
-        arrays.params,
-    )
+    return sorted(counts.items())
 
 
 Span = tuple[datetime, datetime]

@@ -1,4 +1,4 @@
-"""Set-based writes on PostgreSQL: a whole batch as one statement over `unnest` of column arrays.
+"""A batch's columns as PostgreSQL arrays, so a whole batch is one statement over `unnest`.
 
 Every column goes through `ColumnArrays` (below): psycopg's text array format escapes every string with a
 regular expression, and its binary one packs each element in Python, both costlier than the insert itself.
@@ -6,16 +6,11 @@ regular expression, and its binary one packs each element in Python, both costli
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from ticketing.db import UTCDateTime
-
-__all__ = ["ColumnArrays", "naive_utc", "pg_select", "pg_unnest_insert", "pg_unnest_update"]
+__all__ = ["ColumnArrays", "naive_utc"]
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
@@ -25,65 +20,6 @@ def naive_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is UTC:  # what ingest parses times into: no conversion needed
         return value.replace(tzinfo=None)
     return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _pg_type(column: sa.Column[Any]) -> str:
-    kind = column.type
-    if isinstance(kind, UTCDateTime | sa.DateTime):
-        return "timestamp"
-    if isinstance(kind, sa.BigInteger):
-        return "bigint"
-    if isinstance(kind, sa.Integer):
-        return "integer"
-    if isinstance(kind, sa.Boolean):
-        return "boolean"
-    return "text"
-
-
-def _unnest(
-    table: sa.Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
-) -> tuple[str, dict[str, Any]]:
-    """`unnest(...)` of the rows' columns, and its parameters (ColumnArrays, typed by the table's columns)."""
-    arrays = ColumnArrays()
-    sources = [arrays.add(n, _pg_type(table.c[n]), [row[n] for row in rows]) for n in names]
-    return f"unnest({', '.join(sources)})", arrays.params
-
-
-def pg_unnest_insert(
-    connection: Connection,
-    table: sa.Table,
-    names: Sequence[str],
-    rows: Sequence[Mapping[str, Any]],
-    suffix: str = "",
-) -> sa.CursorResult[Any]:
-    """INSERT INTO table (names) SELECT * FROM unnest(...) `suffix` (e.g. ON CONFLICT ... RETURNING ...)."""
-    # Names come from our table definitions, never from input; values go as bound arrays.
-    source, params = _unnest(table, names, rows)
-    statement = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM {source} {suffix}"  # noqa: S608
-    return connection.exec_driver_sql(statement, params)
-
-
-def pg_unnest_update(
-    connection: Connection, table: sa.Table, key: str, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """UPDATE table SET name = u.name, ... FROM unnest(...) AS u WHERE table.key = u.key."""
-    columns = [key, *names]
-    assignments = ", ".join(f"{n} = u.{n}" for n in names)
-    source, params = _unnest(table, columns, rows)
-    statement = (
-        f"UPDATE {table.name} SET {assignments} FROM {source} AS u({', '.join(columns)})"  # noqa: S608
-        f" WHERE {table.name}.{key} = u.{key}"
-    )
-    connection.exec_driver_sql(statement, params)
-
-
-def pg_select(connection: Connection, statement: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Rows of a driver-level SELECT as dicts, timestamps made aware UTC (as UTCDateTime columns give)."""
-    result = connection.exec_driver_sql(statement, dict(params))
-    out = []
-    for row in result.mappings():
-        out.append({k: v.replace(tzinfo=UTC) if isinstance(v, datetime) else v for k, v in row.items()})
-    return out
 
 
 # A column as one string: values joined by the unit separator, NULL written as the record separator. JSON

@@ -1,18 +1,13 @@
-"""The second transaction of a journal upload: pair the uses just stored into trips, set first uses, revoke
-double uses.
+"""The second transaction of a journal upload (ticketing.ingest.pipeline): pair the uses stored into trips,
+set tickets' first uses, revoke double uses, withdraw refunds still in their hold.
 
-Why a transaction of its own: storing events must be serial (each upload holds the `events` counter row from
-reserving its feed_seqs to its commit, so gates read the events feed in commit order), and pairing must be
-serial too (two uploads pairing one credential at once would each miss the other's use). In one
-transaction both waits add up; in two, one upload pairs while the next one stores, and with two workers
-ingest runs about half as fast again (docs/audit.md has the figures).
-
-Uses are paired in feed order, under the `paired` counter row: its value is the last feed_seq paired. An
-upload pairs whatever was stored before its own uses and is not paired yet (another upload still pairing
-its own, or one interrupted between its two transactions: a crash, a lost connection), then its own. So
-every stored use is paired exactly once, in the order it was stored, whoever pairs it, and an upload's
-trips are there when its answer is sent. Leftovers with no further upload stay unpaired until the next
-upload from any gate.
+Pairing is serial: two uploads pairing one credential at once would each miss the other's use. Uses are
+paired in feed order, under the `paired` counter row: its value is the last feed_seq paired. An upload
+pairs whatever was stored before its own uses and is not paired yet (another upload still pairing its own,
+or one interrupted between its two transactions: a crash, a lost connection), then its own. So every
+stored use is paired exactly once, in the order it was stored, whoever pairs it, and an upload's trips are
+there when its answer is sent. Leftovers with no further upload stay unpaired until the next upload from
+any gate.
 """
 
 from __future__ import annotations
@@ -25,8 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from ticketing.ingest import double_use
+from ticketing.ingest.adapter import adapter_for
+from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import ChangeCounter, Pass, ScanEvent, Ticket, table_of
-from ticketing.services import double_use, tickets, trips
+from ticketing.services import tickets
 
 __all__ = ["PAIRED", "pair_stored_uses"]
 
@@ -47,7 +45,7 @@ def pair_stored_uses(
     own: Sequence[Mapping[str, Any]],
     own_events: Sequence[Mapping[str, Any]],
     now: datetime,
-    rule: double_use.DoubleUseRule,
+    rule: DoubleUseRule,
 ) -> None:
     """Pair everything stored and not yet paired up to this upload's uses `own` (scan_events rows with
     their feed_seq, committed; `own_events` their journal events), in feed order. The caller commits."""
@@ -70,7 +68,8 @@ def pair_stored_uses(
     rows = [r for r, _ in uses]
     events = [e for _, e in uses]
     first = _first_uses(session, rows)
-    candidates = trips.record_uses(session, rows, events, first, open_entry=rule.open_entry)
+    connection = session.connection()
+    candidates = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
     double_use.block_double_uses(session, rows, now, rule, candidates=candidates)
     tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)
     session.connection().execute(
@@ -102,7 +101,7 @@ def _stored_uses(session: Session, after: int, last: int) -> list[tuple[dict[str
 def _first_uses(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[int, datetime]:
     """Each ticket's earliest accepted use among `rows`, entry or exit: tickets.first_used_at (refunds, the
     revenue books and the rider's ticket state read it) is set from these with the trips
-    (ticketing.services.trips.record_uses). A pass used with the holder's card names the pass, not the
+    (the adapter's record_uses). A pass used with the holder's card names the pass, not the
     ticket: its ticket's serial is looked up."""
     by_card = {r["pass_id"] for r in rows if r["pass_id"] and r["ticket_serial"] is None}
     by_pass = _pass_serials(session, by_card)

@@ -1,0 +1,224 @@
+"""Ingest on PostgreSQL: a whole batch as one set-based statement per step, over `unnest` of column arrays.
+
+The events go in as one INSERT ... SELECT FROM unnest (ON CONFLICT DO NOTHING on (gate_id, seq, at): a unique
+key on the partitioned table must hold the partition key), the hour counts as one upsert, and the uses pair
+into trips with `_PAIR_SQL`: one statement per round that probes each use's match by index, updates the
+matched trips, inserts the rest and sets tickets.first_used_at. No trip row travels to Python and back.
+A round holds at most one use per credential, so its uses are independent and the statement's single
+snapshot gives the same answer as pairing them one by one (`rules.pair`); a credential's next use (a gate's
+batch may hold a pass holder's morning entry and evening exit) goes in the next round, which sees what this
+one wrote. Nearly always one round per batch. The conformance test holds this to `rules.pair`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from ticketing.ingest.pg_arrays import ColumnArrays, naive_utc
+from ticketing.ingest.rules import PAIRING_WINDOW, fare_of, flag_set
+from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
+from ticketing.models import ScanEvent, table_of
+
+__all__ = ["SCAN_COLUMNS", "PostgresIngest"]
+
+SCAN_COLUMNS = tuple(c.name for c in table_of(ScanEvent).columns if c.name != "id")
+# What differs from row to row; gate_id, received_at and clock_offset_s are the same for the whole batch.
+_EVENT_ARRAYS = tuple(c for c in SCAN_COLUMNS if c not in ("gate_id", "received_at", "clock_offset_s"))
+_EVENT_TYPES = {"seq": "bigint", "at": "timestamp", "owed_vnd": "integer", "ticket_serial": "bigint"}
+_EVENT_TYPES["feed_seq"] = "bigint"
+_COUNT_TYPES = ("timestamp", "text", "text", "text", "text", "text", "boolean")
+
+
+class PostgresIngest:
+    """The ingest adapter for PostgreSQL (ticketing.ingest.adapter.IngestEngine)."""
+
+    name = "postgresql"
+
+    def insert_events(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> set[int]:
+        arrays = ColumnArrays()
+        sources = [arrays.add(c, _EVENT_TYPES.get(c, "text"), [r[c] for r in rows]) for c in _EVENT_ARRAYS]
+        params = arrays.params
+        params["gate_id"], params["received_at"] = rows[0]["gate_id"], naive_utc(rows[0]["received_at"])
+        params["clock_offset_s"] = rows[0]["clock_offset_s"]
+        constant = "%(gate_id)s, %(received_at)s, %(clock_offset_s)s::integer"
+        statement = (
+            f"INSERT INTO scan_events (gate_id, received_at, clock_offset_s, {', '.join(_EVENT_ARRAYS)})"  # noqa: S608
+            f" SELECT {constant}, * FROM unnest({', '.join(sources)})"
+            " ON CONFLICT (gate_id, seq, at) DO NOTHING RETURNING seq"
+        )
+        return set(connection.exec_driver_sql(statement, params).scalars())
+
+    def add_scan_counts(self, connection: Connection, counts: Sequence[tuple[CountKey, int]]) -> None:
+        arrays = ColumnArrays()
+        sources = [
+            arrays.add(name, kind, [k[i] for k, _ in counts])
+            for i, (name, kind) in enumerate(zip(COUNT_KEY, _COUNT_TYPES, strict=True))
+        ]
+        sources.append(arrays.add("n", "bigint", [n for _, n in counts]))
+        columns = ", ".join((*COUNT_KEY, "n"))
+        connection.exec_driver_sql(
+            f"INSERT INTO scan_counts ({columns}) SELECT * FROM unnest({', '.join(sources)})"  # noqa: S608 (our names)
+            f" ON CONFLICT ({', '.join(COUNT_KEY)}) DO UPDATE SET n = scan_counts.n + excluded.n",
+            arrays.params,
+        )
+
+    def record_uses(
+        self,
+        connection: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]],
+        first_uses: Mapping[int, datetime],
+        open_entry: timedelta,
+    ) -> set[int]:
+        # Round k pairs each credential's k-th use in time order (module doc).
+        order = sorted(range(len(rows)), key=lambda i: (rows[i]["at"], rows[i]["gate_id"], rows[i]["seq"]))
+        seen: dict[str, int] = {}
+        rounds: list[list[int]] = []
+        for i in order:
+            k = seen.get(rows[i]["credential"], 0)
+            seen[rows[i]["credential"]] = k + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(i)
+        candidates: set[int] = set()
+        for k, part in enumerate(rounds or [[]]):
+            picked, fares = [rows[i] for i in part], [events[i] for i in part]
+            candidates |= _pair(connection, picked, fares, first_uses if k == 0 else {}, open_entry)
+        return candidates
+
+
+# The rules of rules.exit_match, rules.entry_match and rules.is_double_use_candidate, per use, by index
+# probes on (credential, started_at) (a trip's started_at is its entry time, or an orphan's exit time):
+# - exit: the latest trip entered at or before it within PAIRING_WINDOW; matched if that trip has no exit,
+#   else a repeated exit if within open_entry of that trip's entry;
+# - entry: the first trip from its time on within PAIRING_WINDOW that is an orphan exit or was entered
+#   strictly later (orphans first at equal times); matched if it is the orphan (no entry came between);
+# - entry of a ticket: a double-use candidate if a trip of it was entered at another gate within open_entry.
+# Flags are merged as sorted sets (COLLATE "C": code point order, as Python sorts), cut at 200 characters.
+# The `= ANY(...)` beside each join makes the plan an index probe per row whatever the statistics say (a
+# table not yet analysed was read whole for a hash join).
+_PAIR_SQL = """
+WITH u AS (
+  SELECT * FROM unnest({uses})
+    AS u(credential, gate, seq, station, at, direction, product, serial, pass_id, fare, owed, flags)
+), m AS (
+  SELECT u.*,
+    CASE WHEN u.direction = 'exit' THEN CASE WHEN x.exit_at IS NULL THEN x.id END
+         WHEN o.entry_at IS NULL THEN o.id END AS trip_id,
+    (u.direction = 'exit' AND x.exit_at IS NOT NULL AND u.at - x.entry_at <= %(open)s::interval) AS repeated,
+    d.doubled
+  FROM u
+  LEFT JOIN LATERAL (
+    SELECT t.id, t.entry_at, t.exit_at FROM trips t
+    WHERE u.direction = 'exit' AND t.credential = u.credential AND t.entry_at IS NOT NULL
+      AND t.started_at >= u.at - %(window)s::interval AND t.started_at <= u.at
+    ORDER BY t.started_at DESC, t.id DESC LIMIT 1
+  ) x ON true
+  LEFT JOIN LATERAL (
+    SELECT t.id, t.entry_at FROM trips t
+    WHERE u.direction = 'entry' AND t.credential = u.credential
+      AND t.started_at >= u.at AND t.started_at <= u.at + %(window)s::interval
+      AND (t.entry_at IS NULL OR t.started_at > u.at) AND t.status <> 'repeated_exit'
+    ORDER BY t.started_at, t.entry_at IS NULL DESC, t.id LIMIT 1
+  ) o ON true
+  LEFT JOIN LATERAL (
+    SELECT true AS doubled FROM trips t
+    WHERE u.direction = 'entry' AND u.serial IS NOT NULL AND u.credential LIKE 't:%%'
+      AND t.credential = u.credential AND t.entry_gate IS NOT NULL AND t.entry_gate <> u.gate
+      AND t.started_at >= u.at - %(open)s::interval AND t.started_at <= u.at + %(open)s::interval
+    LIMIT 1
+  ) d ON true
+), matched AS (
+  UPDATE trips t SET
+    entry_gate = CASE WHEN m.direction = 'entry' THEN m.gate ELSE t.entry_gate END,
+    entry_seq = CASE WHEN m.direction = 'entry' THEN m.seq ELSE t.entry_seq END,
+    entry_station = CASE WHEN m.direction = 'entry' THEN m.station ELSE t.entry_station END,
+    entry_at = CASE WHEN m.direction = 'entry' THEN m.at ELSE t.entry_at END,
+    exit_gate = CASE WHEN m.direction = 'exit' THEN m.gate ELSE t.exit_gate END,
+    exit_seq = CASE WHEN m.direction = 'exit' THEN m.seq ELSE t.exit_seq END,
+    exit_station = CASE WHEN m.direction = 'exit' THEN m.station ELSE t.exit_station END,
+    exit_at = CASE WHEN m.direction = 'exit' THEN m.at ELSE t.exit_at END,
+    started_at = CASE WHEN m.direction = 'entry' THEN m.at ELSE t.started_at END,
+    duration_s = trunc(extract(epoch FROM
+      CASE WHEN m.direction = 'exit' THEN m.at - t.entry_at ELSE t.exit_at - m.at END))::integer,
+    status = 'complete',
+    product = COALESCE(NULLIF(t.product, ''), m.product),
+    ticket_serial = COALESCE(NULLIF(t.ticket_serial, 0), m.serial),
+    pass_id = COALESCE(NULLIF(t.pass_id, ''), m.pass_id),
+    fare_vnd = GREATEST(t.fare_vnd, m.fare),
+    owed_vnd = t.owed_vnd + m.owed,
+    flags = CASE WHEN m.flags = '' THEN t.flags ELSE left(array_to_string(ARRAY(
+      SELECT DISTINCT f COLLATE "C" FROM unnest(string_to_array(t.flags || ',' || m.flags, ',')) AS f
+      WHERE f <> '' ORDER BY 1), ','), 200) END
+  FROM m WHERE t.id = m.trip_id AND t.id = ANY(ARRAY(SELECT trip_id FROM m WHERE trip_id IS NOT NULL))
+), fresh AS (
+  INSERT INTO trips (credential, status, started_at, product, ticket_serial, pass_id, entry_gate,
+    entry_seq, entry_station, entry_at, exit_gate, exit_seq, exit_station, exit_at, duration_s, fare_vnd,
+    owed_vnd, flags)
+  SELECT credential,
+    CASE WHEN direction = 'entry' THEN 'open' WHEN repeated THEN 'repeated_exit' ELSE 'orphan_exit' END,
+    at, product, serial, pass_id,
+    CASE WHEN direction = 'entry' THEN gate END, CASE WHEN direction = 'entry' THEN seq END,
+    CASE WHEN direction = 'entry' THEN station END, CASE WHEN direction = 'entry' THEN at END,
+    CASE WHEN direction = 'exit' THEN gate END, CASE WHEN direction = 'exit' THEN seq END,
+    CASE WHEN direction = 'exit' THEN station END, CASE WHEN direction = 'exit' THEN at END,
+    NULL, fare, owed, flags
+  FROM m WHERE trip_id IS NULL
+), first_use AS (
+  UPDATE tickets SET first_used_at = f.at
+  FROM unnest({first_serial}, {first_at}) AS f(serial, at)
+  WHERE tickets.serial = f.serial AND tickets.serial = ANY({first_serial})
+    AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
+)
+SELECT serial FROM m WHERE doubled
+"""
+
+
+def _pair(
+    connection: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    events: Sequence[Mapping[str, Any]],
+    first_uses: Mapping[int, datetime],
+    open_entry: timedelta,
+) -> set[int]:
+    if not rows and not first_uses:
+        return set()
+    arrays = ColumnArrays()
+    columns = {name: [r[column] for r in rows] for name, column in _PAIR_COLUMNS.items()}
+    columns["fare"] = [fare_of(r["product"], e) for r, e in zip(rows, events, strict=True)]
+    columns["flags"] = [flag_set(f) for f in columns["flags"]]
+    uses = ", ".join(arrays.add(name, _PAIR_TYPES.get(name, "text"), columns[name]) for name in _PAIR_ORDER)
+    first_serial = arrays.add("first_serial", "bigint", list(first_uses))
+    first_at = arrays.add("first_at", "timestamp", list(first_uses.values()))
+    params = arrays.params
+    params["window"], params["open"] = PAIRING_WINDOW, open_entry
+    statement = _PAIR_SQL.format(uses=uses, first_serial=first_serial, first_at=first_at)
+    result = connection.exec_driver_sql(statement, params)
+    return {serial for serial in result.scalars() if serial is not None}
+
+
+# _PAIR_SQL's arrays in the order of its `u` columns, their types, and the scan_events column of each.
+_PAIR_ORDER = [
+    "credential",
+    "gate",
+    "seq",
+    "station",
+    "at",
+    "direction",
+    "product",
+    "serial",
+    "pass_id",
+    "fare",
+    "owed",
+    "flags",
+]
+_PAIR_TYPES = {"seq": "bigint", "at": "timestamp", "serial": "bigint", "fare": "integer", "owed": "integer"}
+_PAIR_COLUMNS = {
+    "credential": "credential", "gate": "gate_id", "seq": "seq", "station": "station", "at": "at",
+    "direction": "direction", "product": "product", "serial": "ticket_serial", "pass_id": "pass_id",
+    "owed": "owed_vnd", "flags": "flags",
+}  # fmt: skip

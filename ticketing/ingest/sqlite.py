@@ -1,0 +1,115 @@
+"""Ingest on SQLite, the embedded engine: the rules applied in Python (`rules.pair`) over the trips read
+back, and each step one executemany statement. One writer at a time, so there is nothing to order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection
+
+from ticketing.ingest.rules import PAIRING_WINDOW, TripDraft, pair, use_of
+from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
+from ticketing.models import ScanCount, ScanEvent, Ticket, Trip, table_of
+
+__all__ = ["TRIP_COLUMNS", "SQLiteIngest"]
+
+_SCANS: sa.Table = table_of(ScanEvent)
+_COUNTS: sa.Table = table_of(ScanCount)
+_TRIPS: sa.Table = table_of(Trip)
+_TICKETS: sa.Table = table_of(Ticket)
+TRIP_COLUMNS = [c.name for c in _TRIPS.columns if c.name not in ("id", "credential")]
+
+
+class SQLiteIngest:
+    """The ingest adapter for SQLite (ticketing.ingest.adapter.IngestEngine)."""
+
+    name = "sqlite"
+
+    def insert_events(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> set[int]:
+        statement = (
+            sqlite.insert(_SCANS)
+            .on_conflict_do_nothing(index_elements=["gate_id", "seq"])
+            .returning(_SCANS.c.seq)
+        )
+        return set(connection.execute(statement, list(rows)).scalars())
+
+    def add_scan_counts(self, connection: Connection, counts: Sequence[tuple[CountKey, int]]) -> None:
+        insert = sqlite.insert(_COUNTS)
+        statement = insert.on_conflict_do_update(
+            index_elements=list(COUNT_KEY), set_={"n": _COUNTS.c.n + insert.excluded.n}
+        )
+        connection.execute(statement, [{**dict(zip(COUNT_KEY, k, strict=True)), "n": n} for k, n in counts])
+
+    def record_uses(
+        self,
+        connection: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]],
+        first_uses: Mapping[int, datetime],
+        open_entry: timedelta,
+    ) -> set[int]:
+        _set_first_uses(connection, first_uses)
+        uses = [use_of(r, e) for r, e in zip(rows, events, strict=True)]
+        if not uses:
+            return set()
+        first, last = min(u.at for u in uses), max(u.at for u in uses)
+        known = _load(connection, {u.credential for u in uses}, first, last)
+        fresh, candidates = pair(known, uses, open_entry)
+        changed = [t for ts in known.values() for t in ts if t.id is not None and t.dirty]
+        _write(connection, fresh, changed)
+        return candidates
+
+
+def _load(
+    connection: Connection, credentials: set[str], first: datetime, last: datetime
+) -> dict[str, list[TripDraft]]:
+    t = _TRIPS.c
+    query = sa.select(_TRIPS).where(
+        t.credential.in_(sorted(credentials)),
+        t.started_at >= first - PAIRING_WINDOW,
+        t.started_at <= last + PAIRING_WINDOW,
+    )
+    known: dict[str, list[TripDraft]] = {}
+    for row in connection.execute(query).mappings():
+        values = dict(row)
+        known.setdefault(values["credential"], []).append(
+            TripDraft(values["credential"], values.pop("id"), values)
+        )
+    return known
+
+
+def _write(connection: Connection, fresh: list[TripDraft], changed: list[TripDraft]) -> None:
+    if fresh:
+        rows = [{"credential": t.credential, **{c: t.values.get(c) for c in TRIP_COLUMNS}} for t in fresh]
+        for row in rows:
+            row["fare_vnd"] = row["fare_vnd"] or 0
+            row["owed_vnd"] = row["owed_vnd"] or 0
+        connection.execute(sa.insert(_TRIPS), rows)
+    if changed:
+        statement = (
+            sa.update(_TRIPS)
+            .where(_TRIPS.c.id == sa.bindparam("b_id"))
+            .values({c: sa.bindparam(f"b_{c}", type_=_TRIPS.c[c].type) for c in TRIP_COLUMNS})
+        )
+        connection.execute(
+            statement, [{"b_id": t.id, **{f"b_{c}": t.values.get(c) for c in TRIP_COLUMNS}} for t in changed]
+        )
+
+
+_AT = sa.bindparam("b_at", type_=_TICKETS.c.first_used_at.type)
+
+
+def _set_first_uses(connection: Connection, first_uses: Mapping[int, datetime]) -> None:
+    if not first_uses:
+        return
+    connection.execute(  # Core executemany: the ORM would want primary keys
+        sa.update(_TICKETS)
+        .where(_TICKETS.c.serial == sa.bindparam("b_serial"))
+        .where(sa.or_(_TICKETS.c.first_used_at.is_(None), _TICKETS.c.first_used_at > _AT))
+        .values(first_used_at=_AT),
+        [{"b_serial": serial, "b_at": at} for serial, at in first_uses.items()],
+    )
