@@ -1,6 +1,7 @@
 """Gate CLI for station staff: `python scanner_cli.py [--data-dir DIR] COMMAND` (docs/gate.md).
 
-A thin shell over `validator`: parse arguments, call one operation, print the answer, return an exit code.
+A thin shell over the `validator` package's public API: parse arguments, call one operation, print the
+answer, return an exit code.
 """
 
 from __future__ import annotations
@@ -8,35 +9,51 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from fare_rules.cccd import mask_numbers
-from fare_rules.errors import FareRulesError
-from fare_rules.model import Direction
-from fare_rules.reasons import Reason, message_for
-from validator.bundle import BundleError, key_fingerprint, normalise_fingerprint
-from validator.commands import (
+from validator import (
+    DECODERS,
     BackgroundSync,
+    BundleError,
+    Connect,
+    Direction,
+    FareRulesError,
+    Gate,
+    GateNotProvisioned,
+    ProvisionError,
+    Reason,
+    ScanOutcome,
+    StoreError,
+    StoreUnusable,
+    SyncError,
+    describe_store_failure,
+    describe_sync,
+    describe_sync_problem,
+    describe_unusable_store,
     enroll_gate,
+    gate_id_names_station,
     gate_status,
+    get_decoder,
+    http_client,
     init_gate,
     inspect_item,
+    inspection_json,
+    item_label,
+    key_fingerprint,
     listen_line,
+    lost_warnings,
+    message_for,
+    normalise_fingerprint,
+    open_gate,
+    render_outcome,
     scan_item,
     sync_gate,
 )
-from validator.core import InputKind, ScanOutcome, classify, normalise
-from validator.gate import Gate, Inspection
-from validator.images import DECODERS, get_decoder
-from validator.screen import render_outcome
-from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_station, open_gate
-from validator.store import StoreError, StoreUnusable, is_damaged
-from validator.sync import SyncError, SyncReport
 
 __all__ = ["EXIT_DENIED", "EXIT_OK", "EXIT_STORE_FAILED", "EXIT_SYNC_FAILED", "EXIT_USAGE", "main"]
 
@@ -127,6 +144,15 @@ def _gate_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--json", action="store_true")
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Where this gate's files are, and how it reaches the issuing service."""
+
+    data_dir: Path
+    db: Path | None
+    connect: Connect
+
+
 def _paths(args: argparse.Namespace) -> tuple[Path, Path | None]:
     data_dir = args.data_dir or Path(os.environ.get("METRO_GATE_DIR") or DEFAULT_DATA_DIR)
     db = args.db or (Path(os.environ["METRO_GATE_DB"]) if os.environ.get("METRO_GATE_DB") else None)
@@ -147,34 +173,28 @@ def _emit(outcome: ScanOutcome, as_json: bool, label: str | None, out: TextIO) -
         print(render_outcome(outcome, colour=out.isatty(), label=label) + "\n", file=out, flush=True)
 
 
-def _label(item: str) -> str:
-    # Never echo a scanned text in full: a CCCD QR holds the number, name and address. Masked before it is
-    # cut, so a cut never leaves part of a number standing.
-    text = normalise(item)
-    if classify(text) is InputKind.CCCD:
-        return "CCCD QR"
-    text = mask_numbers(text)
-    return text if len(text) <= 24 else text[:12] + "…"
-
-
 def _cmd_scan(args: argparse.Namespace, gate: Gate) -> int:
     decoder = get_decoder(args.decoder)
     direction = Direction(args.direction)
     worst = EXIT_OK
     for item in args.items:
         outcome = scan_item(gate, item, direction, decoder)
-        _emit(outcome, args.json, _label(item), sys.stdout)
+        _emit(outcome, args.json, item_label(item), sys.stdout)
         worst = worst if outcome.accepted else EXIT_DENIED
     return worst
 
 
-def _cmd_listen(args: argparse.Namespace, gate: Gate, data_dir: Path, db: Path | None) -> int:
+def _cmd_listen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
     decoder = get_decoder(args.decoder)
     direction = Direction(args.direction)
     background = None
     if gate.config.server_url and args.sync_interval > 0:
         background = BackgroundSync(
-            data_dir, db, args.sync_interval, lambda e: _err(f"sync failed (scanning goes on): {e}")
+            ctx.data_dir,
+            ctx.db,
+            args.sync_interval,
+            lambda e: _err(f"sync failed (scanning goes on): {e}"),
+            connect=ctx.connect,
         )
         background.start()
     worst = EXIT_OK
@@ -198,22 +218,8 @@ def _cmd_listen(args: argparse.Namespace, gate: Gate, data_dir: Path, db: Path |
     return worst
 
 
-def _inspection_json(found: Inspection | Reason) -> dict[str, Any]:
-    if isinstance(found, Reason):
-        return {"kind": "image", "reason": found.value, "verifies": False}
-    return {
-        "kind": found.kind.value,
-        "reason": found.reason.value if found.reason else None,
-        "verifies": found.reason is None,
-        "revoked": found.revoked,
-        "detail": found.detail,
-        "ticket": found.ticket.to_json() if found.ticket else None,
-        "pass": found.pass_seen.to_json() if found.pass_seen else None,
-    }
-
-
 def _cmd_inspect(args: argparse.Namespace, gate: Gate) -> int:
-    body = _inspection_json(inspect_item(gate, args.item, get_decoder(args.decoder)))
+    body = inspection_json(inspect_item(gate, args.item, get_decoder(args.decoder)))
     if args.json:
         print(json.dumps(body, ensure_ascii=False))
     else:
@@ -235,7 +241,7 @@ def _cmd_status(args: argparse.Namespace, gate: Gate, data_dir: Path) -> int:
         return EXIT_OK
     for key, value in status.items():
         if key in ("last_sync_error", "journal_stopped"):
-            shown = _problem(value)
+            shown = describe_sync_problem(value)
         elif isinstance(value, dict):
             shown = ", ".join(f"{k} {_seconds(v)}" for k, v in value.items())
         else:
@@ -244,46 +250,18 @@ def _cmd_status(args: argparse.Namespace, gate: Gate, data_dir: Path) -> int:
     return EXIT_OK
 
 
-def _problem(value: dict[str, Any] | None) -> str:
-    if value is None:
-        return "none"
-    code = value.get("code")
-    server = value.get("server_code")
-    codes = f"{code} (server: {server})" if server and code != server else str(code or server)
-    return f"{codes} at {value.get('at')}: {value.get('detail')}"
-
-
 def _seconds(value: float | None) -> str:
     if value is None:
         return "never"
     return f"{value / 3600:.1f} h" if abs(value) >= 3600 else f"{value:.0f} s"
 
 
-def _report(report: SyncReport) -> str:
-    j = report.journal
-    offset = "unknown" if report.clock_offset_seconds is None else f"{report.clock_offset_seconds:+.2f} s"
-    return (
-        f"synced: keys {report.keys} · revocations +{report.revocations} · passes +{report.passes}"
-        f" · events +{report.events} · journal stored {j['stored']}, duplicate {j['duplicate']},"
-        f" refused {j['refused']} · clock offset {offset}"
-    )
-
-
-def _lost(report: SyncReport) -> None:
-    for first, last in report.lost:
-        span = f"event {first}" if first == last else f"events {first} to {last}"
-        _err(
-            f"warning: journal {span} not in this gate's store: the server accepted them as lost"
-            " and keeps the gap for the auditors"
-        )
-
-
-def _cmd_init(args: argparse.Namespace, data_dir: Path, db: Path | None) -> int:
+def _cmd_init(args: argparse.Namespace, ctx: _Context) -> int:
     if not gate_id_names_station(args.gate, args.station):
         _err(f"warning: gate id {args.gate!r} does not start with {args.station}-; {_UNIQUE_IDS}")
     bundle = init_gate(
-        data_dir,
-        db,
+        ctx.data_dir,
+        ctx.db,
         args.bundle.read_text(encoding="utf-8"),
         args.station,
         args.gate,
@@ -298,72 +276,80 @@ def _cmd_init(args: argparse.Namespace, data_dir: Path, db: Path | None) -> int:
     return EXIT_OK
 
 
-def _cmd_enroll(args: argparse.Namespace, data_dir: Path, db: Path | None) -> int:
+def _cmd_enroll(args: argparse.Namespace, ctx: _Context) -> int:
     """Enrol, then sync at once (keyset, lists, other gates' uses), so the gate is ready to scan."""
     try:
-        config = enroll_gate(data_dir, db, args.server, args.code, trust_fingerprint=args.trust_fingerprint)
+        config = enroll_gate(
+            ctx.data_dir,
+            ctx.db,
+            args.server,
+            args.code,
+            trust_fingerprint=args.trust_fingerprint,
+            connect=ctx.connect,
+        )
     except SyncError as exc:
         _err(f"enrolment failed: {exc}")
         return EXIT_SYNC_FAILED
     print(f"enrolled as gate {config.gate_id} at {config.station}")
-    return _with_gate(_cmd_sync, args, data_dir, db)
+    return _with_gate(_cmd_sync, args, ctx)
 
 
-def _cmd_sync(args: argparse.Namespace, gate: Gate, data_dir: Path, _db: Path | None) -> int:
+def _cmd_sync(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
     try:
-        report = sync_gate(data_dir, gate, retry_journal=getattr(args, "retry_journal", False))
+        report = sync_gate(
+            ctx.data_dir, gate, retry_journal=getattr(args, "retry_journal", False), connect=ctx.connect
+        )
     except SyncError as exc:
         _err(f"sync failed: {exc}")
         return EXIT_SYNC_FAILED
-    print(_report(report))
-    _lost(report)
+    print(describe_sync(report))
+    for warning in lost_warnings(report):
+        _err(warning)
     return EXIT_OK
 
 
 def _with_gate(
-    command: Callable[[argparse.Namespace, Gate, Path, Path | None], int],
-    args: argparse.Namespace,
-    data_dir: Path,
-    db: Path | None,
+    command: Callable[[argparse.Namespace, Gate, _Context], int], args: argparse.Namespace, ctx: _Context
 ) -> int:
-    gate = open_gate(data_dir, db)
+    gate = open_gate(ctx.data_dir, ctx.db)
     try:
-        return command(args, gate, data_dir, db)
+        return command(args, gate, ctx)
     finally:
         gate.conn.close()
 
 
 # The commands that work on a provisioned gate's store, and the two that make one.
-_GATE_COMMANDS: dict[str, Callable[[argparse.Namespace, Gate, Path, Path | None], int]] = {
+_GATE_COMMANDS: dict[str, Callable[[argparse.Namespace, Gate, _Context], int]] = {
     "sync": _cmd_sync,
-    "scan": lambda args, gate, _dir, _db: _cmd_scan(args, gate),
+    "scan": lambda args, gate, _ctx: _cmd_scan(args, gate),
     "listen": _cmd_listen,
-    "inspect": lambda args, gate, _dir, _db: _cmd_inspect(args, gate),
-    "status": lambda args, gate, data_dir, _db: _cmd_status(args, gate, data_dir),
+    "inspect": lambda args, gate, _ctx: _cmd_inspect(args, gate),
+    "status": lambda args, gate, ctx: _cmd_status(args, gate, ctx.data_dir),
 }
-_SETUP_COMMANDS: dict[str, Callable[[argparse.Namespace, Path, Path | None], int]] = {
+_SETUP_COMMANDS: dict[str, Callable[[argparse.Namespace, _Context], int]] = {
     "init": _cmd_init,
     "enroll": _cmd_enroll,
 }
 
 
-def _run(args: argparse.Namespace) -> int:
-    data_dir, db = _paths(args)
+def _run(args: argparse.Namespace, connect: Connect) -> int:
+    ctx = _Context(*_paths(args), connect)
     if args.command in _SETUP_COMMANDS:
-        return _SETUP_COMMANDS[args.command](args, data_dir, db)
-    return _with_gate(_GATE_COMMANDS[args.command], args, data_dir, db)
+        return _SETUP_COMMANDS[args.command](args, ctx)
+    return _with_gate(_GATE_COMMANDS[args.command], args, ctx)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one gate command; returns the exit status (see the EXIT_* constants)."""
+def main(argv: Sequence[str] | None = None, *, connect: Connect = http_client) -> int:
+    """Run one gate command; returns the exit status (see the EXIT_* constants). `connect` opens the
+    connection to the issuing service (for enroll, sync and listen's background sync)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help (0) and on bad usage (2)
         return int(exc.code or 0)
     try:
-        return _run(args)
+        return _run(args, connect)
     except StoreUnusable as exc:
-        _err(f"error: the gate database cannot be used: {exc}. Nothing was changed. {_DAMAGED_HELP}")
+        _err(f"error: {describe_unusable_store(exc)}")
         return EXIT_STORE_FAILED
     except (GateNotProvisioned, ProvisionError, BundleError, StoreError, FareRulesError, OSError) as exc:
         _err(f"error: {exc}")
@@ -371,37 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.Error as exc:
         # Every write is one transaction, rolled back here: the scan in hand was NOT recorded, so the barrier
         # must stay shut; scans recorded before are intact and sync resumes once the store is writable.
-        _err(f"error: {_store_failure(exc, _paths(args)[0])}: {exc}; nothing was recorded")
+        _err(f"error: {describe_store_failure(exc, _paths(args)[0])}: {exc}; nothing was recorded")
         return EXIT_STORE_FAILED
-
-
-_DAMAGED_HELP = (
-    "Keep the file and its -wal and -shm files as they are (they may hold scans not yet uploaded):"
-    " restore it from a backup, or move the files aside and provision the gate again"
-    " (docs/gate.md, 'A damaged store')"
-)
-
-
-_LOW_SPACE = 64 * 1024
-
-
-def _store_failure(exc: sqlite3.Error, data_dir: Path) -> str:
-    """What is wrong with the store, in the words staff act on: cannot be written (read-only, disk full),
-    damaged, or SQLite's own error name."""
-    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    if is_damaged(exc):
-        return f"the gate database is damaged ({name}). {_DAMAGED_HELP}"
-    if code == sqlite3.SQLITE_READONLY:
-        return f"the gate database cannot be written (read-only, {name})"
-    # A full disk often surfaces as an I/O error (growing the WAL index fails), not as SQLITE_FULL.
-    try:
-        low = shutil.disk_usage(data_dir).free < _LOW_SPACE
-    except OSError:
-        low = False
-    if code == sqlite3.SQLITE_FULL or low:
-        return f"the gate database cannot be written (disk full, {name})"
-    return f"the gate database failed ({name})"
 
 
 if __name__ == "__main__":

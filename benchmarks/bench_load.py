@@ -75,10 +75,10 @@ from ticketing.db import make_engine
 from ticketing.services.idempotency import record_key
 from ticketing.services.order_books import order_books
 from ticketing.settings import DEV_SECRETS_FILE
-from validator.commands import enroll_gate, sync_gate
 from validator.core import Verdict
 from validator.device import load_or_create_device_key, load_token
 from validator.gate import Gate
+from validator.operations import enroll_gate, sync_gate
 from validator.records import journal_backlog
 from validator.station import open_gate
 from validator.store import transaction

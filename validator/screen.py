@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from fare_rules.cccd import mask_numbers
 from fare_rules.model import Flag
 from fare_rules.reasons import Message
-from validator.core import PassSeen, ScanOutcome, TicketSeen
+from validator.core import InputKind, PassSeen, ScanOutcome, TicketSeen, classify, normalise
 
-__all__ = ["clock_warning", "describe_offset", "format_vnd", "render_outcome"]
+__all__ = ["clock_warning", "describe_offset", "format_vnd", "item_label", "render_outcome"]
 
 _GREEN = "\033[1;97;42m"
 _RED = "\033[1;97;41m"
@@ -73,6 +74,17 @@ def _describe(outcome: ScanOutcome) -> list[str]:
         if who:
             lines.append(f"  Đối chiếu thẻ / Compare with the card: {who}")
     return lines
+
+
+def item_label(item: str) -> str:
+    """How a scanned ITEM is named next to its verdict: never the text in full, since a CCCD QR holds the
+    number, name and address. Numbers are masked before the text is cut, so a cut never leaves part of a
+    number standing."""
+    text = normalise(item)
+    if classify(text) is InputKind.CCCD:
+        return "CCCD QR"
+    text = mask_numbers(text)
+    return text if len(text) <= 24 else text[:12] + "…"
 
 
 def render_outcome(outcome: ScanOutcome, colour: bool, label: str | None = None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ __all__ = [
     "STORE_MODE",
     "StoreError",
     "StoreUnusable",
+    "describe_store_failure",
+    "describe_unusable_store",
     "from_micros",
     "is_damaged",
     "open_store",
@@ -34,6 +37,12 @@ BUSY_TIMEOUT_MS = 10_000
 STORE_MODE = 0o600
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _SIDE_FILES = ("-wal", "-shm")
+_LOW_SPACE = 64 * 1024
+_DAMAGED_HELP = (
+    "Keep the file and its -wal and -shm files as they are (they may hold scans not yet uploaded):"
+    " restore it from a backup, or move the files aside and provision the gate again"
+    " (docs/gate.md, 'A damaged store')"
+)
 _log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -141,6 +150,30 @@ def is_damaged(exc: sqlite3.Error) -> bool:
     """Whether SQLite refused the file itself (corrupt, not a database), not a write or a lock."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def describe_unusable_store(exc: StoreUnusable) -> str:
+    """A store refused as it is, in the words staff act on: what is wrong, that nothing changed, what next."""
+    return f"the gate database cannot be used: {exc}. Nothing was changed. {_DAMAGED_HELP}"
+
+
+def describe_store_failure(exc: sqlite3.Error, data_dir: Path) -> str:
+    """What is wrong with the store, in the words staff act on: cannot be written (read-only, disk full),
+    damaged, or SQLite's own error name. `data_dir` is the folder whose free space tells a full disk."""
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if is_damaged(exc):
+        return f"the gate database is damaged ({name}). {_DAMAGED_HELP}"
+    if code == sqlite3.SQLITE_READONLY:
+        return f"the gate database cannot be written (read-only, {name})"
+    # A full disk often surfaces as an I/O error (growing the WAL index fails), not as SQLITE_FULL.
+    try:
+        low = shutil.disk_usage(data_dir).free < _LOW_SPACE
+    except OSError:
+        low = False
+    if code == sqlite3.SQLITE_FULL or low:
+        return f"the gate database cannot be written (disk full, {name})"
+    return f"the gate database failed ({name})"
 
 
 def _check_existing(path: Path) -> None:

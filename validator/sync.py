@@ -33,9 +33,12 @@ __all__ = [
     "SyncClient",
     "SyncError",
     "SyncReport",
+    "describe_sync",
+    "describe_sync_problem",
     "enroll",
     "journal_stopped",
     "last_sync_error",
+    "lost_warnings",
 ]
 
 JOURNAL_BATCH = 500
@@ -498,3 +501,37 @@ def last_sync_error(conn: sqlite3.Connection, gate_id: str) -> dict[str, Any] | 
 def journal_stopped(conn: sqlite3.Connection, gate_id: str) -> dict[str, Any] | None:
     """Why this gate stopped uploading its journal, `{"at", "code", "detail", "seq"}`, or None."""
     return _state_json(conn, "journal_stopped", gate_id)
+
+
+def describe_sync_problem(value: dict[str, Any] | None) -> str:
+    """A `last_sync_error` or `journal_stopped` record in one line: its code, the server's when it differs,
+    when, and the detail; "none" for no problem."""
+    if value is None:
+        return "none"
+    code = value.get("code")
+    server = value.get("server_code")
+    codes = f"{code} (server: {server})" if server and code != server else str(code or server)
+    return f"{codes} at {value.get('at')}: {value.get('detail')}"
+
+
+def describe_sync(report: SyncReport) -> str:
+    """One line on what a sync moved, the journal's answers and the clock offset it measured."""
+    j = report.journal
+    offset = "unknown" if report.clock_offset_seconds is None else f"{report.clock_offset_seconds:+.2f} s"
+    return (
+        f"synced: keys {report.keys} · revocations +{report.revocations} · passes +{report.passes}"
+        f" · events +{report.events} · journal stored {j['stored']}, duplicate {j['duplicate']},"
+        f" refused {j['refused']} · clock offset {offset}"
+    )
+
+
+def lost_warnings(report: SyncReport) -> list[str]:
+    """One warning per run of journal events the server accepted as lost (this store no longer had them)."""
+    warnings = []
+    for first, last in report.lost:
+        span = f"event {first}" if first == last else f"events {first} to {last}"
+        warnings.append(
+            f"warning: journal {span} not in this gate's store: the server accepted them as lost"
+            " and keeps the gap for the auditors"
+        )
+    return warnings

@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import scanner_cli
 from scanner_cli import EXIT_DENIED, EXIT_OK, EXIT_SYNC_FAILED, EXIT_USAGE, main
-from validator import commands
 from validator.bundle import key_fingerprint
 from validator.testing import CCCD_NUMBER, FakeServer, TestIssuer, cccd_qr
 
@@ -193,7 +192,7 @@ def test_a_tampered_bundle_is_refused(tmp_path: Path, issuer: TestIssuer) -> Non
 
 
 def test_enroll_sync_scan_offline_then_sync_delivers_the_journal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = FakeServer()
     server.add_code("ONE-TIME", "G3", "L1-01")
@@ -204,15 +203,15 @@ def test_enroll_sync_scan_offline_then_sync_delivers_the_journal(
             return httpx.Client(transport=httpx.MockTransport(_down), base_url=url)
         return server.client(token)
 
-    monkeypatch.setattr(commands, "http_client", fake_client)
     base = ["--data-dir", str(tmp_path / "g3")]
+    enroll = [*base, "enroll", "--server", "http://server.test", "--code", "ONE-TIME"]
 
-    assert main([*base, "enroll", "--server", "http://server.test", "--code", "ONE-TIME"]) == EXIT_OK
+    assert main(enroll, connect=fake_client) == EXIT_OK
     online["up"] = False  # the network cable is pulled
     assert main([*base, "scan", "--direction", "entry", _recent(server.issuer)]) == EXIT_OK
-    assert main([*base, "sync"]) == EXIT_SYNC_FAILED
+    assert main([*base, "sync"], connect=fake_client) == EXIT_SYNC_FAILED
     online["up"] = True
-    assert main([*base, "sync"]) == EXIT_OK
+    assert main([*base, "sync"], connect=fake_client) == EXIT_OK
 
     assert "journal stored 1" in capsys.readouterr().out
     assert [e.event["verdict"] for e in server.journal.values()] == ["accept"]
@@ -283,23 +282,27 @@ def test_exit_code_constants_match_the_contract() -> None:
 
 
 class _Network:
-    """The fake service behind commands.http_client, with a cable that can be pulled."""
+    """The fake service the gate connects to, with a cable that can be pulled."""
 
-    def __init__(self, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, server: FakeServer) -> None:
         self.server = server
         self.up = True
-        monkeypatch.setattr(commands, "http_client", self.client)
 
     def client(self, url: str, token: str | None = None) -> httpx.Client:
         if not self.up:
             return httpx.Client(transport=httpx.MockTransport(_down), base_url=url)
         return self.server.client(token)
 
+    def main(self, argv: list[str]) -> int:
+        """The CLI, connected to this network."""
+        return main(argv, connect=self.client)
 
-def _enrolled_gate(tmp_path: Path, server: FakeServer, *extra: str) -> list[str]:
-    server.add_code("ONE-TIME", "L1-01-G7", "L1-01")
+
+def _enrolled_gate(tmp_path: Path, network: _Network, *extra: str) -> list[str]:
+    network.server.add_code("ONE-TIME", "L1-01-G7", "L1-01")
     base = ["--data-dir", str(tmp_path / "g7")]
-    assert main([*base, "enroll", "--server", "http://server.test", "--code", "ONE-TIME", *extra]) == EXIT_OK
+    enroll = [*base, "enroll", "--server", "http://server.test", "--code", "ONE-TIME", *extra]
+    assert network.main(enroll) == EXIT_OK
     return base
 
 
@@ -311,23 +314,23 @@ def _status(base: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, An
 
 
 def test_a_refused_journal_shows_the_servers_code_in_sync_and_in_status(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = FakeServer()
-    _Network(server, monkeypatch)
-    base = _enrolled_gate(tmp_path, server)
-    main([*base, "scan", "--direction", "entry", "junk 1"])
-    assert main([*base, "sync"]) == EXIT_OK
+    network = _Network(server)
+    base = _enrolled_gate(tmp_path, network)
+    network.main([*base, "scan", "--direction", "entry", "junk 1"])
+    assert network.main([*base, "sync"]) == EXIT_OK
     good = server.journal[("L1-01-G7", 1)]
     server.journal[("L1-01-G7", 1)] = dataclasses.replace(good, hash="ab" * 32)
-    main([*base, "scan", "--direction", "entry", "junk 2"])
+    network.main([*base, "scan", "--direction", "entry", "junk 2"])
     capsys.readouterr()
 
-    refused = main([*base, "sync"])
+    refused = network.main([*base, "sync"])
     err = capsys.readouterr().err
     status = _status(base, capsys)
     server.journal[("L1-01-G7", 1)] = good
-    retried = main([*base, "sync", "--retry-journal"])
+    retried = network.main([*base, "sync", "--retry-journal"])
     after = _status(base, capsys)
 
     assert refused == EXIT_SYNC_FAILED
@@ -383,19 +386,19 @@ def test_init_refuses_a_bundle_whose_signer_does_not_have_the_trusted_fingerprin
 
 
 def test_enroll_with_a_trusted_fingerprint_accepts_only_a_keyset_signed_by_that_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = FakeServer()
-    _Network(server, monkeypatch)
+    network = _Network(server)
     server.add_code("ONE-TIME", "L1-01-G8", "L1-01")
     base = ["--data-dir", str(tmp_path / "g8")]
     pin = key_fingerprint(server.issuer.keyset()[server.issuer.kid])
     enroll = [*base, "enroll", "--server", "http://x", "--code", "ONE-TIME", "--trust-fingerprint"]
 
-    mispinned = main([*enroll, "0" * 16])
+    mispinned = network.main([*enroll, "0" * 16])
     refusal = capsys.readouterr().err
-    not_enrolled = main([*base, "status", "--json"])
-    pinned = main([*enroll, pin])  # the same one-time code: the mistyped pin did not spend it
+    not_enrolled = network.main([*base, "status", "--json"])
+    pinned = network.main([*enroll, pin])  # the same one-time code: the mistyped pin did not spend it
 
     assert mispinned == EXIT_SYNC_FAILED
     assert "untrusted" in refusal
@@ -405,12 +408,12 @@ def test_enroll_with_a_trusted_fingerprint_accepts_only_a_keyset_signed_by_that_
 
 
 def test_a_gate_whose_only_issuer_key_was_revoked_recovers_with_a_fresh_bundle_and_its_fingerprint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = FakeServer()
-    _Network(server, monkeypatch)
-    base = _enrolled_gate(tmp_path, server)
-    main([*base, "scan", "--direction", "entry", "junk"])
+    network = _Network(server)
+    base = _enrolled_gate(tmp_path, network)
+    network.main([*base, "scan", "--direction", "entry", "junk"])
     old = server.issuer.keyset()[server.issuer.kid]
     server.issuer.revoked_keys.append(dataclasses.replace(old, revoked=True))
     server.issuer.key = Ed25519PrivateKey.generate()
@@ -418,11 +421,11 @@ def test_a_gate_whose_only_issuer_key_was_revoked_recovers_with_a_fresh_bundle_a
     init = [*base, "init", "--station", "L1-01", "--gate", "L1-01-G7", "--bundle", str(fresh)]
     new_pin = key_fingerprint(server.issuer.keyset()[server.issuer.kid])
 
-    stuck = main([*base, "sync"])
+    stuck = network.main([*base, "sync"])
     stuck_status = _status(base, capsys)
-    unpinned = main(init)
-    pinned = main([*init, "--trust-fingerprint", new_pin])
-    synced = main([*base, "sync"])
+    unpinned = network.main(init)
+    pinned = network.main([*init, "--trust-fingerprint", new_pin])
+    synced = network.main([*base, "sync"])
     status = _status(base, capsys)
 
     assert stuck == EXIT_SYNC_FAILED
@@ -454,8 +457,8 @@ def test_listen_keeps_scanning_while_its_background_sync_fails_and_the_journal_a
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = FakeServer()
-    network = _Network(server, monkeypatch)
-    base = _enrolled_gate(tmp_path, server)
+    network = _Network(server)
+    base = _enrolled_gate(tmp_path, network)
     hung, release, arrived = threading.Event(), threading.Event(), threading.Event()
 
     def cut(request: httpx.Request) -> httpx.Response:
@@ -483,12 +486,13 @@ def test_listen_keeps_scanning_while_its_background_sync_fails_and_the_journal_a
         assert arrived.wait(30), "the journal never arrived"
 
     network.up = False
-    monkeypatch.setattr(commands, "http_client", client)
     staff = _Staff([_recent(server.issuer), _recent(server.issuer)], {1: sync_stuck, 2: cable_back})
     monkeypatch.setattr(sys, "stdin", staff)
     capsys.readouterr()
 
-    status = main([*base, "listen", "--direction", "entry", "--json", "--sync-interval", "0.01"])
+    status = main(
+        [*base, "listen", "--direction", "entry", "--json", "--sync-interval", "0.01"], connect=client
+    )
 
     captured = capsys.readouterr()
     assert status == EXIT_OK

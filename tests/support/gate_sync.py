@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,11 +16,11 @@ from fare_rules.model import Direction
 from support.issuing import Api, bearer
 from ticketing.db import make_engine
 from ticketing.models import ScanEvent
-from validator import commands
 from validator.core import ScanOutcome
 from validator.device import load_or_create_device_key, load_token
 from validator.gate import Gate
 from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
+from validator.operations import enroll_gate
 from validator.station import open_gate
 from validator.sync import SyncClient, SyncReport
 
@@ -68,8 +67,8 @@ def enrolled_gate(api: Api, tmp_path: Path, station: str = "L1-01", gate_id: str
     assert created.status_code == 201, created.text
     folder = tmp_path / f"gate-{gate_id}"
     # The gate's own enrolment, with the service's TestClient in place of the network.
-    with mock.patch.object(commands, "http_client", lambda _url, token=None: gate_client(api, token)):
-        commands.enroll_gate(folder, None, "http://testserver", created.json()["code"])
+    code = created.json()["code"]
+    enroll_gate(folder, None, "http://testserver", code, connect=lambda _url, token: gate_client(api, token))
     return EnrolledGate(api, open_gate(folder), load_token(folder) or "", load_or_create_device_key(folder))
 
 

@@ -96,6 +96,24 @@ def test_nothing_on_the_gates_runtime_path_imports_the_test_support_module(path:
     )
 
 
+def test_scanner_cli_imports_only_the_validator_package_and_the_standard_library() -> None:
+    foreign: list[str] = []
+    names: set[str] = set()
+    for node in ast.walk(ast.parse((ROOT / "scanner_cli.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            foreign += [a.name for a in node.names if a.name.split(".")[0] not in sys.stdlib_module_names]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            if module == "validator":
+                names.update(a.name for a in node.names)
+            elif module.split(".")[0] not in sys.stdlib_module_names:
+                foreign.append(module)
+    unlisted = names - set(importlib.import_module("validator").__all__)
+
+    assert not foreign, f"scanner_cli.py imports {sorted(foreign)}: it uses only `from validator import ...`"
+    assert not unlisted, f"scanner_cli.py imports {sorted(unlisted)} from validator, not in its __all__"
+
+
 def _modules() -> list[str]:
     names = []
     for package in PACKAGES:

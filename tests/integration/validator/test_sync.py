@@ -15,9 +15,9 @@ from fare_rules.model import Direction, Flag
 from fare_rules.reasons import Reason
 from validator import records
 from validator.bundle import key_fingerprint
-from validator.commands import BackgroundSync
 from validator.device import load_or_create_device_key, public_key_text
 from validator.gate import Gate
+from validator.operations import BackgroundSync
 from validator.records import GateConfig
 from validator.station import GateNotProvisioned, open_gate, provision
 from validator.store import open_store, transaction

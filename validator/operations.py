@@ -1,4 +1,9 @@
-"""The operations behind scanner_cli.py, so the CLI stays a thin argument-and-output shell."""
+"""What a gate does, one call each: provision from a bundle, enrol, sync, scan an item, inspect it, report its
+status, and sync in the background while `listen` scans.
+
+Whatever reaches the issuing service takes a `connect` (server URL, token → an open httpx client); the default
+is the real HTTP client, and a test passes its fake service in its place.
+"""
 
 from __future__ import annotations
 
@@ -31,16 +36,26 @@ from validator.screen import clock_warning, describe_offset
 from validator.signing import SignatureError, verify_response
 from validator.station import ProvisionError, db_path, load_rules, open_gate, provision, provision_from_bundle
 from validator.store import open_store, transaction
-from validator.sync import SyncClient, SyncError, SyncReport, enroll, journal_stopped, last_sync_error
+from validator.sync import (
+    Enrolment,
+    SyncClient,
+    SyncError,
+    SyncReport,
+    enroll,
+    journal_stopped,
+    last_sync_error,
+)
 from validator.wire import parse_iso
 
 __all__ = [
     "BackgroundSync",
+    "Connect",
     "enroll_gate",
     "gate_status",
     "http_client",
     "init_gate",
     "inspect_item",
+    "inspection_json",
     "listen_line",
     "read_item",
     "scan_item",
@@ -49,9 +64,12 @@ __all__ = [
 
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 
+# How a gate reaches the issuing service: (server URL, the gate's token or None) → an open client.
+Connect = Callable[[str, str | None], httpx.Client]
+
 
 def http_client(server_url: str, token: str | None = None) -> httpx.Client:
-    """The HTTP client for the issuing service (tests replace this function to plug in a fake server)."""
+    """The HTTP client for the issuing service, with the gate's Bearer token when it has one."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=server_url, headers=headers, timeout=HTTP_TIMEOUT)
 
@@ -121,9 +139,15 @@ def _check_pin(http: httpx.Client, pin: str) -> None:
 
 
 def enroll_gate(
-    data_dir: Path, db: Path | None, server_url: str, code: str, *, trust_fingerprint: str | None = None
+    data_dir: Path,
+    db: Path | None,
+    server_url: str,
+    code: str,
+    *,
+    trust_fingerprint: str | None = None,
+    connect: Connect = http_client,
 ) -> GateConfig:
-    """Enrol online: device key, one-time code, token saved 0600, gate registered in the store.
+    """Enrol online over `connect`: device key, one-time code, token saved 0600, gate registered in the store.
 
     With `trust_fingerprint`, the first keyset is accepted only if signed by the key with that fingerprint
     (the pin is kept, also for a gate whose trusted keys all get revoked later); without it, the first
@@ -131,7 +155,7 @@ def enroll_gate(
     """
     pin = normalise_fingerprint(trust_fingerprint) if trust_fingerprint is not None else None
     key = load_or_create_device_key(data_dir)
-    with http_client(server_url) as http:
+    with connect(server_url, None) as http:
         if pin is not None:
             _check_pin(http, pin)  # before the one-time code is spent: a typo must not use it up
         enrolment = enroll(http, code, public_key_text(key))
@@ -146,7 +170,13 @@ def enroll_gate(
         str((data_dir / DEVICE_KEY_FILE).resolve()),
         server_url,
     )
-    conn = open_store(db_path(data_dir, db))
+    _register(db_path(data_dir, db), config, enrolment, pin)
+    return config
+
+
+def _register(path: Path, config: GateConfig, enrolment: Enrolment, pin: str | None) -> None:
+    """The enrolled gate in its store, with the pinned fingerprint if it has one; its keyset comes by sync."""
+    conn = open_store(path)
     try:
         with transaction(conn):
             provision(
@@ -161,17 +191,18 @@ def enroll_gate(
                 records.set_state(conn, "trusted_fingerprint", pin)
     finally:
         conn.close()
-    return config
 
 
-def sync_gate(data_dir: Path, gate: Gate, *, retry_journal: bool = False) -> SyncReport:
-    """One full sync of an enrolled gate; SyncError if it is offline-only or the sync fails.
+def sync_gate(
+    data_dir: Path, gate: Gate, *, retry_journal: bool = False, connect: Connect = http_client
+) -> SyncReport:
+    """One full sync of an enrolled gate over `connect`; SyncError if it is offline-only or the sync fails.
     `retry_journal` resumes uploads that stopped after the server refused a batch for good."""
     token = load_token(data_dir)
     if not gate.config.server_url or not token:
         raise SyncError("not_enrolled", "this gate was provisioned offline: run `enroll` to sync online")
     key = load_or_create_device_key(data_dir)
-    with http_client(gate.config.server_url, token) as http:
+    with connect(gate.config.server_url, token) as http:
         client = SyncClient(http, gate.conn, gate.config.gate_id, key, policy=gate.policy)
         return client.sync(retry_journal=retry_journal)
 
@@ -215,6 +246,22 @@ def inspect_item(gate: Gate, item: str, decoder: QrDecoder) -> Inspection | Reas
     if isinstance(payload, Reason):
         return payload
     return gate.inspect(payload, datetime.now(UTC))
+
+
+def inspection_json(found: Inspection | Reason) -> dict[str, Any]:
+    """What `inspect_item` found, as `inspect --json` prints it. `verifies`: the code is genuine and not
+    refused; a Reason (an image that yields no single code) never verifies."""
+    if isinstance(found, Reason):
+        return {"kind": "image", "reason": found.value, "verifies": False}
+    return {
+        "kind": found.kind.value,
+        "reason": found.reason.value if found.reason else None,
+        "verifies": found.reason is None,
+        "revoked": found.revoked,
+        "detail": found.detail,
+        "ticket": found.ticket.to_json() if found.ticket else None,
+        "pass": found.pass_seen.to_json() if found.pass_seen else None,
+    }
 
 
 def _age(now: datetime, text: str | None) -> float | None:
@@ -264,12 +311,19 @@ class BackgroundSync:
     """
 
     def __init__(
-        self, data_dir: Path, db: Path | None, interval: float, on_error: Callable[[Exception], None]
+        self,
+        data_dir: Path,
+        db: Path | None,
+        interval: float,
+        on_error: Callable[[Exception], None],
+        *,
+        connect: Connect = http_client,
     ) -> None:
         self.data_dir = data_dir
         self.db = db
         self.interval = interval
         self.on_error = on_error
+        self.connect = connect
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gate-sync", daemon=True)
 
@@ -288,7 +342,7 @@ class BackgroundSync:
                     # Opened inside the loop: a store that cannot be opened now is an error to report and
                     # retry, not a silent end of syncing.
                     gate = gate or open_gate(self.data_dir, self.db)
-                    sync_gate(self.data_dir, gate)
+                    sync_gate(self.data_dir, gate, connect=self.connect)
                 except Exception as exc:
                     self.on_error(exc)
                 self._stop.wait(self.interval)
