@@ -20,8 +20,8 @@ from support.issuing import Api
 from fare_rules.reasons import Reason
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine
-from ticketing.models import Revocation, Ticket, TicketStatus
 from ticketing.ingest.rules import DoubleUseRule, StoredUse, entered_twice
+from ticketing.models import Revocation, Ticket, TicketStatus
 
 
 def _day_ticket(api: Api) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from support.issuing import Api, bearer, single
 from fare_rules.reasons import Reason
 from ticketing.db import make_engine
 from ticketing.models import JournalGap
+from validator import gate_status
 from validator import records as gate_records
 from validator.codec import load_keyset
-from validator.commands import gate_status
 from validator.journal import ChainedEvent, build_batch, chain_hash, chain_next
 from validator.signing import verify_response
 from validator.store import transaction

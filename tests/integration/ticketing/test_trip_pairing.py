@@ -20,11 +20,11 @@ from support.issuing import HOLDER, NOW, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
 from ticketing.db import make_engine
-from ticketing.models import Revocation, Ticket, TicketStatus, Trip, table_of
 from ticketing.ingest import pairing
 from ticketing.ingest.adapter import adapter_for
 from ticketing.ingest.rules import TripDraft, pair, use_of
 from ticketing.ingest.sqlite import TRIP_COLUMNS
+from ticketing.models import Revocation, Ticket, TicketStatus, Trip, table_of
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 OPEN_ENTRY = timedelta(minutes=240)
@@ -249,7 +249,8 @@ def _by_the_adapter(engine: sa.Engine, batches: list[list[dict[str, Any]]]) -> t
         connection.execute(sa.delete(_TRIPS))
         adapter = adapter_for(connection)
         candidates = [
-            adapter.record_uses(connection, batch, [_fare(u) for u in batch], {}, OPEN_ENTRY) for batch in batches
+            adapter.record_uses(connection, batch, [_fare(u) for u in batch], {}, OPEN_ENTRY)
+            for batch in batches
         ]
         rows = [tuple(r) for r in connection.execute(sa.select(*(_TRIPS.c[c] for c in _COLUMNS)))]
         session.rollback()
