@@ -19,11 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
-from ticketing.catalog import Catalog, load_catalog
-from ticketing.db import make_engine, utcnow
-from ticketing.partitions import extend_ahead, is_partitioned
-from ticketing.services import audit
-from ticketing.services.audit_query import (
+from ticketing.audit.query import (
     ANOMALY_KINDS,
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -31,12 +27,16 @@ from ticketing.services.audit_query import (
     Query,
     parse_query,
 )
+from ticketing.catalog import Catalog, load_catalog
+from ticketing.db import make_engine, utcnow
+from ticketing.partitions import extend_ahead, is_partitioned
+from ticketing.services import audit
 from ticketing.settings import Settings
 
 __all__ = ["add_parser", "run"]
 
 # What each filter means. A subcommand offers exactly the filters its endpoint accepts (the *_FILTERS of
-# audit_query), so an option that --help lists is never refused as unknown_filter.
+# ticketing.audit.query), so an option that --help lists is never refused as unknown_filter.
 _HELP: dict[str, str] = {
     "from": "start of the range, inclusive: an ISO 8601 time or date (no offset: Ho Chi Minh City time)",
     "to": "end of the range, exclusive: a time or date as for --from",

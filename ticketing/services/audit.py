@@ -25,8 +25,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from fare_rules.cccd import holder_hash
-from ticketing.models import Gate, Pass, ScanEvent, Ticket, Trip, table_of
-from ticketing.services.audit_query import (
+from ticketing.audit.csv_writer import csv_line
+from ticketing.audit.query import (
     ANOMALY_FILTERS,
     REPORT_FILTERS,
     SCAN_FILTERS,
@@ -37,8 +37,8 @@ from ticketing.services.audit_query import (
     iso,
     parse_query,
 )
+from ticketing.models import Gate, Pass, ScanEvent, Ticket, Trip, table_of
 from ticketing.services.audit_reports import ANOMALY_COLUMNS, anomalies, anomaly_rows, report, rows_csv
-from ticketing.services.csv_cells import csv_line
 
 __all__ = [
     "ANOMALY_COLUMNS",

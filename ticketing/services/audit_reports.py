@@ -17,14 +17,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from fare_rules.errors import FareRulesError
+from ticketing.audit.csv_writer import csv_line
+from ticketing.audit.query import ANOMALY_KINDS, Query, iso
 from ticketing.catalog import Catalog
 from ticketing.db import UTCDateTime
 from ticketing.errors import InvalidRequest
 from ticketing.ingest import scan_counts
 from ticketing.ingest.rules import DoubleUseRule, StoredUse, entered_twice
 from ticketing.models import Gate, JournalGap, Revocation, ScanEvent, Ticket, Trip, table_of
-from ticketing.services.audit_query import ANOMALY_KINDS, Query, iso
-from ticketing.services.csv_cells import csv_line
 
 __all__ = ["ANOMALY_COLUMNS", "anomalies", "anomaly_rows", "report", "rows_csv"]
 

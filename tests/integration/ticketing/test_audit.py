@@ -15,9 +15,9 @@ from support.gate_sync import enrolled_gate, post_batch
 from support.issuing import HOLDER, Api, bearer, monthly, single
 
 from fare_rules.cccd import holder_hash
+from ticketing.audit.query import iso
 from ticketing.db import make_engine
 from ticketing.models import Trip
-from ticketing.services.audit_query import iso
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 

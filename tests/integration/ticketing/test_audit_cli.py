@@ -12,14 +12,14 @@ from support.audit import at, auditor_token, get, journal, pass_use, ticket_use
 from support.issuing import HOLDER, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
-from ticketing.cli import EXIT_OK, EXIT_USAGE, main
-from ticketing.services.audit_query import (
+from ticketing.audit.query import (
     ANOMALY_FILTERS,
     REPORT_FILTERS,
     REPORT_KINDS,
     SCAN_FILTERS,
     TRIP_FILTERS,
 )
+from ticketing.cli import EXIT_OK, EXIT_USAGE, main
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 # Each CLI command, the endpoint it answers for (under /v1/audit/) and the query parameters that accepts.
