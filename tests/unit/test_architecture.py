@@ -55,19 +55,45 @@ def _modules_imported(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "ticketing" / "issuing").rglob("*.py")), ids=lambda p: p.name)
-def test_the_issuing_core_imports_no_database_web_framework_or_io(path: Path) -> None:
+# The service's pure cores, each with the one module prefix of the service it may import (its own).
+_PURE_CORES = {
+    **dict.fromkeys(sorted((ROOT / "ticketing" / "issuing").rglob("*.py")), "ticketing.issuing"),
+    ROOT / "ticketing" / "ingest" / "rules.py": "ticketing.ingest.rules",
+}
+
+
+@pytest.mark.parametrize("path", sorted(_PURE_CORES), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_services_pure_cores_import_no_database_web_framework_or_io(path: Path) -> None:
     imported = _modules_imported(path)
     io_modules = {"os", "io", "pathlib", "socket", "subprocess", "sqlite3", "time", "random", "secrets"}
 
     foreign = {
         m for m in imported if m.split(".")[0] not in sys.stdlib_module_names | {"fare_rules", "ticketing"}
     }
-    outside = {m for m in imported if m.startswith("ticketing.") and not m.startswith("ticketing.issuing")}
+    outside = {m for m in imported if m.startswith("ticketing.") and not m.startswith(_PURE_CORES[path])}
 
     assert not foreign, f"{path.relative_to(ROOT)} imports {sorted(foreign)}"
     assert not outside, f"{path.relative_to(ROOT)} imports the service's shell {sorted(outside)}"
     assert not {m.split(".")[0] for m in imported} & io_modules
+
+
+_HTTP_LAYER = ("ticketing.routes", "ticketing.app", "ticketing.deps", "ticketing.handlers", "fastapi")
+_HTTP_LAYER += ("starlette",)
+_BELOW_ROUTES = [
+    p
+    for part in ("services", "ingest", "issuing", "audit", "payments")
+    for p in sorted((ROOT / "ticketing" / part).rglob("*.py"))
+]
+
+
+@pytest.mark.parametrize("path", _BELOW_ROUTES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_routes_import_services_and_never_the_other_way(path: Path) -> None:
+    # The service's work knows nothing of HTTP: routes parse and answer, and call it.
+    imported = _modules_imported(path)
+
+    upward = {m for m in imported if any(m == top or m.startswith(f"{top}.") for top in _HTTP_LAYER)}
+
+    assert not upward, f"{path.relative_to(ROOT)} imports the HTTP layer {sorted(upward)}"
 
 
 @pytest.mark.parametrize("path", [*_sources("validator"), ROOT / "scanner_cli.py"], ids=lambda p: p.name)
