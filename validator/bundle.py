@@ -18,10 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from validator.codec import KeyEntry, load_keyset, public_key_to_bytes
 from validator.items import parse_pass, parse_revocation, pass_to_json, revocation_to_json
-from validator.journal import canonical_json
 from validator.records import PassRecord, RevocationRecord
 from validator.signing import SignatureError, verify_with_keyset
-from validator.wire import b64url_decode, b64url_encode, iso, parse_iso
+from validator.wire import b64url_decode, b64url_encode, canonical_json, iso, parse_iso
 
 __all__ = [
     "BUNDLE_DOMAIN",

@@ -12,16 +12,14 @@ chains onto `GENESIS_HASH`. A batch is::
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from validator.wire import b64url_decode, b64url_encode
+from validator.wire import b64url_decode, b64url_encode, canonical_json
 
 __all__ = [
     "BATCH_DOMAIN",
@@ -30,7 +28,6 @@ __all__ = [
     "ChainedEvent",
     "JournalError",
     "build_batch",
-    "canonical_json",
     "chain_hash",
     "chain_next",
     "verify_batch",
@@ -65,24 +62,6 @@ class ChainedEvent:
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "event": dict(self.event), "prev_hash": self.prev_hash, "hash": self.hash}
-
-
-# The fallback, and the definition orjson is held to for everything a gate writes (tests/unit/
-# test_journal_properties.py): json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the one byte form that hashes and signatures cover.
-
-    orjson gives json.dumps's bytes for every value without floats (journal events, bundles and batches hold
-    none) ten times faster: encoding was the largest cost of journal ingest. Floats differ in form only
-    (1e-05 is written 0.00001, NaN null) and are encoded the same way on the gate and the server. What orjson
-    refuses (integers beyond 64 bits, lone surrogates) goes through json."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return _CANONICAL.encode(value).encode("utf-8")
 
 
 def chain_hash(prev_hash: str, event: Mapping[str, Any]) -> str:

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fare_rules.model import Direction, Use
 from fare_rules.products import Product
 from validator.codec import KeyEntry, Keyset, public_key_to_bytes
-from validator.journal import GENESIS_HASH, ChainedEvent, canonical_json
+from validator.journal import GENESIS_HASH, ChainedEvent
 from validator.store import from_micros, to_micros
-from validator.wire import b64url_decode, b64url_encode, iso, parse_iso
+from validator.wire import b64url_decode, b64url_encode, canonical_json, iso, parse_iso
 
 __all__ = [
     "GateConfig",

@@ -18,12 +18,11 @@ from validator.journal import (
     ChainedEvent,
     JournalError,
     build_batch,
-    canonical_json,
     chain_next,
     verify_batch,
     verify_batch_canonical,
 )
-from validator.wire import b64url_encode
+from validator.wire import b64url_encode, canonical_json
 
 KEY = private_key_from_bytes(bytes(range(32)))
 PUBLIC = KEY.public_key()

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticketing.errors import BadEvent, JournalRejected
-from validator.journal import ChainedEvent, canonical_json
-from validator.wire import parse_iso
+from validator.journal import ChainedEvent
+from validator.wire import canonical_json, parse_iso
 
 __all__ = ["batch_months", "check_fields", "clock_offset", "event_row", "row_for"]
 

@@ -25,8 +25,8 @@ from support.schema_strategies import from_schema
 
 from ticketing.app import create_app
 from ticketing.payments.webhook import sign_notification
-from validator.journal import BATCH_DOMAIN, build_batch, canonical_json
-from validator.wire import b64url_encode
+from validator.journal import BATCH_DOMAIN, build_batch
+from validator.wire import b64url_encode, canonical_json
 
 PROPERTIES = settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
