@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
+from ticketing.audit import scans as audit
 from ticketing.audit.query import (
     ANOMALY_KINDS,
     DEFAULT_LIMIT,
@@ -30,7 +31,6 @@ from ticketing.audit.query import (
 from ticketing.catalog import Catalog, load_catalog
 from ticketing.db import make_engine, utcnow
 from ticketing.partitions import extend_ahead, is_partitioned
-from ticketing.services import audit
 from ticketing.settings import Settings
 
 __all__ = ["add_parser", "run"]

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from ticketing.audit import scans as audit
 from ticketing.audit.query import CCCD_HEADER, Query, parse_query
 from ticketing.context import ServiceContext
 from ticketing.deps import AuditorDep, ContextDep, SessionDep
-from ticketing.services import audit
 
 __all__ = ["router"]
 
