@@ -44,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._support import pct
 from fare_rules.cccd import holder_hash, mask
 from fare_rules.policy import DEFAULT_POLICY
-from ticketing.audit import scans as audit
+from ticketing.audit.query import ANOMALY_FILTERS, REPORT_FILTERS, SCAN_FILTERS, TRIP_FILTERS, parse_query
+from ticketing.audit.scans import scans_csv, scans_page
+from ticketing.audit.trips import trips_page
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine, migrate
 from ticketing.errors import JournalGapFound
@@ -54,6 +56,7 @@ from ticketing.ingest.postgres import SCAN_COLUMNS
 from ticketing.ingest.rows import row_for
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import Gate
+from ticketing.services import audit_reports
 from validator.device import public_key_text
 from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
 from validator.wire import iso
@@ -591,20 +594,20 @@ def query_kinds(engine: Any, world: World, runs: int) -> Iterator[tuple[str, lis
         return kind, samples[1:]  # the first warms the plan cache
 
     def scans(params: dict[str, str], cccd: str | None = None) -> Callable[[Session], object]:
-        q = audit.parse_query(params, audit.SCAN_FILTERS, cccd=cccd, utc_offset_hours=HCMC)
-        return lambda s: audit.scans_page(s, CCCD_KEY, q)
+        q = parse_query(params, SCAN_FILTERS, cccd=cccd, utc_offset_hours=HCMC)
+        return lambda s: scans_page(s, CCCD_KEY, q)
 
     def trips(params: dict[str, str], cccd: str | None = None) -> Callable[[Session], object]:
-        q = audit.parse_query(params, audit.TRIP_FILTERS, cccd=cccd, utc_offset_hours=HCMC)
-        return lambda s: audit.trips_page(s, CCCD_KEY, q)
+        q = parse_query(params, TRIP_FILTERS, cccd=cccd, utc_offset_hours=HCMC)
+        return lambda s: trips_page(s, CCCD_KEY, q)
 
     def report(kind: str) -> Callable[[Session], object]:
-        q = audit.parse_query(day(), audit.REPORT_FILTERS[kind], require_range=True, utc_offset_hours=HCMC)
-        return lambda s: audit.report(s, kind, q)
+        q = parse_query(day(), REPORT_FILTERS[kind], require_range=True, utc_offset_hours=HCMC)
+        return lambda s: audit_reports.report(s, kind, q)
 
     def anomalies() -> Callable[[Session], object]:
-        q = audit.parse_query(day(), audit.ANOMALY_FILTERS, require_range=True, utc_offset_hours=HCMC)
-        return lambda s: audit.anomalies(s, CATALOG, q)
+        q = parse_query(day(), ANOMALY_FILTERS, require_range=True, utc_offset_hours=HCMC)
+        return lambda s: audit_reports.anomalies(s, CATALOG, q)
 
     def station_day() -> dict[str, str]:
         return {"station": rng.choice(STATIONS), **day()}
@@ -637,10 +640,7 @@ def csv_day(engine: Any) -> tuple[int, float]:
     params = {"from": iso(since), "to": iso(since + timedelta(days=1))}
     t = time.perf_counter()
     rows = sum(
-        1
-        for _ in audit.scans_csv(
-            engine, CCCD_KEY, audit.parse_query(params, audit.SCAN_FILTERS, utc_offset_hours=HCMC)
-        )
+        1 for _ in scans_csv(engine, CCCD_KEY, parse_query(params, SCAN_FILTERS, utc_offset_hours=HCMC))
     )
     return rows - 1, time.perf_counter() - t
 

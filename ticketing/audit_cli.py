@@ -13,24 +13,31 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
-from ticketing.audit import scans as audit
 from ticketing.audit.query import (
+    ANOMALY_FILTERS,
     ANOMALY_KINDS,
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    REPORT_FILTERS,
     REPORT_KINDS,
+    SCAN_FILTERS,
+    TRIP_FILTERS,
     Query,
     parse_query,
 )
+from ticketing.audit.scans import scans_csv, scans_page
+from ticketing.audit.trips import trips_csv, trips_page
 from ticketing.catalog import Catalog, load_catalog
 from ticketing.db import make_engine, utcnow
 from ticketing.partitions import extend_ahead, is_partitioned
+from ticketing.services import audit_reports
 from ticketing.settings import Settings
 
 __all__ = ["add_parser", "run"]
@@ -82,14 +89,14 @@ _TRIP_TABLE = (
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("audit", help="auditors: scans, trips, reports, anomalies (table or CSV)")
     sub = parser.add_subparsers(dest="audit_command", required=True)
-    _filters(sub.add_parser("scans", help="list scans, refused ones too"), "scans", audit.SCAN_FILTERS)
-    _filters(sub.add_parser("trips", help="list trips"), "trips", audit.TRIP_FILTERS)
+    _filters(sub.add_parser("scans", help="list scans, refused ones too"), "scans", SCAN_FILTERS)
+    _filters(sub.add_parser("trips", help="list trips"), "trips", TRIP_FILTERS)
     report = sub.add_parser("report", help="ridership | od | revenue | denials over --from/--to")
     kinds = report.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind in REPORT_KINDS:
-        _filters(kinds.add_parser(kind, help=_REPORT_HELP[kind]), "report", audit.REPORT_FILTERS[kind])
+        _filters(kinds.add_parser(kind, help=_REPORT_HELP[kind]), "report", REPORT_FILTERS[kind])
     anomalies = sub.add_parser("anomalies", help="double use, passback, overstay, ... over --from/--to")
-    _filters(anomalies, "anomalies", audit.ANOMALY_FILTERS)
+    _filters(anomalies, "anomalies", ANOMALY_FILTERS)
     partitions = sub.add_parser("partitions", help="PostgreSQL: create scan_events month partitions ahead")
     partitions.add_argument("--ahead", type=int, default=3, help="months after this one (default 3)")
 
@@ -130,8 +137,9 @@ def _asked_cccd() -> str:
     return getpass.getpass("holder's CCCD number: ").strip()
 
 
-def _table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
-    materialised = [[_cell(r.get(c)) for c in columns] for r in rows]
+def _table(rows: Iterable[BaseModel | Mapping[str, Any]], columns: Sequence[str]) -> None:
+    values = [r if isinstance(r, Mapping) else dict(r) for r in rows]
+    materialised = [[_cell(v.get(c)) for c in columns] for v in values]
     widths = [max([len(c), *(len(r[i]) for r in materialised)]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in materialised:
@@ -142,6 +150,13 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     return ",".join(value) if isinstance(value, list) else str(value)
+
+
+def _page(items: Sequence[BaseModel], columns: Sequence[str], cursor: str | None) -> int:
+    _table(items, columns)
+    if cursor:
+        print(f"more: --cursor {cursor}")
+    return 0
 
 
 def _write(lines: Iterable[str]) -> None:
@@ -174,31 +189,35 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
         print(f"partitions created: {', '.join(created) or 'none (all there)'}")
         return 0
     catalog = load_catalog(settings.policy_file)  # once: the local time of every query, the anomalies' rules
-    if command in ("scans", "trips"):
-        q = _query(args, catalog, audit.SCAN_FILTERS if command == "scans" else audit.TRIP_FILTERS)
+    if command == "scans":
+        q = _query(args, catalog, SCAN_FILTERS)
         if q.csv:
-            _write((audit.scans_csv if command == "scans" else audit.trips_csv)(engine, key, q))
+            _write(scans_csv(engine, key, q))
             return 0
-        page = (audit.scans_page if command == "scans" else audit.trips_page)(session, key, q)
-        _table(page["items"], _SCAN_TABLE if command == "scans" else _TRIP_TABLE)
-        if page["next"]:
-            print(f"more: --cursor {page['next']}")
-        return 0
+        scanned = scans_page(session, key, q)
+        return _page(scanned.items, _SCAN_TABLE, scanned.next)
+    if command == "trips":
+        q = _query(args, catalog, TRIP_FILTERS)
+        if q.csv:
+            _write(trips_csv(engine, key, q))
+            return 0
+        ridden = trips_page(session, key, q)
+        return _page(ridden.items, _TRIP_TABLE, ridden.next)
     if command == "report":
-        q = _query(args, catalog, audit.REPORT_FILTERS[args.kind], require_range=True)
-        rows = audit.report(session, args.kind, q)
+        q = _query(args, catalog, REPORT_FILTERS[args.kind], require_range=True)
+        rows = audit_reports.report(session, args.kind, q)
         columns = list(rows[0]) if rows else ["(no rows)"]
         if q.csv:
-            _write(audit.rows_csv(rows, columns))
+            _write(audit_reports.rows_csv(rows, columns))
         else:
             _table(rows, columns)
         return 0
-    q = _query(args, catalog, audit.ANOMALY_FILTERS, require_range=True)
-    found = audit.anomalies(session, catalog, q)
+    q = _query(args, catalog, ANOMALY_FILTERS, require_range=True)
+    found = audit_reports.anomalies(session, catalog, q)
     if q.csv:
-        _write(audit.rows_csv(audit.anomaly_rows(found), audit.ANOMALY_COLUMNS))
+        _write(audit_reports.rows_csv(audit_reports.anomaly_rows(found), audit_reports.ANOMALY_COLUMNS))
         return 0
     for kind, result in found.items():
         print(f"{kind}: {result['count']}")
-    _table(audit.anomaly_rows(found), audit.ANOMALY_COLUMNS)
+    _table(audit_reports.anomaly_rows(found), audit_reports.ANOMALY_COLUMNS)
     return 0

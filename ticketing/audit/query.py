@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, overload
 
 from fare_rules.cccd import validate_number
 from fare_rules.policy import DEFAULT_POLICY
@@ -100,6 +100,12 @@ class Query:
     @property
     def csv(self) -> bool:
         return self.format == "csv"
+
+
+@overload
+def iso(at: datetime) -> str: ...
+@overload
+def iso(at: None) -> None: ...
 
 
 def iso(at: datetime | None) -> str | None:

@@ -1,6 +1,7 @@
 """Auditors' reads (Bearer auditor or admin token): scans, trips, reports and anomalies, as JSON pages or CSV.
 
-Unknown query parameters are refused (a misspelt filter must not silently widen the result)."""
+Unknown query parameters are refused (a misspelt filter must not silently widen the result). Each answer's
+JSON shape is its model in ticketing.audit.models; `format=csv` streams the same fields as CSV instead."""
 
 from __future__ import annotations
 
@@ -11,14 +12,29 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from ticketing.audit import scans as audit
-from ticketing.audit.query import CCCD_HEADER, Query, parse_query
+from ticketing.audit.models import ScansPage, TripsPage
+from ticketing.audit.query import (
+    ANOMALY_FILTERS,
+    CCCD_HEADER,
+    REPORT_FILTERS,
+    SCAN_FILTERS,
+    TRIP_FILTERS,
+    Query,
+    iso,
+    parse_query,
+)
+from ticketing.audit.scans import scans_csv, scans_page
+from ticketing.audit.trips import trips_csv, trips_page
 from ticketing.context import ServiceContext
 from ticketing.deps import AuditorDep, ContextDep, SessionDep
+from ticketing.services import audit_reports
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+# `format=csv`: the same answer as a CSV download (text/csv), described next to the JSON model.
+_OR_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
 
 
 def _query(
@@ -41,36 +57,41 @@ def _csv(session: Session, lines: Iterator[str], name: str) -> StreamingResponse
     return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@router.get("/scans", response_model=None)
-def scans(request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> Any:
-    q = _query(request, ctx, audit.SCAN_FILTERS)
+@router.get("/scans", response_model=ScansPage, responses=_OR_CSV)
+def scans(
+    request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep
+) -> ScansPage | StreamingResponse:
+    q = _query(request, ctx, SCAN_FILTERS)
     if q.csv:  # its own short sessions per page: the request's session closes before the stream ends
-        return _csv(session, audit.scans_csv(request.app.state.engine, ctx.cccd_key, q), "scans")
-    return audit.scans_page(session, ctx.cccd_key, q)
+        return _csv(session, scans_csv(request.app.state.engine, ctx.cccd_key, q), "scans")
+    return scans_page(session, ctx.cccd_key, q)
 
 
-@router.get("/trips", response_model=None)
-def trips(request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> Any:
-    q = _query(request, ctx, audit.TRIP_FILTERS)
+@router.get("/trips", response_model=TripsPage, responses=_OR_CSV)
+def trips(
+    request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep
+) -> TripsPage | StreamingResponse:
+    q = _query(request, ctx, TRIP_FILTERS)
     if q.csv:
-        return _csv(session, audit.trips_csv(request.app.state.engine, ctx.cccd_key, q), "trips")
-    return audit.trips_page(session, ctx.cccd_key, q)
+        return _csv(session, trips_csv(request.app.state.engine, ctx.cccd_key, q), "trips")
+    return trips_page(session, ctx.cccd_key, q)
 
 
 @router.get("/reports/{kind}", response_model=None)
 def report(kind: str, request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> Any:
-    allowed = audit.REPORT_FILTERS.get(kind, frozenset({"from", "to", "format"}))
+    allowed = REPORT_FILTERS.get(kind, frozenset({"from", "to", "format"}))
     q = _query(request, ctx, allowed, require_range=True)
-    rows = audit.report(session, kind, q)
+    rows = audit_reports.report(session, kind, q)
     if q.csv:
-        return _csv(session, audit.rows_csv(rows, list(rows[0]) if rows else []), kind)
-    return {"report": kind, "from": audit.iso(q.since), "to": audit.iso(q.until), "rows": rows}
+        return _csv(session, audit_reports.rows_csv(rows, list(rows[0]) if rows else []), kind)
+    return {"report": kind, "from": iso(q.since), "to": iso(q.until), "rows": rows}
 
 
 @router.get("/anomalies", response_model=None)
 def anomalies(request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> Any:
-    q = _query(request, ctx, audit.ANOMALY_FILTERS, require_range=True)
-    found = audit.anomalies(session, ctx.catalog, q)
+    q = _query(request, ctx, ANOMALY_FILTERS, require_range=True)
+    found = audit_reports.anomalies(session, ctx.catalog, q)
     if q.csv:
-        return _csv(session, audit.rows_csv(audit.anomaly_rows(found), audit.ANOMALY_COLUMNS), "anomalies")
-    return {"from": audit.iso(q.since), "to": audit.iso(q.until), "anomalies": found}
+        lines = audit_reports.rows_csv(audit_reports.anomaly_rows(found), audit_reports.ANOMALY_COLUMNS)
+        return _csv(session, lines, "anomalies")
+    return {"from": iso(q.since), "to": iso(q.until), "anomalies": found}

@@ -1,0 +1,422 @@
+"""Every audit answer as a type: what `GET /v1/audit/...` sends, what the CLI prints and what the CSVs hold.
+
+The shapes are a wire contract (add a field, never rename one). Times are text already (ISO 8601 in UTC,
+`2025-03-03T00:20:00Z`, made by `ticketing.audit.query.iso`; report buckets carry their local offset), and a
+ticket serial is text too: a uint63 does not survive a JavaScript number. A field that can be null is always
+sent, null included; the anomalies' map holds only the kinds asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+__all__ = [
+    "Anomalies",
+    "AnomaliesAnswer",
+    "AnomalyRow",
+    "DenialsReport",
+    "DenialsRow",
+    "DoubleUseEntry",
+    "DoubleUseFindings",
+    "DoubleUseItem",
+    "EntryUnseenFindings",
+    "Findings",
+    "JournalGapFindings",
+    "JournalGapItem",
+    "OdReport",
+    "OdRow",
+    "OverstayFindings",
+    "OverstayItem",
+    "OverstayTrip",
+    "PassTooFastFindings",
+    "PassTooFastItem",
+    "PassbackFindings",
+    "RefundSummary",
+    "RefusedScan",
+    "RepeatedExitFindings",
+    "RepeatedExitItem",
+    "Report",
+    "RevenueReport",
+    "RevenueRow",
+    "Revoked",
+    "RiddenTrip",
+    "RidershipByDay",
+    "RidershipByHour",
+    "RidershipReport",
+    "ScanItem",
+    "ScansPage",
+    "TripItem",
+    "TripSummary",
+    "TripsPage",
+    "UsedAfterRefundFindings",
+    "UsedAfterRefundItem",
+]
+
+
+class _Answer(BaseModel):
+    # by alias: the envelopes' `from` and `to` are Python keywords
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
+
+# --- scans and trips ------------------------------------------------------------------------------------
+
+
+class ScanItem(_Answer):
+    """One journal event as the gate recorded it, refused ones too. `cccd` is the number masked, from the
+    pass (never the number); `corrected_at` dates a scan by the issuer's clock when the gate's was off."""
+
+    at: str
+    station: str | None
+    gate: str
+    seq: int
+    direction: str | None
+    verdict: str | None
+    reason: str | None
+    flags: list[str]
+    owed_vnd: int
+    input: str | None
+    credential: str | None
+    ticket_serial: str | None
+    product: str | None
+    pass_id: str | None
+    cccd: str | None
+    received_at: str
+    problem: str | None
+    hash: str
+    clock_suspect: bool
+    clock_offset_s: int | None
+    corrected_at: str | None
+
+
+class ScansPage(_Answer):
+    """A page of scans, oldest first; `next` is the cursor of the following page, null on the last."""
+
+    items: list[ScanItem]
+    next: str | None
+
+
+class TripItem(_Answer):
+    """A trip: complete, open (no exit yet), an orphan exit (its entry never arrived) or a repeated exit."""
+
+    id: int
+    status: str
+    started_at: str
+    credential: str
+    product: str | None
+    ticket_serial: str | None
+    pass_id: str | None
+    cccd: str | None
+    origin: str | None
+    entry_gate: str | None
+    entry_at: str | None
+    destination: str | None
+    exit_gate: str | None
+    exit_at: str | None
+    duration_s: int | None
+    fare_vnd: int
+    owed_vnd: int
+    flags: list[str]
+
+
+class TripsPage(_Answer):
+    """A page of trips by start time; `next` as for scans."""
+
+    items: list[TripItem]
+    next: str | None
+
+
+# --- reports --------------------------------------------------------------------------------------------
+
+
+class RidershipByHour(_Answer):
+    """Accepted entries and exits at a station in a local hour (`2025-03-03T07:00+07:00`)."""
+
+    station: str | None
+    hour: str
+    entries: int
+    exits: int
+
+
+class RidershipByDay(_Answer):
+    """Accepted entries and exits at a station on a local day (`2025-03-03`)."""
+
+    station: str | None
+    day: str
+    entries: int
+    exits: int
+
+
+class OdRow(_Answer):
+    """Complete trips from an origin to a destination: how many, their fares, their mean duration."""
+
+    origin: str
+    destination: str
+    trips: int
+    fare_vnd: int
+    avg_duration_s: int
+
+
+class RevenueRow(_Answer):
+    """What was sold at a product and origin next to what was ridden from that station (docs/audit.md
+    defines each amount; `station` is "" where a product has none)."""
+
+    product: str
+    station: str
+    tickets_sold: int
+    sold_vnd: int
+    used_vnd: int
+    unused_vnd: int
+    tickets_refunded: int
+    refunded_vnd: int
+    refund_fees_vnd: int
+    ridden_after_refund_vnd: int
+    trips: int
+    fares_ridden_vnd: int
+    owed_vnd: int
+
+
+class DenialsRow(_Answer):
+    """Refused scans with one reason at one gate."""
+
+    reason: str | None
+    station: str | None
+    gate: str
+    denials: int
+
+
+class RidershipReport(_Answer):
+    report: Literal["ridership"]
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    rows: list[RidershipByHour] | list[RidershipByDay]
+
+
+class OdReport(_Answer):
+    report: Literal["od"]
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    rows: list[OdRow]
+
+
+class RevenueReport(_Answer):
+    report: Literal["revenue"]
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    rows: list[RevenueRow]
+
+
+class DenialsReport(_Answer):
+    report: Literal["denials"]
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    rows: list[DenialsRow]
+
+
+Report = Annotated[RidershipReport | OdReport | RevenueReport | DenialsReport, Field(discriminator="report")]
+
+
+# --- anomalies: what several kinds list -----------------------------------------------------------------
+
+
+class RefusedScan(_Answer):
+    """A scan a gate refused for a reason that is the anomaly (passback, overstay)."""
+
+    at: str
+    station: str | None
+    gate: str
+    credential: str | None
+    reason: str
+    source: Literal["refused"]
+
+
+class TripSummary(_Answer):
+    """A trip an anomaly points at. `flags` is the trip's comma-separated text, as stored."""
+
+    at: str
+    credential: str
+    origin: str | None
+    entry_at: str | None
+    destination: str | None
+    exit_gate: str | None
+    exit_at: str | None
+    duration_s: int | None
+    flags: str
+
+
+class OverstayTrip(TripSummary):
+    source: Literal["trip"]
+
+
+class RiddenTrip(TripSummary):
+    status: str
+
+
+# --- anomalies: one item model per kind -----------------------------------------------------------------
+
+
+class DoubleUseEntry(_Answer):
+    at: str
+    station: str | None
+    gate: str
+    flags: str
+
+
+class Revoked(_Answer):
+    reason: str
+    at: str
+
+
+class DoubleUseItem(_Answer):
+    """A ticket let in twice with no exit between; `revoked` is the revocation ingest made of it."""
+
+    credential: str
+    at: str
+    entries: list[DoubleUseEntry]
+    revoked: Revoked | None
+
+
+OverstayItem = Annotated[OverstayTrip | RefusedScan, Field(discriminator="source")]
+
+
+class RepeatedExitItem(_Answer):
+    """A second exit of a trip already complete, with the trip it repeats."""
+
+    at: str
+    credential: str
+    station: str | None
+    gate: str | None
+    flags: str
+    repeats: TripSummary | None
+
+
+class RefundSummary(_Answer):
+    at: str
+    amount_vnd: int
+    fee_vnd: int
+    final_at: str | None
+    state: Literal["withdrawn", "final"]
+
+
+class UsedAfterRefundItem(_Answer):
+    """A ticket refunded that an upload later showed used, with its refund and its trips."""
+
+    at: str
+    credential: str
+    refund: RefundSummary
+    trips: list[RiddenTrip]
+
+
+class JournalGapItem(_Answer):
+    """Events missing from a gate's journal; `since` is when its record stopped being whole."""
+
+    gate: str
+    station: str
+    from_seq: int
+    to_seq: int
+    missing: int
+    since: str
+    detected_at: str
+    accepted_as_lost: bool
+
+
+class PassTooFastItem(_Answer):
+    """A pass seen at two stations closer in time than a train takes between them."""
+
+    credential: str
+    at: str
+    station: str | None
+    gate: str
+    previous_station: str
+    previous_at: str
+    seconds: int
+    at_least_s: int
+
+
+Item = TypeVar("Item")
+
+
+class Findings(_Answer, Generic[Item]):
+    """One kind's answer: `count` is how many there are, `items` the first of them (at most `limit`)."""
+
+    count: int
+    items: list[Item]
+
+
+class DoubleUseFindings(Findings[DoubleUseItem]):
+    """Tickets let in at two gates with no exit between (each gate offline, neither knowing the other)."""
+
+
+class PassbackFindings(Findings[RefusedScan]):
+    """Entries refused as passback: already inside, or back in too soon."""
+
+
+class OverstayFindings(Findings[OverstayItem]):
+    """Single-ticket trips longer than the policy allows, and exits refused for time."""
+
+
+class EntryUnseenFindings(Findings[TripSummary]):
+    """Exits whose entry never reached the server (orphan exits)."""
+
+
+class RepeatedExitFindings(Findings[RepeatedExitItem]):
+    """Second exits of a trip already complete: paid once, let out twice."""
+
+
+class UsedAfterRefundFindings(Findings[UsedAfterRefundItem]):
+    """Tickets refunded in the range that an upload later showed used."""
+
+
+class JournalGapFindings(Findings[JournalGapItem]):
+    """Every gate whose journal still has a hole, whatever the range."""
+
+
+class PassTooFastFindings(Findings[PassTooFastItem]):
+    """A pass seen at two stations closer in time than the train takes."""
+
+
+def _not_asked(value: object) -> bool:
+    return value is None
+
+
+def _if_asked() -> Any:
+    # A kind that was not asked for is left out of the answer, not sent as null (SkipJsonSchema keeps null
+    # out of the schema too).
+    return Field(default=None, exclude_if=_not_asked)
+
+
+class Anomalies(_Answer):
+    """Each kind asked for (all of them unless `kind` was given), in this order."""
+
+    double_use: DoubleUseFindings | SkipJsonSchema[None] = _if_asked()
+    passback: PassbackFindings | SkipJsonSchema[None] = _if_asked()
+    overstay: OverstayFindings | SkipJsonSchema[None] = _if_asked()
+    entry_unseen: EntryUnseenFindings | SkipJsonSchema[None] = _if_asked()
+    repeated_exit: RepeatedExitFindings | SkipJsonSchema[None] = _if_asked()
+    used_after_refund: UsedAfterRefundFindings | SkipJsonSchema[None] = _if_asked()
+    journal_gap: JournalGapFindings | SkipJsonSchema[None] = _if_asked()
+    pass_too_fast: PassTooFastFindings | SkipJsonSchema[None] = _if_asked()
+
+    def asked(self) -> list[tuple[str, Findings[Any]]]:
+        """(kind, its findings) of each kind asked for, in order."""
+        return [(kind, found) for kind, found in self if found is not None]
+
+
+class AnomaliesAnswer(_Answer):
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    anomalies: Anomalies
+
+
+class AnomalyRow(_Answer):
+    """One anomaly as a CSV or table row: the columns every kind has, the rest of the item as `detail`
+    (`key=value; ...`)."""
+
+    kind: str
+    at: str | None
+    station: str | None
+    gate: str | None
+    credential: str | None
+    detail: str
