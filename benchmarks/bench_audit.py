@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._support import pct
 from fare_rules.cccd import holder_hash, mask
 from fare_rules.policy import DEFAULT_POLICY
+from ticketing.audit import anomalies as audit_reports
 from ticketing.audit.query import ANOMALY_FILTERS, REPORT_FILTERS, SCAN_FILTERS, TRIP_FILTERS, parse_query
 from ticketing.audit.scans import scans_csv, scans_page
 from ticketing.audit.trips import trips_page
@@ -56,7 +57,6 @@ from ticketing.ingest.postgres import SCAN_COLUMNS
 from ticketing.ingest.rows import row_for
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import Gate
-from ticketing.services import audit_reports
 from validator.device import public_key_text
 from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
 from validator.wire import iso

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
+from ticketing.audit import anomalies as audit_reports
 from ticketing.audit.query import (
     ANOMALY_FILTERS,
     ANOMALY_KINDS,
@@ -37,7 +38,6 @@ from ticketing.audit.trips import trips_csv, trips_page
 from ticketing.catalog import Catalog, load_catalog
 from ticketing.db import make_engine, utcnow
 from ticketing.partitions import extend_ahead, is_partitioned
-from ticketing.services import audit_reports
 from ticketing.settings import Settings
 
 __all__ = ["add_parser", "run"]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from ticketing.audit import anomalies as audit_reports
 from ticketing.audit.models import ScansPage, TripsPage
 from ticketing.audit.query import (
     ANOMALY_FILTERS,
@@ -27,7 +28,6 @@ from ticketing.audit.scans import scans_csv, scans_page
 from ticketing.audit.trips import trips_csv, trips_page
 from ticketing.context import ServiceContext
 from ticketing.deps import AuditorDep, ContextDep, SessionDep
-from ticketing.services import audit_reports
 
 __all__ = ["router"]
 

@@ -17,12 +17,12 @@ from support.audit import at, auditor_token, get, journal, ticket_use
 from support.gate_sync import post_batch
 from support.issuing import Api, single
 
+from ticketing.audit import anomalies as audit_reports
 from ticketing.audit.query import Query
 from ticketing.db import make_engine, migrate
 from ticketing.ingest import scan_counts
 from ticketing.ingest.adapter import adapter_for
 from ticketing.models import ScanEvent, table_of
-from ticketing.services import audit_reports
 
 T0 = datetime(2025, 3, 2, 20, 0, tzinfo=UTC)  # 03:00 in Ho Chi Minh City: a day and a half of scans follows
 _SCANS = table_of(ScanEvent)
