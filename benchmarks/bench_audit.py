@@ -44,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._support import pct
 from fare_rules.cccd import holder_hash, mask
 from fare_rules.policy import DEFAULT_POLICY
-from ticketing.audit import anomalies as audit_reports
+from ticketing.audit import reports
+from ticketing.audit.anomalies import find_anomalies
 from ticketing.audit.query import ANOMALY_FILTERS, REPORT_FILTERS, SCAN_FILTERS, TRIP_FILTERS, parse_query
 from ticketing.audit.scans import scans_csv, scans_page
 from ticketing.audit.trips import trips_page
@@ -603,11 +604,11 @@ def query_kinds(engine: Any, world: World, runs: int) -> Iterator[tuple[str, lis
 
     def report(kind: str) -> Callable[[Session], object]:
         q = parse_query(day(), REPORT_FILTERS[kind], require_range=True, utc_offset_hours=HCMC)
-        return lambda s: audit_reports.report(s, kind, q)
+        return lambda s: reports.report(s, kind, q)
 
     def anomalies() -> Callable[[Session], object]:
         q = parse_query(day(), ANOMALY_FILTERS, require_range=True, utc_offset_hours=HCMC)
-        return lambda s: audit_reports.anomalies(s, CATALOG, q)
+        return lambda s: find_anomalies(s, CATALOG, q)
 
     def station_day() -> dict[str, str]:
         return {"station": rng.choice(STATIONS), **day()}

@@ -13,14 +13,16 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
-from ticketing.audit import anomalies as audit_reports
+from ticketing.audit import reports
+from ticketing.audit.anomalies import anomalies_csv, anomaly_rows, find_anomalies
+from ticketing.audit.models import AnomalyRow
 from ticketing.audit.query import (
     ANOMALY_FILTERS,
     ANOMALY_KINDS,
@@ -137,9 +139,8 @@ def _asked_cccd() -> str:
     return getpass.getpass("holder's CCCD number: ").strip()
 
 
-def _table(rows: Iterable[BaseModel | Mapping[str, Any]], columns: Sequence[str]) -> None:
-    values = [r if isinstance(r, Mapping) else dict(r) for r in rows]
-    materialised = [[_cell(v.get(c)) for c in columns] for v in values]
+def _table(rows: Iterable[BaseModel], columns: Sequence[str]) -> None:
+    materialised = [[_cell(getattr(r, c)) for c in columns] for r in rows]
     widths = [max([len(c), *(len(r[i]) for r in materialised)]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in materialised:
@@ -189,35 +190,47 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
         print(f"partitions created: {', '.join(created) or 'none (all there)'}")
         return 0
     catalog = load_catalog(settings.policy_file)  # once: the local time of every query, the anomalies' rules
-    if command == "scans":
+    if command in ("scans", "trips"):
+        return _listing(args, catalog, engine, session, key)
+    if command == "report":
+        return _report(args, catalog, session)
+    return _anomalies(args, catalog, session)
+
+
+def _listing(args: argparse.Namespace, catalog: Catalog, engine: Any, session: Session, key: bytes) -> int:
+    if args.audit_command == "scans":
         q = _query(args, catalog, SCAN_FILTERS)
         if q.csv:
             _write(scans_csv(engine, key, q))
             return 0
         scanned = scans_page(session, key, q)
         return _page(scanned.items, _SCAN_TABLE, scanned.next)
-    if command == "trips":
-        q = _query(args, catalog, TRIP_FILTERS)
-        if q.csv:
-            _write(trips_csv(engine, key, q))
-            return 0
-        ridden = trips_page(session, key, q)
-        return _page(ridden.items, _TRIP_TABLE, ridden.next)
-    if command == "report":
-        q = _query(args, catalog, REPORT_FILTERS[args.kind], require_range=True)
-        rows = audit_reports.report(session, args.kind, q)
-        columns = list(rows[0]) if rows else ["(no rows)"]
-        if q.csv:
-            _write(audit_reports.rows_csv(rows, columns))
-        else:
-            _table(rows, columns)
-        return 0
-    q = _query(args, catalog, ANOMALY_FILTERS, require_range=True)
-    found = audit_reports.anomalies(session, catalog, q)
+    q = _query(args, catalog, TRIP_FILTERS)
     if q.csv:
-        _write(audit_reports.rows_csv(audit_reports.anomaly_rows(found), audit_reports.ANOMALY_COLUMNS))
+        _write(trips_csv(engine, key, q))
         return 0
-    for kind, result in found.items():
-        print(f"{kind}: {result['count']}")
-    _table(audit_reports.anomaly_rows(found), audit_reports.ANOMALY_COLUMNS)
+    ridden = trips_page(session, key, q)
+    return _page(ridden.items, _TRIP_TABLE, ridden.next)
+
+
+def _report(args: argparse.Namespace, catalog: Catalog, session: Session) -> int:
+    q = _query(args, catalog, REPORT_FILTERS[args.kind], require_range=True)
+    answer = reports.report(session, args.kind, q)
+    if q.csv:
+        _write(reports.report_csv(answer, q))
+    else:
+        rows: Sequence[BaseModel] = answer.rows
+        _table(rows, list(type(rows[0]).model_fields) if rows else ["(no rows)"])
+    return 0
+
+
+def _anomalies(args: argparse.Namespace, catalog: Catalog, session: Session) -> int:
+    q = _query(args, catalog, ANOMALY_FILTERS, require_range=True)
+    answer = find_anomalies(session, catalog, q)
+    if q.csv:
+        _write(anomalies_csv(answer))
+        return 0
+    for kind, found in answer.anomalies.asked():
+        print(f"{kind}: {found.count}")
+    _table(anomaly_rows(answer), list(AnomalyRow.model_fields))
     return 0

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from ticketing.audit import anomalies as audit_reports
-from ticketing.audit.models import ScansPage, TripsPage
+from ticketing.audit import reports
+from ticketing.audit.anomalies import anomalies_csv, find_anomalies
+from ticketing.audit.models import AnomaliesAnswer, Report, ScansPage, TripsPage
 from ticketing.audit.query import (
     ANOMALY_FILTERS,
     CCCD_HEADER,
@@ -21,7 +22,6 @@ from ticketing.audit.query import (
     SCAN_FILTERS,
     TRIP_FILTERS,
     Query,
-    iso,
     parse_query,
 )
 from ticketing.audit.scans import scans_csv, scans_page
@@ -77,21 +77,25 @@ def trips(
     return trips_page(session, ctx.cccd_key, q)
 
 
-@router.get("/reports/{kind}", response_model=None)
-def report(kind: str, request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> Any:
+@router.get("/reports/{kind}", response_model=Report, responses=_OR_CSV)
+def report(
+    kind: str, request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep
+) -> Report | StreamingResponse:
+    """Report `kind`: ridership, od, revenue or denials (`report` in the answer says which)."""
     allowed = REPORT_FILTERS.get(kind, frozenset({"from", "to", "format"}))
     q = _query(request, ctx, allowed, require_range=True)
-    rows = audit_reports.report(session, kind, q)
+    answer = reports.report(session, kind, q)
     if q.csv:
-        return _csv(session, audit_reports.rows_csv(rows, list(rows[0]) if rows else []), kind)
-    return {"report": kind, "from": iso(q.since), "to": iso(q.until), "rows": rows}
+        return _csv(session, reports.report_csv(answer, q), kind)
+    return answer
 
 
-@router.get("/anomalies", response_model=None)
-def anomalies(request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> Any:
+@router.get("/anomalies", response_model=AnomaliesAnswer, responses=_OR_CSV)
+def anomalies(
+    request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep
+) -> AnomaliesAnswer | StreamingResponse:
     q = _query(request, ctx, ANOMALY_FILTERS, require_range=True)
-    found = audit_reports.anomalies(session, ctx.catalog, q)
+    answer = find_anomalies(session, ctx.catalog, q)
     if q.csv:
-        lines = audit_reports.rows_csv(audit_reports.anomaly_rows(found), audit_reports.ANOMALY_COLUMNS)
-        return _csv(session, lines, "anomalies")
-    return {"from": iso(q.since), "to": iso(q.until), "anomalies": found}
+        return _csv(session, anomalies_csv(answer), "anomalies")
+    return answer

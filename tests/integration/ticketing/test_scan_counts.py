@@ -17,8 +17,8 @@ from support.audit import at, auditor_token, get, journal, ticket_use
 from support.gate_sync import post_batch
 from support.issuing import Api, single
 
-from ticketing.audit import anomalies as audit_reports
 from ticketing.audit.query import Query
+from ticketing.audit.reports import denials, ridership
 from ticketing.db import make_engine, migrate
 from ticketing.ingest import scan_counts
 from ticketing.ingest.adapter import adapter_for
@@ -74,6 +74,14 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+def _ridership(session: Session, q: Query) -> list[dict[str, Any]]:
+    return [row.model_dump() for row in ridership.rows(session, q)]
+
+
+def _denials(session: Session, q: Query) -> list[dict[str, Any]]:
+    return [row.model_dump() for row in denials.rows(session, q)]
 
 
 # The reports' definitions, counted one scan at a time: what the counts must add up to.
@@ -135,10 +143,10 @@ def test_reports_from_the_counts_equal_counting_the_scans(engine: sa.Engine) -> 
             for bucket in ("hour", "day"):
                 for station in (None, "L1-01"):
                     q = Query(since=since, until=until, bucket=bucket, station=station)
-                    assert audit_reports._ridership(session, q) == _ridership_by_hand(rows, q), (since, until)
+                    assert _ridership(session, q) == _ridership_by_hand(rows, q), (since, until)
             for station, gate in ((None, None), ("L1-05", None), (None, "L1-01-G2")):
                 q = Query(since=since, until=until, station=station, gate=gate)
-                assert audit_reports._denials(session, q) == _denials_by_hand(rows, q), (since, until)
+                assert _denials(session, q) == _denials_by_hand(rows, q), (since, until)
 
 
 def test_the_reports_read_whole_hours_from_the_counts(engine: sa.Engine) -> None:
@@ -146,11 +154,11 @@ def test_the_reports_read_whole_hours_from_the_counts(engine: sa.Engine) -> None
     _store(engine, rows)
     day = Query(since=T0, until=T0 + timedelta(hours=36), bucket="day")
     with Session(engine) as session:
-        before = audit_reports._ridership(session, day)
+        before = _ridership(session, day)
         _count(session, rows[:10])
-        assert audit_reports._ridership(session, day) != before
+        assert _ridership(session, day) != before
         session.rollback()
-        assert audit_reports._ridership(session, day) == before
+        assert _ridership(session, day) == before
 
 
 def test_migration_0006_counts_the_scans_already_stored(database_url: str, tmp_path: Any) -> None:
@@ -170,8 +178,8 @@ def test_migration_0006_counts_the_scans_already_stored(database_url: str, tmp_p
         migrate(database_url)
         with Session(engine) as session:
             day = Query(since=T0, until=T0 + timedelta(hours=36), bucket="hour")
-            assert audit_reports._ridership(session, day) == _ridership_by_hand(rows, day)
-            assert audit_reports._denials(session, day) == _denials_by_hand(rows, day)
+            assert _ridership(session, day) == _ridership_by_hand(rows, day)
+            assert _denials(session, day) == _denials_by_hand(rows, day)
     finally:
         engine.dispose()
 

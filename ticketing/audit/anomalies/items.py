@@ -1,0 +1,75 @@
+"""What several anomaly kinds list, and the reads that find it: scans refused for given reasons (passback,
+overstay), a trip as an anomaly shows it, and the trips of a page of credentials or serials at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from ticketing.audit.models import RefusedScan, TripSummary
+from ticketing.audit.query import Query, iso
+from ticketing.audit.tables import SCANS, TRIPS, in_range
+
+__all__ = ["refused", "trip_as", "trips_of"]
+
+Trip = TypeVar("Trip", bound=TripSummary)
+
+
+def refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, list[RefusedScan]]:
+    """How many scans in q's range were refused for one of `reasons`, and the first q.limit of them."""
+    t = SCANS
+    where = [t.c.verdict == "deny", t.c.reason.in_(reasons), *in_range(t.c.at, q)]
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    rows = session.execute(
+        sa.select(t).where(*where).order_by(t.c.at, t.c.gate_id, t.c.seq).limit(q.limit)
+    ).all()
+    items = [
+        RefusedScan(
+            at=iso(r.at),
+            station=r.station,
+            gate=r.gate_id,
+            credential=r.credential,
+            reason=r.reason,
+            source="refused",
+        )
+        for r in rows
+    ]
+    return int(total), items
+
+
+def trip_as(model: type[Trip], row: Any, **extra: object) -> Trip:
+    """A trips row as `model`: a TripSummary, or one with `extra` fields (where it came from, its status)."""
+    return model.model_validate(
+        {
+            "at": iso(row.started_at),
+            "credential": row.credential,
+            "origin": row.entry_station,
+            "entry_at": iso(row.entry_at),
+            "destination": row.exit_station,
+            "exit_gate": row.exit_gate,
+            "exit_at": iso(row.exit_at),
+            "duration_s": row.duration_s,
+            "flags": row.flags,
+            **extra,
+        }
+    )
+
+
+def trips_of(
+    session: Session, key: sa.Column[Any], values: set[Any], *where: ColumnElement[bool]
+) -> dict[Any, list[Any]]:
+    """The trips whose `key` is one of `values` (one query for a page of anomalies), by that key, in order."""
+    t = TRIPS
+    if not values:
+        return {}
+    rows = session.execute(
+        sa.select(t).where(key.in_(sorted(values)), *where).order_by(t.c.started_at, t.c.id)
+    ).all()
+    found: dict[Any, list[Any]] = {}
+    for row in rows:
+        found.setdefault(getattr(row, key.name), []).append(row)
+    return found

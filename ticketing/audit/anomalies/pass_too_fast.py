@@ -1,0 +1,77 @@
+"""Pass too fast: a pass seen at two stations closer in time than the train takes (hops x
+min_seconds_per_hop), so two people may share it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from fare_rules.errors import FareRulesError
+from ticketing.audit.models import PassTooFastFindings, PassTooFastItem
+from ticketing.audit.query import Query, iso
+from ticketing.audit.tables import SCANS
+from ticketing.catalog import Catalog
+from ticketing.db import UTCDateTime
+
+__all__ = ["find"]
+
+
+def find(session: Session, q: Query, catalog: Catalog) -> PassTooFastFindings:
+    """The moves into q's range faster than the network allows, by time then credential."""
+    per_hop = catalog.policy.min_seconds_per_hop
+    found = []
+    for r in _pass_moves(session, q):
+        try:
+            hops = catalog.network.hops(r.prev_station, r.station)
+        except FareRulesError:
+            continue
+        gap_s = (r.at - r.prev_at).total_seconds()
+        if gap_s < hops * per_hop and (q.since is None or r.at >= q.since):
+            found.append(
+                PassTooFastItem(
+                    credential=r.credential,
+                    at=iso(r.at),
+                    station=r.station,
+                    gate=r.gate_id,
+                    previous_station=r.prev_station,
+                    previous_at=iso(r.prev_at),
+                    seconds=int(gap_s),
+                    at_least_s=hops * per_hop,
+                )
+            )
+    found.sort(key=lambda f: (f.at, f.credential))
+    return PassTooFastFindings(count=len(found), items=found[: q.limit])
+
+
+def _pass_moves(session: Session, q: Query) -> Sequence[Any]:
+    """Each accepted pass use at another station than the same pass's use before it (from an hour before
+    the range, so a move into it is seen), with the station and time it came from."""
+    t = SCANS
+    order = (t.c.at, t.c.gate_id, t.c.seq)
+    seen = (
+        sa.select(
+            t.c.credential,
+            t.c.station,
+            t.c.gate_id,
+            t.c.at,
+            sa.func.lag(t.c.station).over(partition_by=t.c.credential, order_by=order).label("prev_station"),
+            sa.func.lag(t.c.at, type_=UTCDateTime())
+            .over(partition_by=t.c.credential, order_by=order)
+            .label("prev_at"),
+        )
+        .where(
+            t.c.verdict == "accept",
+            t.c.credential.like("p:%"),
+            t.c.problem.is_(None),
+            t.c.at >= q.since - timedelta(hours=1) if q.since else sa.true(),
+            t.c.at < q.until if q.until else sa.true(),
+        )
+        .subquery()
+    )
+    return session.execute(
+        sa.select(seen).where(seen.c.prev_station.is_not(None), seen.c.station != seen.c.prev_station)
+    ).all()

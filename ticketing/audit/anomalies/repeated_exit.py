@@ -1,0 +1,51 @@
+"""Repeated exit: second exits of a trip already complete (two exit gates that did not know of each other),
+each with the trip it repeats: the ride was paid once and let out twice, so the QR may have been shared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from ticketing.audit.anomalies.items import trip_as, trips_of
+from ticketing.audit.models import RepeatedExitFindings, RepeatedExitItem, TripSummary
+from ticketing.audit.query import Query, iso
+from ticketing.audit.tables import TRIPS, in_range
+from ticketing.catalog import Catalog
+
+__all__ = ["find"]
+
+
+def find(session: Session, q: Query, _catalog: Catalog) -> RepeatedExitFindings:
+    """The repeated exits of q's range, each with the complete trip it repeats (the latest that entered
+    before it left)."""
+    t = TRIPS
+    where = [t.c.status == "repeated_exit", *in_range(t.c.started_at, q)]
+    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    rows = session.execute(sa.select(t).where(*where).order_by(t.c.started_at, t.c.id).limit(q.limit)).all()
+    if not rows:
+        return RepeatedExitFindings(count=int(total), items=[])
+    latest = max(r.exit_at for r in rows)
+    complete = trips_of(
+        session,
+        t.c.credential,
+        {r.credential for r in rows},
+        t.c.status == "complete",
+        t.c.entry_at <= latest,
+    )
+    items = [_item(r, complete.get(r.credential, [])) for r in rows]
+    return RepeatedExitFindings(count=int(total), items=items)
+
+
+def _item(row: Any, complete: list[Any]) -> RepeatedExitItem:
+    before = [c for c in complete if c.entry_at <= row.exit_at]
+    repeats = trip_as(TripSummary, max(before, key=lambda c: c.entry_at)) if before else None
+    return RepeatedExitItem(
+        at=iso(row.exit_at),
+        credential=row.credential,
+        station=row.exit_station,
+        gate=row.exit_gate,
+        flags=row.flags,
+        repeats=repeats,
+    )
