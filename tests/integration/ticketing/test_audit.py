@@ -403,6 +403,25 @@ def test_revenue_shows_what_was_sold_next_to_what_was_ridden(
     assert (by_key[("monthly", "")]["tickets_sold"], by_key[("monthly", "L1-01")]["trips"]) == (1, 1)
 
 
+@pytest.mark.parametrize("kind", ["ridership", "od", "revenue", "denials"])
+def test_a_report_with_no_rows_as_csv_still_names_its_columns(api: Api, token: str, kind: str) -> None:
+    answer = get(api, f"reports/{kind}", token, format="csv", **DAY)
+    json_rows = get(api, f"reports/{kind}", token, **DAY).json()["rows"]
+
+    header = next(csv.reader(io.StringIO(answer.text)))
+    assert json_rows == []
+    assert answer.text == ",".join(header) + "\r\n"
+    assert (
+        header[:2]
+        == {
+            "ridership": ["station", "hour"],
+            "od": ["origin", "destination"],
+            "revenue": ["product", "station"],
+            "denials": ["reason", "station"],
+        }[kind]
+    )
+
+
 def test_denials_by_reason_station_and_gate(api: Api, morning: dict[str, Any], token: str) -> None:
     rows = get(api, "reports/denials", token, **DAY).json()["rows"]
 
@@ -474,7 +493,7 @@ def test_a_gap_the_gate_filled_by_resending_is_no_longer_an_anomaly(
     assert found["journal_gap"]["items"] == []
 
 
-# --- who may read, and bad input ------------------------------------------------------------------------
+# --- who may read, what the schema says, and bad input ---------------------------------------------------
 
 
 def test_only_auditors_and_admins_read_audits(api: Api, tmp_path: Path, token: str) -> None:
@@ -493,6 +512,21 @@ def test_only_auditors_and_admins_read_audits(api: Api, tmp_path: Path, token: s
     }
 
     assert answers == {"nobody": 401, "rider": 401, "gate": 401, "auditor": 200, "admin": 200}
+
+
+def test_every_audit_answer_is_described_in_the_openapi_schema(api: Api) -> None:
+    paths = api.client.get("/openapi.json").json()["paths"]
+    answers = {
+        path: ops["get"]["responses"]["200"]["content"] for path, ops in paths.items() if "/audit/" in path
+    }
+
+    undescribed = [path for path, content in answers.items() if not content["application/json"].get("schema")]
+    without_csv = [path for path, content in answers.items() if "text/csv" not in content]
+
+    assert sorted(answers) == sorted(
+        f"/v1/audit/{p}" for p in ("scans", "trips", "reports/{kind}", "anomalies")
+    )
+    assert (undescribed, without_csv) == ([], [])
 
 
 def test_an_auditor_token_cannot_refund_a_ticket(api: Api, token: str) -> None:
