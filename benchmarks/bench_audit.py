@@ -546,9 +546,7 @@ def copy_baseline(dsn: str, rows: list[dict[str, Any]]) -> float:
         t = time.perf_counter()
         with cur.copy(f"COPY copy_baseline ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(
-                    [naive_utc(row[c]) if c in ("at", "received_at") else row[c] for c in columns]
-                )
+                copy.write_row([naive_utc(row[c]) if c in ("at", "received_at") else row[c] for c in columns])
         conn.commit()
         seconds = time.perf_counter() - t
         cur.execute("DROP TABLE copy_baseline")

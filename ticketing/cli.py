@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from fare_rules.errors import FareRulesError
-from ticketing import audit_cli
+from ticketing import audit_cli, passes_cli
 from ticketing.catalog import load_catalog
 from ticketing.context import build_context
 from ticketing.db import make_engine, migrate, utcnow
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("token_id", metavar="ID", help="the token's id, from `tokens list`")
     _gate_commands(commands)
     audit_cli.add_parser(commands)
+    passes_cli.add_parser(commands)
     return parser
 
 
@@ -121,6 +122,8 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return audit_cli.run(settings, args)
     if args.command == "gates":
         return _gates(settings, args)
+    if args.command == "passes":
+        return passes_cli.run(settings, args)
     _parser().print_usage(sys.stderr)
     return EXIT_USAGE
 

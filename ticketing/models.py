@@ -41,6 +41,7 @@ __all__ = [
     "Pass",
     "PassBase",
     "PassPublic",
+    "PassRevocation",
     "PassStatus",
     "PaymentPublic",
     "RefundPublic",
@@ -81,6 +82,16 @@ class PassStatus(StrEnum):
     PENDING_VERIFICATION = "pending_verification"
     ACTIVE = "active"
     REVOKED = "revoked"
+
+
+class PassRevocation(StrEnum):
+    """Why staff stopped a pass; the reason its ticket goes on the revocation list with."""
+
+    LOST_CARD = "lost_card"
+    CARD_REPLACED = "card_replaced"
+    REFUNDED = "refunded"
+    FRAUD = "fraud"
+    NOT_ELIGIBLE = "not_eligible"  # a student pass whose student card did not check out
 
 
 class GateStatus(StrEnum):
@@ -241,6 +252,8 @@ class Pass(PassBase, table=True):
     seq: int = Field(sa_type=sa.BigInteger, unique=True)  # bumped on every change: the gate sync cursor
     updated_at: datetime = Field(sa_column=_utc())
     verified_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    revoked_reason: str | None = Field(default=None, max_length=24)  # a PassRevocation value
 
 
 class RefundPublic(SQLModel):
@@ -258,6 +271,9 @@ class PassPublic(PassBase):
     id: str
     valid_from: datetime
     valid_until: datetime
+    verified_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
 
 
 class TicketPublic(TicketBase):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from fare_rules.products import PaymentMethod, Product
+from ticketing.models import PassRevocation
 
 __all__ = [
     "GateCreate",
@@ -18,6 +19,7 @@ __all__ = [
     "OrderCreate",
     "OrderItemCreate",
     "OrderRecover",
+    "PassRevoke",
     "PaymentAccepted",
     "PolicyPublic",
     "ProductPublic",
@@ -131,6 +133,19 @@ class PaymentAccepted(BaseModel):
 class GateCreate(_Strict):
     station: str = Field(min_length=1, max_length=16)
     gate_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+class PassRevoke(_Strict):
+    """Why staff stop a pass (a student card that did not check out is `refuse`, not a revocation)."""
+
+    reason: PassRevocation
+
+    @field_validator("reason")
+    @classmethod
+    def _not_a_refusal(cls, value: PassRevocation) -> PassRevocation:
+        if value is PassRevocation.NOT_ELIGIBLE:
+            raise ValueError("a pending student pass that does not qualify is refused: POST .../refuse")
+        return value
 
 
 class GateEnroll(_Strict):

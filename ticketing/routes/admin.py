@@ -1,18 +1,17 @@
-"""Administrator actions (Bearer admin token): verify student passes, rotate and revoke signing keys,
-enrol and revoke gates, list and revoke operator tokens."""
+"""Administrator actions (Bearer admin token): list, verify, refuse and revoke passes, rotate and revoke
+signing keys, enrol and revoke gates, list and revoke operator tokens."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from ticketing import keys
 from ticketing.deps import AdminDep, ContextDep, NowDep, SessionDep
-from ticketing.models import ApiTokenPublic, GateCreated, GatePublic, PassPublic
-from ticketing.schemas import GateCreate
-from ticketing.services import api_tokens, gates
-from ticketing.services.passes import verify_pass
+from ticketing.models import ApiTokenPublic, GateCreated, GatePublic, PassPublic, PassStatus
+from ticketing.schemas import GateCreate, PassRevoke
+from ticketing.services import api_tokens, gates, passes
 
 __all__ = ["router"]
 
@@ -21,9 +20,31 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 KeyId = Annotated[int, Path(ge=0, le=0xFFFF)]
 
 
+@router.get("/passes")
+def list_passes(
+    session: SessionDep, _admin: AdminDep, status: Annotated[PassStatus | None, Query()] = None
+) -> list[PassPublic]:
+    """Passes oldest first, at most 500; `status=pending_verification`: the student cards to see."""
+    return passes.list_passes(session, status)
+
+
 @router.post("/passes/{pass_id}/verify")
 def verify(pass_id: str, session: SessionDep, now: NowDep, _admin: AdminDep) -> PassPublic:
-    return verify_pass(session, pass_id, now)
+    return passes.verify_pass(session, pass_id, now)
+
+
+@router.post("/passes/{pass_id}/refuse")
+def refuse(pass_id: str, session: SessionDep, now: NowDep, _admin: AdminDep) -> PassPublic:
+    """The student card does not qualify: the pending pass is revoked and its ticket refunded in full."""
+    return passes.refuse_pass(session, pass_id, now)
+
+
+@router.post("/passes/{pass_id}/revoke")
+def revoke_pass(
+    pass_id: str, body: PassRevoke, session: SessionDep, now: NowDep, _admin: AdminDep
+) -> PassPublic:
+    """A lost or replaced card, a refund or fraud: every gate refuses the pass, card and QR, once synced."""
+    return passes.revoke_pass(session, pass_id, body.reason, now)
 
 
 @router.post("/keys/rotate")

@@ -33,6 +33,7 @@ from ticketing.errors import (
 from ticketing.models import HolderPublic, Order, OrderItem, OrderPublic, OrderStatus, table_of
 from ticketing.payments import PaymentInstructions
 from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate, OrderRecover
+from ticketing.services import passes
 from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
 from ticketing.services.idempotency import check_key, record_key, request_hash
 from ticketing.services.views import new_order_public, order_public
@@ -81,6 +82,7 @@ def create_order(
         items = [
             _priced_item(ctx, order_id, position, item, now) for position, item in enumerate(request.items)
         ]
+        passes.check_no_overlap(session, ctx.catalog.policy, items, now)
     except (TicketingError, FareRulesError, CccdError):
         # A replay answers with the first order even if the same request would not be accepted now (a start
         # date that has passed), and a key reused for another request is refused as such: the key first.
