@@ -76,7 +76,17 @@ def persistent_phone(playwright: Playwright, profile: Path) -> BrowserContext:
 def image_shown(page: Page, selector: str) -> None:
     """Wait until the image is decoded and drawn. (Not page.wait_for_function: its polling evaluates a string,
     which the app's CSP, rightly, refuses.)"""
-    page.locator(selector).evaluate("image => image.decode()")
+    # decode() rejects (EncodingError) when the image's source changes under it, as when the app replaces a
+    # QR it kept with the service's fresh one: try again on the new source, for at most 10 s.
+    page.locator(selector).evaluate(
+        """async image => {
+            for (let tries = 0; ; tries++) {
+                try { return await image.decode(); }
+                catch (error) { if (tries >= 100) throw error; }
+                await new Promise(done => setTimeout(done, 100));
+            }
+        }"""
+    )
 
 
 def decoded_codes(page: Page) -> list[str]:
