@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import time
 from typing import Any
 
 import pytest
@@ -21,6 +22,18 @@ def _with_station_change(index: int, **changes: Any) -> str:
     return json.dumps(data)
 
 
+def _without_station_field(index: int, key: str) -> str:
+    data = _network_file()
+    del data["stations"][index][key]
+    return json.dumps(data)
+
+
+def _with_service_change(**changes: Any) -> str:
+    data = _network_file()
+    data["service"].update(changes)
+    return json.dumps(data)
+
+
 def test_the_shipped_line_has_fourteen_stations_in_line_order() -> None:
     assert tuple(f"L1-{i:02d}" for i in range(1, 15)) == CODES
     assert [s.number for s in NETWORK.stations] == list(range(101, 115))
@@ -35,6 +48,35 @@ def test_the_shipped_line_runs_19_7_km_with_chainage_labelled_an_estimate() -> N
     assert chainage == sorted(chainage)
     assert NETWORK.chainage_is_estimate
     assert "estimate" in NETWORK.chainage_note
+
+
+def test_the_shipped_stations_have_coordinates_in_ho_chi_minh_city_labelled_approximate() -> None:
+    coordinates = [(s.lat, s.lon) for s in NETWORK.stations]
+
+    assert all(lat is not None and 10.7 < lat < 10.9 for lat, _ in coordinates)
+    assert all(lon is not None and 106.6 < lon < 106.9 for _, lon in coordinates)
+    assert len(set(coordinates)) == len(coordinates)
+    assert "Approximate" in NETWORK.coordinates_note
+
+
+def test_the_shipped_line_names_its_operator_and_service_hours_with_what_is_nominal() -> None:
+    operator, service = NETWORK.operator, NETWORK.service
+
+    assert operator is not None
+    assert (operator.timezone, operator.lang) == ("Asia/Ho_Chi_Minh", "vi")
+    assert service is not None
+    assert (service.start, service.end) == (time(5, 0), time(22, 0))
+    assert "nominal" in service.note
+
+
+def test_a_network_file_without_coordinates_operator_or_service_still_loads() -> None:
+    data = {k: v for k, v in _network_file().items() if k not in {"operator", "service"}}
+    for station in data["stations"]:
+        del station["lat"], station["lon"]
+
+    network = load_network(json.dumps(data))
+
+    assert (network.operator, network.service, network.stations[0].lat) == (None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -101,6 +143,13 @@ def test_the_shipped_file_round_trips_through_the_loader_unchanged() -> None:
         (_with_station_change(3, code=""), r"network.stations\[3\].code"),
         (_with_station_change(4, chainage_km=0.5), r"network.stations\[4\].chainage_km"),
         (_with_station_change(4, name_vi=None), r"network.stations\[4\].name_vi"),
+        (_without_station_field(5, "lon"), r"network.stations\[5\].lon: missing"),
+        (_with_station_change(5, lat=91.0), r"network.stations\[5\].lat"),
+        (_with_station_change(5, lon="106.7"), r"network.stations\[5\].lon"),
+        (json.dumps(_network_file(operator={"name": "x"})), "network.operator.url"),
+        (_with_service_change(start="5am"), "network.service.start"),
+        (_with_service_change(end="04:00"), "network.service.end"),
+        (_with_service_change(headway_minutes=0), "network.service.headway_minutes"),
     ],
 )
 def test_a_bad_network_file_is_refused_naming_the_field(text: str, field: str) -> None:
