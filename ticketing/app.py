@@ -15,7 +15,7 @@ from ticketing.headers import SecurityHeaders
 from ticketing.ingest.pipeline import JOURNAL_MAX_BYTES
 from ticketing.limits import BodySizeLimit
 from ticketing.ratelimit import RateLimit
-from ticketing.routes import admin, audit, gate, orders, payments, public, tickets, web
+from ticketing.routes import admin, audit, gate, gtfs, orders, payments, public, tickets, web
 from ticketing.settings import Settings, load_settings, placeholder_payment_account, resolve_secrets
 from ticketing.text_guard import NulGuard
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
     _add_middlewares(app, settings, clock)
     routers = (
         public.router,
+        gtfs.router,
         orders.router,
         payments.router,
         tickets.router,

@@ -1,5 +1,5 @@
 """The operator's commands: `python -m ticketing init | serve | keys rotate|list|revoke |
-tokens create|list|revoke | gates add|list|revoke|bundle | audit ...`."""
+tokens create|list|revoke | gates add|list|revoke|bundle | gtfs-export | audit ...`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from ticketing.models import ApiToken, Role, SigningKey
 from ticketing.schemas import GateCreate
 from ticketing.services import gates
 from ticketing.services.api_tokens import create_token, list_tokens, revoke_token
+from ticketing.services.gtfs_feed import feed_date, feed_zip
 from ticketing.settings import Settings, load_settings, resolve_secrets
 
 __all__ = ["EXIT_BROKEN_PIPE", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "initialise", "main"]
@@ -60,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     token_revoke = token_commands.add_parser("revoke", help="revoke a token: it stops working at once")
     token_revoke.add_argument("token_id", metavar="ID", help="the token's id, from `tokens list`")
     _gate_commands(commands)
+    gtfs = commands.add_parser("gtfs-export", help="write the fares and the line as a GTFS (Fares v2) zip")
+    gtfs.add_argument("out", type=Path, metavar="OUT.zip")
+    gtfs.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="first day of its calendar (default: today)",
+    )
     audit_cli.add_parser(commands)
     passes_cli.add_parser(commands)
     return parser
@@ -122,6 +132,8 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return audit_cli.run(settings, args)
     if args.command == "gates":
         return _gates(settings, args)
+    if args.command == "gtfs-export":
+        return _gtfs_export(settings, args)
     if args.command == "passes":
         return passes_cli.run(settings, args)
     _parser().print_usage(sys.stderr)
@@ -258,6 +270,15 @@ def _gate_command(settings: Settings, session: Session, args: argparse.Namespace
                 f"{gate.gate_id:<12} {gate.station:<6} {gate.status:<8}"
                 f" journal {gate.journal_head:>8}  last upload {seen}"
             )
+    return EXIT_OK
+
+
+def _gtfs_export(settings: Settings, args: argparse.Namespace) -> int:
+    """The feed `GET /v1/gtfs/feed.zip` serves, from the same catalog, written to a file."""
+    catalog = load_catalog(settings.policy_file)
+    on = args.date or feed_date(catalog, utcnow())
+    args.out.write_bytes(feed_zip(catalog, on))
+    print(f"GTFS feed (tariff {catalog.tariff.version}, calendar from {on}) written to {args.out}")
     return EXIT_OK
 
 

@@ -53,6 +53,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/v1/fares/quote"): Access.PUBLIC,
     ("GET", "/v1/keys"): Access.PUBLIC,
     ("GET", "/v1/policy"): Access.PUBLIC,
+    ("GET", "/v1/gtfs/feed.zip"): Access.PUBLIC,
     ("POST", "/v1/holders/check"): Access.PUBLIC,
     ("POST", "/v1/orders"): Access.PUBLIC,
     ("POST", "/v1/orders/recover"): Access.PUBLIC,
