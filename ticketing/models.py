@@ -168,8 +168,9 @@ class OrderItem(OrderItemBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
     position: int
-    # Holder of a CCCD-linked pass, kept from order to issue: never the number itself.
-    holder_hash: str | None = Field(default=None, max_length=32)
+    # Holder of a CCCD-linked pass, kept from order to issue: never the number itself. Indexed: an order for a
+    # pass looks up the holder's orders awaiting payment (one pass per holder at a time).
+    holder_hash: str | None = Field(default=None, max_length=32, index=True)
     holder_masked: str | None = Field(default=None, max_length=12)
     holder_initials: str | None = Field(default=None, max_length=16)
     holder_birth_year: int | None = None
