@@ -39,6 +39,7 @@ class Flag(StrEnum):
     STALE_LISTS = "stale_lists"  # revocations or passes older than the policy allows
     CLOCK_SUSPECT = "clock_suspect"  # the gate clock is too far from the server's
     EXIT_UNSEEN = "exit_unseen"  # entry admitted although the previous entry's exit was never seen
+    COMPARE_CARD = "compare_card"  # free by the birth date on an unsigned card QR: compare it with the rider
 
 
 @dataclass(frozen=True, slots=True)

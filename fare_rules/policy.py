@@ -40,6 +40,8 @@ class Policy:
     # Audits: no train covers a station-to-station segment faster than this, so a pass seen at two
     # stations closer in time than hops x this was carried by two people (or the clocks are wrong).
     min_seconds_per_hop: int = 90
+    # Free riders (resolution 29/2024): from this age, by the birth date on the CCCD card, on the local date.
+    free_age_years: int = 60
 
     @property
     def local_tz(self) -> timezone:

@@ -42,6 +42,10 @@ class Reason(StrEnum):
     SAME_STATION_TIME_EXCEEDED = "same_station_time_exceeded"
     ALREADY_INSIDE = "already_inside"
     REENTRY_TOO_SOON = "reentry_too_soon"
+    # Free riders' registry entries
+    FREE_RIDER_EXPIRED = "free_rider_expired"
+    FREE_RIDER_NOT_YET_VALID = "free_rider_not_yet_valid"
+    FREE_RIDER_ENDED = "free_rider_ended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,13 @@ _MESSAGES: dict[Reason, Message] = {
     ),
     Reason.ALREADY_INSIDE: Message("Vé đang ở trong ga (chưa ra)", "Already inside (no exit recorded)"),
     Reason.REENTRY_TOO_SOON: Message("Vào lại quá sớm — vui lòng chờ", "Re-entry too soon — please wait"),
+    Reason.FREE_RIDER_EXPIRED: Message(
+        "Đăng ký miễn vé đã hết hạn — gia hạn tại quầy", "Free-ride registration expired — renew it"
+    ),
+    Reason.FREE_RIDER_NOT_YET_VALID: Message(
+        "Đăng ký miễn vé chưa đến ngày hiệu lực", "Free-ride registration not yet valid"
+    ),
+    Reason.FREE_RIDER_ENDED: Message("Đăng ký miễn vé đã bị chấm dứt", "Free-ride registration ended"),
 }
 
 
