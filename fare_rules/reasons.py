@@ -46,6 +46,12 @@ class Reason(StrEnum):
     FREE_RIDER_EXPIRED = "free_rider_expired"
     FREE_RIDER_NOT_YET_VALID = "free_rider_not_yet_valid"
     FREE_RIDER_ENDED = "free_rider_ended"
+    # Staff at the gate: settling a fare owed, overriding by hand
+    NOTHING_OWED = "nothing_owed"
+    OVER_COLLECTED = "over_collected"
+    UNDER_COLLECTED = "under_collected"
+    ALREADY_SETTLED = "already_settled"
+    STAFF_REFUSED = "staff_refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,11 @@ _MESSAGES: dict[Reason, Message] = {
         "Đăng ký miễn vé chưa đến ngày hiệu lực", "Free-ride registration not yet valid"
     ),
     Reason.FREE_RIDER_ENDED: Message("Đăng ký miễn vé đã bị chấm dứt", "Free-ride registration ended"),
+    Reason.NOTHING_OWED: Message("Không có cước cần bù cho lượt ra này", "No fare owed for this exit"),
+    Reason.OVER_COLLECTED: Message("Thu nhiều hơn số cước còn thiếu", "Collected more than the fare owed"),
+    Reason.UNDER_COLLECTED: Message("Thu ít hơn số cước còn thiếu", "Collected less than the fare owed"),
+    Reason.ALREADY_SETTLED: Message("Lượt đi này đã được bù cước", "The fare owed on this trip is settled"),
+    Reason.STAFF_REFUSED: Message("Nhân viên từ chối cho qua", "Refused by station staff"),
 }
 
 
