@@ -11,7 +11,30 @@ from typing import Any
 from fare_rules import _json
 from fare_rules.errors import DataFileError
 
-__all__ = ["DEFAULT_POLICY", "Policy", "load_policy", "policy_to_json", "service_day", "service_day_of_date"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "PLACEHOLDER_PAYEE",
+    "Payee",
+    "Policy",
+    "load_policy",
+    "policy_to_json",
+    "service_day",
+    "service_day_of_date",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Payee:
+    """The operator's bank account that a rider's banking app pays a fare owed into (a VietQR at the gate).
+    `bank_bin` is the bank's 6-digit NAPAS BIN; `name` is at most 25 ASCII characters (EMV field 59)."""
+
+    bank_bin: str
+    account: str
+    name: str
+
+
+# Shipped until the operator enters its own account: a gate shows a warning with every VietQR it draws.
+PLACEHOLDER_PAYEE = Payee("970436", "0000000000", "METRO HCMC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +65,8 @@ class Policy:
     min_seconds_per_hop: int = 90
     # Free riders (resolution 29/2024): from this age, by the birth date on the CCCD card, on the local date.
     free_age_years: int = 60
+    # Where a fare owed settled by VietQR at the gate goes; null: gates settle in cash only.
+    settlement_payee: Payee | None = PLACEHOLDER_PAYEE
 
     @property
     def local_tz(self) -> timezone:
@@ -68,8 +93,10 @@ def load_policy(text: str) -> Policy:
     return dataclasses.replace(DEFAULT_POLICY, **overrides)
 
 
-def _setting(key: str, value: object, kind: str) -> int | bool | time:
+def _setting(key: str, value: object, kind: str) -> int | bool | time | Payee | None:
     where = f"policy.{key}"
+    if kind == "Payee | None":
+        return None if value is None else _payee(_json.check(value, dict, where), where)
     if kind == "bool":
         return _json.check(value, bool, where)
     if kind == "time":
@@ -81,6 +108,20 @@ def _setting(key: str, value: object, kind: str) -> int | bool | time:
     elif number < 0:
         raise DataFileError(f"{where}: must not be negative")
     return number
+
+
+def _payee(block: dict[str, Any], where: str) -> Payee:
+    unknown = sorted(set(block) - {"bank_bin", "account", "name"})
+    if unknown:
+        raise DataFileError(f"{where}.{unknown[0]}: not a payee field")
+    payee = Payee(*(_json.field(block, k, str, where) for k in ("bank_bin", "account", "name")))
+    if not (len(payee.bank_bin) == 6 and payee.bank_bin.isascii() and payee.bank_bin.isdigit()):
+        raise DataFileError(f"{where}.bank_bin: 6 digits expected")
+    if not (payee.account.isascii() and payee.account.isalnum() and len(payee.account) <= 19):
+        raise DataFileError(f"{where}.account: 1 to 19 letters or digits expected")
+    if not (payee.name.isascii() and payee.name.isprintable() and 0 < len(payee.name) <= 25):
+        raise DataFileError(f"{where}.name: 1 to 25 printable ASCII characters expected")
+    return payee
 
 
 def _parse_hh_mm(text: str, where: str) -> time:
@@ -98,6 +139,8 @@ def policy_to_json(policy: Policy) -> str:
     data: dict[str, object] = {}
     for f in dataclasses.fields(policy):
         value = getattr(policy, f.name)
+        if isinstance(value, Payee):
+            value = dataclasses.asdict(value)
         data[f.name] = value.strftime("%H:%M") if isinstance(value, time) else value
     return json.dumps(data, indent=2) + "\n"
 
