@@ -7,8 +7,8 @@ import zxingcpp
 from PIL import Image
 from pyzbar import pyzbar
 
-from ticketing.payments.vietqr import build_vietqr_payload
 from ticketing.qr_images import BORDER_MODULES, MODULE_PX, module_matrix, render_png, render_svg
+from validator.vietqr import build_vietqr_payload
 
 BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 # Shaped like a single ticket: scheme prefix and ~150 characters of Base45 (about 100 bytes signed).

@@ -6,14 +6,14 @@ from hypothesis import strategies as st
 from PIL import Image
 from pyzbar import pyzbar
 
-from ticketing.payments.vietqr import (
+from ticketing.qr_images import render_png
+from validator.vietqr import (
     InvalidEMVPayload,
     build_vietqr_payload,
     crc16_ccitt,
     parse_emv,
     parse_tlv,
 )
-from ticketing.qr_images import render_png
 
 # The example payload printed in the EMVCo QRCPS Merchant-Presented Mode specification: it has a template 64
 # in Chinese (lengths count characters, the CRC covers UTF-8 bytes) and the CRC A13A.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ticketing.payments import PaymentInstructions, PaymentProvider
-from ticketing.payments.vietqr import build_vietqr_payload
+from validator.vietqr import build_vietqr_payload
 
 __all__ = ["SandboxProvider", "VietQrProvider", "make_provider"]
 

@@ -15,7 +15,7 @@ from PIL import Image
 from support.audit import at, journal, ticket_use
 from support.issuing import HOLDER, Api, bearer, monthly, single
 
-from ticketing.payments.vietqr import parse_emv
+from validator.vietqr import parse_emv
 
 
 def _decoded(png: bytes) -> str:

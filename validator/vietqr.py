@@ -2,8 +2,9 @@
 
 A payload is a run of TLV fields, each a two-digit ID, a two-digit length (in characters) and the value,
 closed by field 63: a CRC-16/CCITT-FALSE over everything before it, including the "6304" that opens it.
-Vietnamese banking apps scan it and pre-fill a transfer of a fixed amount to the beneficiary account, with the
-order reference as the transfer's purpose so the bank's confirmation can be matched to the order.
+Vietnamese banking apps scan it and pre-fill a transfer of a fixed amount to the beneficiary account, with a
+reference as the transfer's purpose: an order's, so the bank's confirmation can be matched to the order, or a
+fare owed at a gate's. Pure; the service (order payments) and the gate (fares owed) build it from here alone.
 
 Errors: every malformed input, to the builder or the parser, raises `InvalidEMVPayload`, a `ValueError`.
 """
