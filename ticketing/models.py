@@ -229,6 +229,8 @@ class Ticket(TicketBase, table=True):
     refund_fee_vnd: int | None = None  # kept by the operator (policy at the time of the refund)
     refund_final_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))  # end of the hold
     refund_withdrawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Signed again, same fields and serial, under the key in force after its key was revoked.
+    reissued_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class PassBase(SQLModel):
@@ -286,6 +288,7 @@ class TicketPublic(TicketBase):
     holder_pass: PassPublic | None = Field(default=None, alias="pass")
     refund: RefundPublic | None = None
     state: TicketState = TicketState.UNUSED
+    reissued_at: datetime | None = None  # its QR replaced: the one signed before is refused (key_revoked)
 
 
 class OrderPublic(OrderBase):
@@ -322,6 +325,8 @@ class SigningKey(SQLModel, table=True):
     public_key: bytes = Field(sa_type=sa.LargeBinary)  # raw 32 bytes
     private_key_pem: bytes = Field(sa_type=sa.LargeBinary)  # PKCS#8, encrypted with the key passphrase
     created_at: datetime = Field(sa_column=_utc())
+    # Its term (ticketing.issuing.key_terms): it signs from not_before until retired_at, published ahead.
+    not_before: datetime = Field(sa_column=_utc())
     retired_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     not_after: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     revoked: bool = False

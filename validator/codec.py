@@ -102,14 +102,16 @@ class TicketBody:
 class KeyEntry:
     """One issuer public key as a gate holds it, parsed once (decode never parses keys per call).
 
-    `not_after` is the instant after which the issuer stops publishing the key (its last ticket has expired).
-    decode has no clock and does not consult it: the ticket's own validity window is checked by the rules.
+    `not_after` is the instant after which the issuer stops publishing the key (its last ticket has expired);
+    `not_before` the one from which the issuer signs with it (it is published ahead, so gates hold it first).
+    decode has no clock and consults neither: the ticket's own validity window is checked by the rules.
     """
 
     key_id: int
     public_key: Ed25519PublicKey
     revoked: bool = False
     not_after: datetime | None = None
+    not_before: datetime | None = None
 
 
 Keyset = Mapping[int, KeyEntry]
@@ -384,7 +386,8 @@ def load_keyset(obj: object) -> dict[int, KeyEntry]:
 def keyset_to_json(keyset: Keyset) -> dict[str, list[dict[str, Any]]]:
     """The JSON object GET /v1/keys publishes, keys in id order; load_keyset reads it back.
 
-    Raises ValueError on a key id out of range or a naive `not_after` (written as UTC ISO 8601).
+    Raises ValueError on a key id out of range or a naive `not_before` or `not_after` (written as UTC ISO
+    8601).
     """
     return {"keys": [_key_to_json(keyset[key_id]) for key_id in sorted(keyset)]}
 
@@ -402,8 +405,9 @@ def _load_key(item: object) -> KeyEntry | None:
     revoked = item.get("revoked", False)
     if not isinstance(revoked, bool):
         raise ValueError(f"key id {key_id}: revoked must be true or false")
-    not_after = _iso_instant(item.get("not_after"))
-    return KeyEntry(key_id, public_key_from_bytes(raw), revoked, not_after)
+    not_after = _iso_instant("not_after", item.get("not_after"))
+    not_before = _iso_instant("not_before", item.get("not_before"))
+    return KeyEntry(key_id, public_key_from_bytes(raw), revoked, not_after, not_before)
 
 
 def _key_to_json(entry: KeyEntry) -> dict[str, Any]:
@@ -412,17 +416,18 @@ def _key_to_json(entry: KeyEntry) -> dict[str, Any]:
         "kid": _uint("kid", entry.key_id, 16),
         "alg": ALGORITHM,
         "public_key": b64url_encode(raw),
-        "not_after": _iso_text(entry.key_id, entry.not_after),
+        "not_before": _iso_text(entry.key_id, "not_before", entry.not_before),
+        "not_after": _iso_text(entry.key_id, "not_after", entry.not_after),
         "revoked": entry.revoked,
     }
 
 
-def _iso_text(key_id: int, instant: datetime | None) -> str | None:
+def _iso_text(key_id: int, name: str, instant: datetime | None) -> str | None:
     if instant is None:
         return None
     # Refused here, at the issuer: a naive time would make every gate refuse the whole keyset.
     if instant.utcoffset() is None:
-        raise ValueError(f"key id {key_id}: not_after must be an aware datetime")
+        raise ValueError(f"key id {key_id}: {name} must be an aware datetime")
     return instant.astimezone(UTC).isoformat()
 
 
@@ -436,12 +441,12 @@ def _b64url_decode(value: object) -> bytes:
     return raw
 
 
-def _iso_instant(value: object) -> datetime | None:
+def _iso_instant(name: str, value: object) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError("not_after must be an ISO 8601 string or null")
+        raise ValueError(f"{name} must be an ISO 8601 string or null")
     instant = datetime.fromisoformat(value)  # ValueError on bad text
     if instant.utcoffset() is None:
-        raise ValueError("not_after must carry a UTC offset")
+        raise ValueError(f"{name} must carry a UTC offset")
     return instant
