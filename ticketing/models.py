@@ -56,6 +56,7 @@ __all__ = [
     "TicketState",
     "TicketStatus",
     "Trip",
+    "TripCount",
     "TripStatus",
     "table_of",
 ]
@@ -484,6 +485,25 @@ class ScanCount(SQLModel, table=True):
     reason: str = Field(primary_key=True, max_length=40)
     problem: bool = Field(primary_key=True)  # the event did not read cleanly (scan_events.problem)
     n: int = Field(sa_type=sa.BigInteger)
+
+
+class TripCount(SQLModel, table=True):
+    """Entered trips counted per hour (UTC) of their start, product, origin, destination and whether they are
+    complete, kept by journal ingest as it pairs (ticketing.ingest.rollups): the od and revenue reports add up
+    these hours instead of reading a day's trips. '' stands for a missing product or destination."""
+
+    __tablename__ = "trip_counts"
+
+    hour: datetime = Field(sa_column=sa.Column(UTCDateTime(), primary_key=True))
+    product: str = Field(primary_key=True, max_length=24)
+    origin: str = Field(primary_key=True, max_length=16)
+    destination: str = Field(primary_key=True, max_length=16)
+    complete: bool = Field(primary_key=True)
+    n: int = Field(sa_type=sa.BigInteger)
+    fare_vnd: int = Field(sa_type=sa.BigInteger)  # the trips' fares
+    ridden_vnd: int = Field(sa_type=sa.BigInteger)  # a single ticket's fare on its first trip only
+    owed_vnd: int = Field(sa_type=sa.BigInteger)
+    duration_s: int = Field(sa_type=sa.BigInteger)
 
 
 class JournalGap(SQLModel, table=True):
