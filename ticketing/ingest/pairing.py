@@ -1,5 +1,6 @@
 """The second transaction of a journal upload (ticketing.ingest.pipeline): pair the uses stored into trips,
-set tickets' first uses, revoke double uses, withdraw refunds still in their hold.
+set tickets' first uses, keep the trip counts (`rollups`), revoke double uses, withdraw refunds still in
+their hold.
 
 Pairing is serial: two uploads pairing one credential at once would each miss the other's use. Uses are
 paired in feed order, under the `paired` counter row: its value is the last feed_seq paired. An upload
@@ -20,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from ticketing.ingest import double_use
+from ticketing.ingest import double_use, rollups
 from ticketing.ingest.adapter import adapter_for
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import ChangeCounter, Pass, ScanEvent, Ticket, table_of
@@ -69,7 +70,9 @@ def pair_stored_uses(
     events = [e for _, e in uses]
     first = _first_uses(session, rows)
     connection = session.connection()
+    before = rollups.snapshot(connection, rows)
     candidates = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
+    rollups.add(connection, rollups.delta(before, rollups.snapshot(connection, rows)))
     double_use.block_double_uses(session, rows, now, rule, candidates=candidates)
     tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)
     session.connection().execute(

@@ -8,6 +8,8 @@ refund_fees_vnd.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +19,7 @@ from sqlmodel import Session
 from ticketing.audit.models import RevenueRow
 from ticketing.audit.query import Query
 from ticketing.audit.tables import TICKETS, TRIPS, in_range
+from ticketing.ingest import rollups, scan_counts
 
 __all__ = ["rows"]
 
@@ -78,9 +81,36 @@ def _sold(session: Session, q: Query) -> Sequence[Any]:
     ).all()
 
 
-def _ridden(session: Session, q: Query) -> Sequence[Any]:
-    """Trips started in the range by product and entry station. A single ticket's fare counts on its first
-    trip only: a double-used one was paid for once."""
+def _ridden(session: Session, q: Query) -> list[Any]:
+    """Trips started in the range by product and entry station: whole hours from trip_counts (kept by journal
+    ingest), the rest from the trips."""
+    assert q.since is not None
+    assert q.until is not None
+    whole, parts = scan_counts.split(q.since, q.until)
+    totals: dict[tuple[str, str], list[int]] = {}
+    found = [r for since, until in parts for r in _ridden_trips(session, since, until)]
+    if whole is not None:
+        found += rollups.summed(session, whole, ("product", "origin"))
+    for r in found:
+        sums = totals.setdefault((r.product or "", r.origin), [0, 0, 0])
+        sums[0] += int(r.n)
+        sums[1] += int(r.ridden_vnd or 0)
+        sums[2] += int(r.owed_vnd or 0)
+    return [_Ridden(p, o, n, vnd, owed) for (p, o), (n, vnd, owed) in sorted(totals.items())]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ridden:
+    product: str
+    entry_station: str
+    n: int
+    vnd: int
+    owed: int
+
+
+def _ridden_trips(session: Session, since: datetime, until: datetime) -> Sequence[Any]:
+    """Trips started in [since, until) by product and entry station, counted one by one. A single ticket's
+    fare counts on its first trip only: a double-used one was paid for once."""
     t = TRIPS
     earlier = sa.alias(t, "earlier")
     first_trip = sa.not_(
@@ -97,11 +127,11 @@ def _ridden(session: Session, q: Query) -> Sequence[Any]:
     return session.execute(
         sa.select(
             t.c.product,
-            t.c.entry_station,
+            t.c.entry_station.label("origin"),
             sa.func.count().label("n"),
-            sa.func.sum(fare).label("vnd"),
-            sa.func.sum(t.c.owed_vnd).label("owed"),
+            sa.func.sum(fare).label("ridden_vnd"),
+            sa.func.sum(t.c.owed_vnd).label("owed_vnd"),
         )
-        .where(t.c.entry_station.is_not(None), *in_range(t.c.started_at, q))
+        .where(t.c.entry_station.is_not(None), t.c.started_at >= since, t.c.started_at < until)
         .group_by(t.c.product, t.c.entry_station)
     ).all()
