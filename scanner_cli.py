@@ -28,6 +28,7 @@ from validator import (
     ProvisionError,
     Reason,
     ScanOutcome,
+    StationScreen,
     StoreError,
     StoreUnusable,
     SyncError,
@@ -136,6 +137,11 @@ def _gate_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             p.add_argument(
                 "--sync-interval", type=float, default=5.0, help="seconds between background syncs"
             )
+            p.add_argument(
+                "--plain",
+                action="store_true",
+                help="plain lines as for a pipe, even on a terminal (instead of the full-screen display)",
+            )
     p = sub.add_parser("inspect", help="show what a code holds, without using it")
     p.add_argument("item", metavar="ITEM")
     p.add_argument("--json", action="store_true")
@@ -185,18 +191,59 @@ def _cmd_scan(args: argparse.Namespace, gate: Gate) -> int:
 
 
 def _cmd_listen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
-    decoder = get_decoder(args.decoder)
-    direction = Direction(args.direction)
+    """Lines or JSON for a pipe, `--plain` or `--json`; on a terminal, the full-screen station display."""
+    if args.json or args.plain or not sys.stdout.isatty():
+        lines = _ListenOutput(
+            show=lambda outcome, _gate: _emit(outcome, args.json, None, sys.stdout),
+            report=_err,
+            sync_failed=lambda e: _err(f"sync failed (scanning goes on): {e}"),
+        )
+        return _listen(args, gate, ctx, lines)
+    with StationScreen(gate, ctx.data_dir, Direction(args.direction), sys.stdout) as screen:
+        shown = _ListenOutput(
+            show=screen.show,
+            report=screen.report,
+            # A failed sync is recorded in the store and shown from there; anything else is shown here.
+            sync_failed=lambda e: None if isinstance(e, SyncError) else screen.report(f"sync failed: {e}"),
+            synced=screen.synced,
+        )
+        worst = _listen(args, gate, ctx, shown)
+    print(f"listen stopped at gate {gate.config.gate_id}; this shift: {screen.counts.summary()}")
+    return worst
+
+
+@dataclass(frozen=True, slots=True)
+class _ListenOutput:
+    """Where `listen` shows each outcome and problem, and who hears of each background sync round."""
+
+    show: Callable[[ScanOutcome, Gate], None]
+    report: Callable[[str], None]
+    sync_failed: Callable[[Exception], None]
+    synced: Callable[[Gate], None] | None = None
+
+
+def _listen(args: argparse.Namespace, gate: Gate, ctx: _Context, out: _ListenOutput) -> int:
     background = None
     if gate.config.server_url and args.sync_interval > 0:
         background = BackgroundSync(
             ctx.data_dir,
             ctx.db,
             args.sync_interval,
-            lambda e: _err(f"sync failed (scanning goes on): {e}"),
+            out.sync_failed,
             connect=ctx.connect,
+            on_round=out.synced,
         )
         background.start()
+    try:
+        return _scan_lines(args, gate, out)
+    finally:
+        if background is not None:
+            background.stop()
+
+
+def _scan_lines(args: argparse.Namespace, gate: Gate, out: _ListenOutput) -> int:
+    decoder = get_decoder(args.decoder)
+    direction = Direction(args.direction)
     worst = EXIT_OK
     try:
         # Bytes, decoded line by line inside the guard: a stray byte must not end the loop (text mode
@@ -205,16 +252,15 @@ def _cmd_listen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
             try:
                 outcome = listen_line(gate, line, direction, decoder)
             except Exception as exc:
-                _err(f"error on one scan, gate keeps running: {type(exc).__name__}: {exc}")
+                out.report(f"error on one scan, gate keeps running: {type(exc).__name__}: {exc}")
                 worst = EXIT_DENIED
                 continue
             if outcome is None:
                 continue
-            _emit(outcome, args.json, None, sys.stdout)
+            out.show(outcome, gate)
             worst = worst if outcome.accepted else EXIT_DENIED
-    finally:
-        if background is not None:
-            background.stop()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends the shift as the end of input does
     return worst
 
 

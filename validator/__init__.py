@@ -8,6 +8,7 @@ Never imports `ticketing`, FastAPI or SQLModel: a gate decides with the server u
 - scan: `scan_item` (an image file or a payload text), `listen_line` (one line from a scanner), in a
   `Direction`, reading images with `get_decoder` (one of `DECODERS`); the `ScanOutcome` is shown with
   `render_outcome` next to its `item_label`, and a refusal's `Reason` in words with `message_for`;
+  `listen` on a terminal shows the full-screen `StationScreen` instead;
 - inspect a code without using it: `inspect_item`, as JSON with `inspection_json`;
 - status: `gate_status`, its sync problems in one line with `describe_sync_problem`;
 - sync with the issuing service through an injected `Connect` (`http_client`, the real one, by default):
@@ -46,6 +47,7 @@ from validator.screen import item_label, render_outcome
 from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_station, open_gate
 from validator.store import StoreError, StoreUnusable, describe_store_failure, describe_unusable_store
 from validator.sync import SyncError, describe_sync, describe_sync_problem, lost_warnings
+from validator.terminal import StationScreen
 
 __all__ = [
     "DECODERS",
@@ -59,6 +61,7 @@ __all__ = [
     "ProvisionError",
     "Reason",
     "ScanOutcome",
+    "StationScreen",
     "StoreError",
     "StoreUnusable",
     "SyncError",

@@ -308,6 +308,8 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
 class BackgroundSync:
     """`listen`'s sync every few seconds on its own thread and connection. A failure is reported through
     `on_error` and retried next round: it never blocks or breaks a scan (they share only the database).
+    `on_round`, when given, is called after every round with this thread's gate (the station display reads
+    the new sync state with it).
     """
 
     def __init__(
@@ -318,12 +320,14 @@ class BackgroundSync:
         on_error: Callable[[Exception], None],
         *,
         connect: Connect = http_client,
+        on_round: Callable[[Gate], None] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.db = db
         self.interval = interval
         self.on_error = on_error
         self.connect = connect
+        self.on_round = on_round
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gate-sync", daemon=True)
 
@@ -342,7 +346,11 @@ class BackgroundSync:
                     # Opened inside the loop: a store that cannot be opened now is an error to report and
                     # retry, not a silent end of syncing.
                     gate = gate or open_gate(self.data_dir, self.db)
-                    sync_gate(self.data_dir, gate, connect=self.connect)
+                    try:
+                        sync_gate(self.data_dir, gate, connect=self.connect)
+                    finally:
+                        if self.on_round is not None:
+                            self.on_round(gate)
                 except Exception as exc:
                     self.on_error(exc)
                 self._stop.wait(self.interval)

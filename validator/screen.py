@@ -7,7 +7,15 @@ from fare_rules.model import Flag
 from fare_rules.reasons import Message
 from validator.core import InputKind, PassSeen, ScanOutcome, TicketSeen, classify, normalise
 
-__all__ = ["clock_warning", "describe_offset", "format_vnd", "item_label", "render_outcome"]
+__all__ = [
+    "card_to_compare",
+    "clock_warning",
+    "describe_offset",
+    "describe_outcome",
+    "format_vnd",
+    "item_label",
+    "render_outcome",
+]
 
 _GREEN = "\033[1;97;42m"
 _RED = "\033[1;97;41m"
@@ -51,7 +59,23 @@ def _paint(text: str, style: str, colour: bool) -> str:
     return f"{style}{text}{_RESET}" if colour else text
 
 
-def _describe(outcome: ScanOutcome) -> list[str]:
+def card_to_compare(outcome: ScanOutcome) -> str | None:
+    """What staff compare with the card in the rider's hand (masked number, initials, birth year), for a
+    scan that names a holder; None otherwise."""
+    seen = outcome.recognised
+    if not isinstance(seen, PassSeen):
+        return None
+    parts = (
+        f"CCCD {seen.cccd_masked}" if seen.cccd_masked else "",
+        seen.initials or "",
+        f"sinh năm / born {seen.birth_year}" if seen.birth_year else "",
+    )
+    return " · ".join(x for x in parts if x) or None
+
+
+def describe_outcome(outcome: ScanOutcome, *, with_card: bool = True) -> list[str]:
+    """What was recognised, in lines (never a CCCD in full); `with_card`: with the line of what to compare
+    with the card."""
     lines: list[str] = []
     seen = outcome.recognised
     ticket = outcome.ticket
@@ -60,18 +84,10 @@ def _describe(outcome: ScanOutcome) -> list[str]:
         check = "" if ticket.verified else "  (chữ ký không hợp lệ / signature not verified)"
         lines.append(f"  Vé / Ticket: {ticket.product.value}{route} · #{ticket.serial}{check}")
     if isinstance(seen, PassSeen):
-        who = " · ".join(
-            x
-            for x in (
-                f"CCCD {seen.cccd_masked}" if seen.cccd_masked else "",
-                seen.initials or "",
-                f"sinh năm / born {seen.birth_year}" if seen.birth_year else "",
-            )
-            if x
-        )
         product = seen.product.value if seen.product else "—"
         lines.append(f"  Vé tháng / Pass: {product} {seen.pass_id or ''}".rstrip())
-        if who:
+        who = card_to_compare(outcome)
+        if who and with_card:
             lines.append(f"  Đối chiếu thẻ / Compare with the card: {who}")
     return lines
 
@@ -99,7 +115,7 @@ def render_outcome(outcome: ScanOutcome, colour: bool, label: str | None = None)
     lines.append(f"  {message.en}")
     if outcome.owed_vnd:
         lines.append(_paint(f"  THU THÊM / FARE OWED: {format_vnd(outcome.owed_vnd)}", _YELLOW, colour))
-    lines.extend(_describe(outcome))
+    lines.extend(describe_outcome(outcome))
     if Flag.CLOCK_SUSPECT in outcome.flags:
         warning = clock_warning(outcome.clock_offset_seconds)
         lines.append(_paint(f"  ⚠ {warning.vi}", _YELLOW, colour))

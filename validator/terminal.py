@@ -1,0 +1,175 @@
+"""`listen`'s station display on a terminal: full screen (rich Live), redrawn twice a second so the clock
+and the ages move, while the scanner's lines are read as before. Keystrokes are not echoed: a scanner types
+a CCCD card's QR, number and name in full, into the same terminal.
+
+The display reads only its own copy of the view: each thread that holds a gate (the scan loop, the
+background sync) reads the store with its own connection and hands the display what it read.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+
+from fare_rules.errors import FareRulesError
+from fare_rules.model import Direction
+from fare_rules.rules import gate_flags
+from validator import records
+from validator.core import ScanOutcome
+from validator.device import load_token
+from validator.display import ShiftCounts, StationView, SyncProblem, SyncState, render_station
+from validator.gate import Gate, StationState
+from validator.sync import last_sync_error
+from validator.wire import parse_iso
+
+if sys.platform != "win32":
+    import termios
+
+__all__ = ["StationScreen", "read_sync_state"]
+
+REFRESH_PER_SECOND = 2
+_TtyAttrs = list[Any]  # what termios.tcgetattr answers
+_FIRST_LISTS = ("revocations", "passes")
+
+
+def read_sync_state(gate: Gate, data_dir: Path) -> SyncState:
+    """The gate's sync state as its store holds it (the same values `status` shows)."""
+    conn = gate.conn
+    synced = {
+        str(key).removesuffix("_synced_at"): _time(value)
+        for key, value in conn.execute(
+            "SELECT key, value FROM station_state WHERE key LIKE '%\\_synced\\_at' ESCAPE '\\'"
+        )
+    }
+    names = [*_FIRST_LISTS, *sorted(set(synced) - set(_FIRST_LISTS))]
+    error = last_sync_error(conn, gate.config.gate_id)
+    offset = records.get_state(conn, "clock_offset_seconds")
+    return SyncState(
+        online=bool(gate.config.server_url and load_token(data_dir)),
+        last_success=_time(records.get_state(conn, "last_sync")),
+        last_error=None
+        if error is None
+        else SyncProblem(
+            code=str(error.get("code")),
+            server_code=error.get("server_code"),
+            at=_time(error.get("at")),
+            detail=str(error.get("detail") or ""),
+        ),
+        lists=tuple((name, synced.get(name)) for name in names),
+        lists_as_of=StationState.read(conn).last_sync,
+        clock_offset_seconds=float(offset) if offset is not None else None,
+    )
+
+
+def _time(text: object) -> datetime | None:
+    try:
+        return parse_iso(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def _station_name(gate: Gate) -> str:
+    code = gate.config.station
+    try:
+        return f"{code} {gate.network.station(code).name_vi}"
+    except FareRulesError:
+        return code
+
+
+class StationScreen:
+    """The full-screen display of one `listen` session; a context manager around the terminal it takes."""
+
+    def __init__(self, gate: Gate, data_dir: Path, direction: Direction, out: TextIO) -> None:
+        self._data_dir = data_dir
+        self._policy = gate.policy
+        self._input = sys.stdin
+        self._saved_tty: _TtyAttrs | None = None
+        self._lock = threading.Lock()
+        self._view = StationView(
+            gate=gate.config.gate_id,
+            station=_station_name(gate),
+            direction=direction,
+            now=datetime.now(UTC),
+            tz=gate.policy.local_tz,
+            sync=read_sync_state(gate, data_dir),
+        )
+        self._live = Live(
+            console=Console(file=out),
+            screen=True,
+            refresh_per_second=REFRESH_PER_SECOND,
+            redirect_stdout=False,
+            redirect_stderr=False,
+            get_renderable=self._render,
+        )
+
+    @property
+    def counts(self) -> ShiftCounts:
+        with self._lock:
+            return self._view.counts
+
+    def show(self, outcome: ScanOutcome, gate: Gate) -> None:
+        """A scan's outcome, big, at once; `gate` is the scanning thread's, to read the sync state with."""
+        sync = read_sync_state(gate, self._data_dir)
+        with self._lock:
+            view = self._view
+            self._view = replace(
+                view, outcome=outcome, counts=view.counts.add(outcome), sync=sync, notice=None
+            )
+        self._live.refresh()
+
+    def synced(self, gate: Gate) -> None:
+        """After a background sync round, on its thread and with its gate: the new sync state."""
+        sync = read_sync_state(gate, self._data_dir)
+        with self._lock:
+            self._view = replace(self._view, sync=sync)
+
+    def report(self, notice: str) -> None:
+        """A line the agent must see (a scan that failed), until the next scan."""
+        with self._lock:
+            self._view = replace(self._view, notice=notice)
+        self._live.refresh()
+
+    def _render(self) -> RenderableType:
+        now = datetime.now(UTC)
+        with self._lock:
+            view = self._view
+        flags = gate_flags(now, view.sync.lists_as_of, view.sync.clock_offset_seconds, self._policy)
+        return render_station(replace(view, now=now, gate_flags=flags))
+
+    def __enter__(self) -> StationScreen:
+        self._saved_tty = _echo_off(self._input)
+        self._live.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self._live.stop()
+        finally:
+            _restore(self._input, self._saved_tty)
+
+
+def _echo_off(stream: TextIO) -> _TtyAttrs | None:
+    """Stop the terminal echoing what is typed (the line discipline still hands over whole lines)."""
+    if sys.platform == "win32" or not stream.isatty():
+        return None
+    fd = stream.fileno()
+    saved: _TtyAttrs = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+    return saved
+
+
+def _restore(stream: TextIO, saved: _TtyAttrs | None) -> None:
+    if saved is not None and sys.platform != "win32":
+        termios.tcsetattr(stream.fileno(), termios.TCSADRAIN, saved)
