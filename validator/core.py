@@ -14,15 +14,19 @@ from typing import Any
 from fare_rules.errors import FareRulesError
 from fare_rules.model import Credential, Direction, Flag
 from fare_rules.network import Network
+from fare_rules.overrides import OverrideAction, OverrideReason
 from fare_rules.products import Product
 from fare_rules.reasons import Message, Reason, message_for
+from fare_rules.settlement import PaymentMethod
 from validator.codec import TicketBody, has_scheme
 from validator.records import PassRecord
 from validator.wire import iso
 
 __all__ = [
     "ACCEPT_MESSAGE",
+    "Adjustment",
     "InputKind",
+    "Override",
     "PassSeen",
     "ScanOutcome",
     "TicketSeen",
@@ -132,6 +136,42 @@ Recognised = TicketSeen | PassSeen
 
 
 @dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A fare owed that an agent collected at this exit (the settlement event `settlement_seq` says how)."""
+
+    amount_vnd: int
+    method: PaymentMethod
+    agent: str
+    settlement_seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "amount_vnd": self.amount_vnd,
+            "method": self.method.value,
+            "agent": self.agent,
+            "settlement_seq": self.settlement_seq,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An agent's decision by hand, and what the gate itself would have said (None: it would admit)."""
+
+    action: OverrideAction
+    reason: OverrideReason
+    agent: str
+    gate_reason: Reason | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "reason": self.reason.value,
+            "agent": self.agent,
+            "gate_reason": self.gate_reason.value if self.gate_reason else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ScanOutcome:
     """What the gate answers for one scan: the screen and `--json` are drawn from this alone."""
 
@@ -148,6 +188,9 @@ class ScanOutcome:
     recognised: Recognised | None = None
     ticket: TicketSeen | None = None  # a pass QR shows both the ticket it is and the registry pass
     clock_offset_seconds: float | None = None  # the gate's last measured offset (server minus gate clock)
+    # A settled exit: admitted with the fare owed collected (owed_vnd is then the amount collected).
+    adjustment: Adjustment | None = None
+    override: Override | None = None  # an agent admitted or refused by hand
 
     @property
     def accepted(self) -> bool:
@@ -158,13 +201,14 @@ class ScanOutcome:
         return ACCEPT_MESSAGE if self.reason is None else message_for(self.reason)
 
     def to_json(self) -> dict[str, Any]:
-        """The `--json` contract object (DESIGN.md): verdict, reason, message, recognised, owed_vnd, flags."""
+        """The `--json` contract object (DESIGN.md): verdict, reason, message, recognised, owed_vnd, flags;
+        `adjustment` and `override` only on a settled exit and an override."""
         recognised: dict[str, Any] | None = None
         if self.ticket is not None:
             recognised = {"ticket": self.ticket.to_json()}
         if isinstance(self.recognised, PassSeen):
             recognised = {**(recognised or {}), "pass": self.recognised.to_json()}
-        return {
+        return _staff_fields(self) | {
             "verdict": self.verdict.value,
             "reason": self.reason.value if self.reason else None,
             "message": {"vi": self.message.vi, "en": self.message.en},
@@ -178,6 +222,16 @@ class ScanOutcome:
             "at": iso(self.at),
             "seq": self.seq,
         }
+
+
+def _staff_fields(outcome: ScanOutcome) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if outcome.adjustment is not None:
+        fields["adjustment"] = outcome.adjustment.to_json()
+    if outcome.override is not None:
+        fields["kind"] = "override"
+        fields["override"] = outcome.override.to_json()
+    return fields
 
 
 def ticket_seen(body: TicketBody, network: Network, verified: bool) -> TicketSeen:
@@ -274,6 +328,7 @@ def event_for(outcome: ScanOutcome, credential_key: str | None, holder_hash: byt
         "flags": sorted(f.value for f in outcome.flags),
         "credential": credential_key,
         "holder_hash": holder_hash.hex() if holder_hash else None,
+        **_staff_fields(outcome),
     }
     if outcome.ticket is not None:
         event["ticket"] = outcome.ticket.to_json()

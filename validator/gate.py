@@ -9,19 +9,24 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from fare_rules.cccd import CccdError, holder_hash, mask, parse_card_qr
 from fare_rules.errors import FareRulesError, UnknownStation
-from fare_rules.model import Credential, Denied, Direction, History, Scan
+from fare_rules.model import Accepted, Credential, Denied, Direction, History, Scan
 from fare_rules.network import Network
+from fare_rules.overrides import OverrideAction, OverrideReason
 from fare_rules.policy import Policy
 from fare_rules.reasons import Reason, revocation_reason
 from fare_rules.rules import decide, gate_flags
+from fare_rules.settlement import PaymentMethod, Settled, settle
 from fare_rules.tariff import Tariff
-from validator import records
+from validator import records, staff
 from validator.codec import DecodeFailure, Keyset, TicketBody, decode, peek
 from validator.core import (
+    Adjustment,
     InputKind,
+    Override,
     PassSeen,
     ScanOutcome,
     TicketSeen,
@@ -37,6 +42,7 @@ from validator.core import (
 )
 from validator.journal import chain_next
 from validator.records import GateConfig, PassRecord
+from validator.staff import NoCredential, Settlement, Shown, Subject
 from validator.store import transaction
 from validator.wire import parse_iso
 
@@ -135,6 +141,72 @@ class Gate:
             result = decode(normalise(raw), self._keyset)
             detail = result.detail if isinstance(result, DecodeFailure) else "signature verified"
         return Inspection(ev.kind, ev.refusal, ev.ticket, ev.pass_seen, ev.revoked is not None, detail)
+
+    def settle(
+        self, subject: Subject, collected_vnd: int, method: PaymentMethod, agent: str, now: datetime
+    ) -> Settlement:
+        """Settle the fare owed at this exit (fare_rules.settlement): journal the settlement and, once it is
+        accepted, the exit it lets out with its adjustment, in one transaction. A refused settlement is
+        journaled too, and lets no one out."""
+        with transaction(self.conn):
+            state = StationState.read(self.conn)
+            self._refresh_keyset(state)
+            ev = self._subject(subject, state, Direction.EXIT, now)
+            seq, prev_hash = records.journal_head(self.conn, self.config.gate_id)
+            judged = self._judged(ev, state, Direction.EXIT, now, seq + 2)
+            decision = (
+                Accepted(judged.flags)
+                if judged.accepted
+                else Denied(judged.reason or Reason.MALFORMED, judged.owed_vnd, judged.flags)
+            )
+            twice = staff.settled_before(self.conn, ev.credential_key)
+            decided = settle(decision, collected_vnd, method, already_settled=twice)
+            event = staff.settlement_event(
+                judged, seq=seq + 1, decided=decided, collected_vnd=collected_vnd, method=method, agent=agent,
+                credential=ev.credential_key, holder_hash=ev.holder_hash,
+            )  # fmt: skip
+            prev_hash = self._append(seq + 1, prev_hash, event, now)
+            exited = None
+            if isinstance(decided, Settled):
+                adjustment = Adjustment(decided.collected_vnd, method, agent, seq + 1)
+                exited = replace(
+                    judged, verdict=Verdict.ACCEPT, reason=None, owed_vnd=decided.collected_vnd,
+                    adjustment=adjustment,
+                )  # fmt: skip
+                self._record(exited, ev, prev_hash)
+        return Settlement(
+            None if isinstance(decided, Settled) else decided.reason, decided.owed_vnd, collected_vnd, method,
+            agent, self.config.gate_id, self.config.station, now, seq + 1, judged.ticket, exited,
+        )  # fmt: skip
+
+    def override(
+        self,
+        subject: Subject,
+        action: OverrideAction,
+        reason: OverrideReason,
+        agent: str,
+        *,
+        direction: Direction,
+        now: datetime,
+    ) -> ScanOutcome:
+        """An agent admits or refuses by hand, with a reason: journaled as an override event, never silent.
+        An admitted credential counts as used in `direction`, as a scan's would."""
+        with transaction(self.conn):
+            state = StationState.read(self.conn)
+            self._refresh_keyset(state)
+            ev = self._subject(subject, state, direction, now)
+            seq, prev_hash = records.journal_head(self.conn, self.config.gate_id)
+            judged = self._judged(ev, state, direction, now, seq + 1)
+            admit = action is OverrideAction.ADMIT
+            outcome = replace(
+                judged,
+                verdict=Verdict.ACCEPT if admit else Verdict.DENY,
+                reason=None if admit else Reason.STAFF_REFUSED,
+                owed_vnd=0,
+                override=Override(action, reason, agent, None if judged.accepted else judged.reason),
+            )
+            self._record(outcome, ev, prev_hash)
+            return outcome
 
     # --- shell steps ---
 
@@ -271,6 +343,79 @@ class Gate:
         if isinstance(decision, Denied):
             return replace(outcome, reason=decision.reason, owed_vnd=decision.owed_vnd, flags=decision.flags)
         return replace(outcome, verdict=Verdict.ACCEPT, reason=None, flags=decision.flags)
+
+    # --- staff actions' steps ---
+
+    def _subject(
+        self, subject: Subject, state: StationState, direction: Direction, now: datetime
+    ) -> _Evaluated:
+        if isinstance(subject, Shown):
+            return self._evaluate(subject.text, state, now)
+        if isinstance(subject, NoCredential):
+            return _Evaluated(InputKind.EMPTY, refusal=Reason.MALFORMED)
+        return self._recalled(staff.last_refused_event(self.conn, self.config.gate_id, direction.value))
+
+    def _recalled(self, event: dict[str, Any]) -> _Evaluated:
+        """A refused scan as this gate journaled it, evaluated again: the payload is not kept (a card's would
+        be personal data), but its ticket, pass and keys are."""
+        kind = InputKind(event.get("input") or InputKind.OTHER)
+        key, hh_text = event.get("credential"), event.get("holder_hash")
+        digest = bytes.fromhex(hh_text) if hh_text else None
+        ticket = staff.ticket_from_json(event.get("ticket"))
+        if isinstance(key, str) and key.startswith("p:") and digest is not None:
+            found = [p for p in records.passes_for_holder(self.conn, digest) if p.pass_id == key[2:]]
+            if found:
+                masked = (event.get("pass") or {}).get("cccd")
+                return self._pass_evaluated(kind, found[0], masked, None, ticket)
+        credential = staff.credential_of(ticket) if ticket and key == f"t:{ticket.serial}" else None
+        if credential is None or ticket is None:
+            refusal = Reason(event["reason"]) if event.get("reason") else Reason.MALFORMED
+            return _Evaluated(kind, refusal=refusal, ticket=ticket, holder_hash=digest)
+        cause = records.revocation_cause(self.conn, ticket.serial)
+        revoked = None if cause is None else revocation_reason(cause)
+        return _Evaluated(kind, credential, key, revoked=revoked, ticket=ticket, holder_hash=digest)
+
+    def _judged(
+        self, ev: _Evaluated, state: StationState, direction: Direction, now: datetime, seq: int
+    ) -> ScanOutcome:
+        """What the gate decides of `ev` now, as event `seq` would record it; writes nothing."""
+        outcome = ScanOutcome(
+            verdict=Verdict.DENY,
+            reason=ev.refusal,
+            gate=self.config.gate_id,
+            station=self.config.station,
+            direction=direction,
+            at=now,
+            seq=seq,
+            input_kind=ev.kind,
+            recognised=ev.pass_seen or ev.ticket,
+            ticket=ev.ticket,
+            clock_offset_seconds=state.clock_offset_seconds,
+        )
+        if ev.credential is not None and ev.credential_key is not None:
+            outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked)
+        flags = gate_flags(now, state.last_sync, state.clock_offset_seconds, self.policy)
+        return replace(outcome, flags=outcome.flags | flags)
+
+    def _append(self, seq: int, prev_hash: str, event: dict[str, Any], at: datetime) -> str:
+        chained = chain_next(self.config.gate_id, seq, prev_hash, event)
+        records.append_journal(self.conn, chained, at)
+        return chained.hash
+
+    def _record(self, outcome: ScanOutcome, ev: _Evaluated, prev_hash: str) -> None:
+        """Journal `outcome` after `prev_hash`; an admitted credential's use with it."""
+        event = event_for(outcome, ev.credential_key, ev.holder_hash)
+        self._append(outcome.seq, prev_hash, event, outcome.at)
+        if outcome.accepted and ev.credential_key is not None:
+            records.record_use(
+                self.conn,
+                ev.credential_key,
+                station=outcome.station,
+                direction=outcome.direction,
+                at=outcome.at,
+                gate=outcome.gate,
+                seq=outcome.seq,
+            )
 
 
 def _no_pass(masked: str) -> PassSeen:
