@@ -63,6 +63,9 @@ class Policy:
     # Audits: no train covers a station-to-station segment faster than this, so a pass seen at two
     # stations closer in time than hops x this was carried by two people (or the clocks are wrong).
     min_seconds_per_hop: int = 90
+    # A new issuer key is published this long before it signs, so every gate that syncs within it holds the
+    # key before the first ticket it signed is shown there (a gate offline longer refuses it unknown_key).
+    key_lead_hours: int = 48
     # Free riders (resolution 29/2024): from this age, by the birth date on the CCCD card, on the local date.
     free_age_years: int = 60
     # Where a fare owed settled by VietQR at the gate goes; null: gates settle in cash only.

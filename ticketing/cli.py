@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -21,10 +21,10 @@ from ticketing.catalog import load_catalog
 from ticketing.context import build_context
 from ticketing.db import make_engine, migrate, utcnow
 from ticketing.errors import TicketingError
-from ticketing.keys import active_key, create_key, fingerprint_of, revoke_key, rotate_keys
+from ticketing.keys import active_key, create_key, fingerprint_of, key_state, rotate_keys
 from ticketing.models import ApiToken, Role, SigningKey
 from ticketing.schemas import GateCreate
-from ticketing.services import gates
+from ticketing.services import gates, key_revocation
 from ticketing.services.api_tokens import create_token, list_tokens, revoke_token
 from ticketing.services.gtfs_feed import feed_date, feed_zip
 from ticketing.settings import Settings, load_settings, resolve_secrets
@@ -49,9 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, dest="serve_data_dir")
     serve.add_argument("--init-if-missing", action="store_true", help="run init first (idempotent)")
     keys = commands.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("rotate", help="retire the signing key and make a new one")
+    keys.add_parser(
+        "rotate", help="publish the next signing key now; it signs after the policy's key_lead_hours"
+    )
     keys.add_parser("list", help="list signing keys")
-    revoke = keys.add_parser("revoke", help="revoke a compromised key: gates refuse all it signed")
+    revoke = keys.add_parser(
+        "revoke", help="revoke a compromised key: gates refuse all it signed; its good tickets are reissued"
+    )
     revoke.add_argument("kid", type=int)
     tokens = commands.add_parser("tokens", help="operator API tokens")
     token_commands = tokens.add_subparsers(dest="tokens_command", required=True)
@@ -157,7 +161,7 @@ def initialise(settings: Settings) -> int:
     engine = make_engine(settings.effective_database_url)
     with Session(engine) as session:
         now = utcnow()
-        if active_key(session) is None:
+        if active_key(session, now) is None:
             key = create_key(session, settings.secret("key_passphrase"), now)
             session.commit()
             print(f"signing key {key.kid} created")
@@ -196,17 +200,20 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     with Session(engine) as session:
         now = utcnow()
         if args.keys_command == "rotate":
-            longest = load_catalog(settings.policy_file).longest_validity
-            key = rotate_keys(session, settings.secret("key_passphrase"), longest, now)
-            print(f"signing key {key.kid} created; older keys stay published until their tickets expire")
-        elif args.keys_command == "revoke":
-            revoke_key(session, args.kid, now)
-            print(f"key {args.kid} revoked")
-        for row in session.exec(select(SigningKey).order_by(col(SigningKey.created_at))).all():
-            state = "revoked" if row.revoked else "retired" if row.retired_at else "signing"
+            catalog = load_catalog(settings.policy_file)
+            lead = timedelta(hours=catalog.policy.key_lead_hours)
+            key = rotate_keys(session, settings.secret("key_passphrase"), lead, catalog.longest_validity, now)
             print(
-                f"{row.kid:>5}  {state:<8} created {row.created_at:%Y-%m-%d %H:%M}  not_after {row.not_after}"
-                f"  fingerprint {fingerprint_of(row)}"
+                f"signing key {key.kid} published; it signs from {key.not_before:%Y-%m-%d %H:%M} UTC, older"
+                " keys until then and stay published until their tickets expire"
+            )
+        elif args.keys_command == "revoke":
+            done = key_revocation.revoke_and_reissue(session, build_context(settings), args.kid, now)
+            print(f"key {args.kid} revoked; {done.reissued} tickets reissued under key {done.signing_kid}")
+        for row in session.exec(select(SigningKey).order_by(col(SigningKey.not_before))).all():
+            print(
+                f"{row.kid:>5}  {key_state(row, now):<8} signs from {row.not_before:%Y-%m-%d %H:%M}"
+                f"  not_after {row.not_after}  fingerprint {fingerprint_of(row)}"
             )
     engine.dispose()
     return EXIT_OK
@@ -250,7 +257,7 @@ def _gate_command(settings: Settings, session: Session, args: argparse.Namespace
         created = gates.create_gate(session, build_context(settings), wanted.station, wanted.gate_id, now)
         until = f"{created.code_expires_at:%Y-%m-%d %H:%M} UTC"
         print(f"gate {created.gate_id} at {created.station}: one-time enrolment code, valid until {until}")
-        signing = active_key(session)
+        signing = active_key(session, now)
         if signing is not None:
             print(f"issuer key fingerprint {fingerprint_of(signing)} (the gate's --trust-fingerprint)")
         print(created.code)

@@ -1,7 +1,10 @@
-"""Issuer signing keys: Ed25519, encrypted at rest with the key passphrase, rotated and revocable.
+"""Issuer signing keys: Ed25519, encrypted at rest with the key passphrase, published ahead, revocable.
 
-Rotation: the new key signs from now on; the retired one stays published until its last ticket can have
-expired (`not_after`). Revocation: published with `revoked: true`, so gates refuse everything it signed.
+Each key signs over a term (`not_before` until `retired_at`), chosen by the pure rules of
+`ticketing.issuing.key_terms`: a rotation publishes the next key at once and lets it sign only after the
+policy's lead time, so gates hold it before its first ticket; a retired key stays published until its last
+ticket can have expired (`not_after`); a revoked key is published with `revoked: true`, so gates refuse
+everything it signed.
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlmodel import Session, col, select
 
-from ticketing.errors import NoSigningKey, NotFound
+from ticketing.errors import Conflict, NoSigningKey, NotFound
+from ticketing.issuing.key_terms import (
+    KeyTerm,
+    KeyWaits,
+    RevocationPlan,
+    TermEnd,
+    plan_revocation,
+    plan_rotation,
+    signing_kid,
+)
 from ticketing.models import SigningKey, table_of
 from validator.bundle import key_fingerprint
 from validator.codec import (
@@ -31,14 +43,19 @@ __all__ = [
     "active_kid_column",
     "create_key",
     "fingerprint_of",
+    "key_state",
+    "key_terms",
     "published_keyset",
     "revoke_key",
     "rotate_keys",
 ]
 
 
-def create_key(session: Session, passphrase: bytes, now: datetime) -> SigningKey:
-    """Make a new signing key (not committed). Its id is derived from the public key, never reused."""
+def create_key(
+    session: Session, passphrase: bytes, now: datetime, not_before: datetime | None = None
+) -> SigningKey:
+    """Make a new signing key (not committed), signing from `not_before` (default: now). Its id is derived
+    from the public key, never reused."""
     taken = set(session.exec(select(SigningKey.kid)).all())
     while True:
         private = Ed25519PrivateKey.generate()
@@ -55,6 +72,7 @@ def create_key(session: Session, passphrase: bytes, now: datetime) -> SigningKey
         public_key=public_key_to_bytes(private.public_key()),
         private_key_pem=pem,
         created_at=now,
+        not_before=not_before or now,
     )
     session.add(key)
     return key
@@ -65,62 +83,101 @@ def fingerprint_of(key: SigningKey) -> str:
     return key_fingerprint(KeyEntry(key.kid, public_key_from_bytes(key.public_key)))
 
 
-def active_key(session: Session) -> SigningKey | None:
-    """The key that signs new tickets: the newest one neither retired nor revoked."""
-    query = (
-        select(SigningKey)
-        .where(col(SigningKey.retired_at).is_(None), col(SigningKey.revoked).is_(False))
-        .order_by(col(SigningKey.created_at).desc())
-    )
-    return session.exec(query).first()
+def key_terms(keys: list[SigningKey]) -> list[KeyTerm]:
+    return [KeyTerm(k.kid, k.not_before, k.retired_at, k.revoked) for k in keys]
+
+
+def key_state(key: SigningKey, now: datetime) -> str:
+    """What `keys list` shows: revoked, waiting (published ahead), signing, or retired."""
+    if key.revoked:
+        return "revoked"
+    if key.not_before > now:
+        return "waiting"
+    return "retired" if key.retired_at is not None and key.retired_at <= now else "signing"
+
+
+def active_key(session: Session, now: datetime) -> SigningKey | None:
+    """The key that signs new tickets at `now` (key_terms.signing_kid)."""
+    keys = list(session.exec(select(SigningKey)).all())
+    kid = signing_kid(key_terms(keys), now)
+    return next((k for k in keys if k.kid == kid), None)
 
 
 def active_kid_column() -> sa.ScalarSelect[int]:
-    """`active_key`'s id as a scalar subquery, to read it in the same statement as the rows it will sign
-    (a rotation or revocation by another process takes effect at the next statement, as with active_key)."""
+    """`active_key`'s id at the bound instant `signing_at`, as a scalar subquery, to read it in the same
+    statement as the rows it will sign (a rotation or revocation by another process takes effect at the
+    next statement). The SQL form of key_terms.signing_kid; a conformance test holds the two equal."""
     table: sa.Table = table_of(SigningKey)
+    at = sa.bindparam("signing_at", type_=table.c.not_before.type)
     return (
         sa.select(table.c.kid)
-        .where(table.c.retired_at.is_(None), table.c.revoked.is_(False))
-        .order_by(table.c.created_at.desc())
+        .where(
+            table.c.revoked.is_(False),
+            table.c.not_before <= at,
+            sa.or_(table.c.retired_at.is_(None), table.c.retired_at > at),
+        )
+        .order_by(table.c.not_before.desc(), table.c.kid.desc())
         .limit(1)
         .scalar_subquery()
     )
 
 
 def rotate_keys(
-    session: Session, passphrase: bytes, longest_validity: timedelta, now: datetime
+    session: Session, passphrase: bytes, lead: timedelta, longest_validity: timedelta, now: datetime
 ) -> SigningKey:
-    """Retire the signing key(s) and make a new one. Commits."""
-    for old in session.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))).all():
-        old.retired_at = now
-        old.not_after = now + longest_validity
-        session.add(old)
-    key = create_key(session, passphrase, now)
+    """Publish the next key, signing from `now + lead` (at once when no key signs). Refused (409
+    key_waiting) while a key published ahead still waits. Commits."""
+    keys = list(session.exec(select(SigningKey)).all())
+    plan = plan_rotation(key_terms(keys), now, lead, longest_validity)
+    if isinstance(plan, KeyWaits):
+        raise Conflict(
+            f"key {plan.kid} is already published ahead and signs from {plan.signs_from:%Y-%m-%d %H:%M} UTC",
+            code="key_waiting",
+        )
+    _end_terms(keys, plan.closed, session)
+    key = create_key(session, passphrase, now, plan.signs_from)
     session.commit()
     session.refresh(key)
     return key
 
 
-def revoke_key(session: Session, kid: int, now: datetime) -> SigningKey:
-    """Mark a compromised key revoked (it stops signing and gates refuse its tickets). Commits."""
-    key = session.get(SigningKey, kid)
-    if key is None:
-        raise NotFound(f"no signing key {kid}", code="key_not_found")
-    key.revoked = True
-    if key.retired_at is None:
-        key.retired_at = now
-    session.add(key)
-    session.commit()
-    session.refresh(key)
-    return key
+def revoke_key(session: Session, passphrase: bytes, kid: int, now: datetime) -> SigningKey | None:
+    """Mark a compromised key revoked: it stops signing at once and gates refuse its tickets. The key in
+    force afterwards (the one waiting, brought forward, or a new one) is returned. Not committed: the
+    caller commits it with the tickets it reissues."""
+    keys = list(session.exec(select(SigningKey)).all())
+    try:
+        plan: RevocationPlan = plan_revocation(key_terms(keys), kid, now)
+    except KeyError:
+        raise NotFound(f"no signing key {kid}", code="key_not_found") from None
+    _end_terms(keys, plan.reopened, session)
+    for key in keys:
+        if key.kid == kid:
+            key.revoked = True
+            key.retired_at = now if key.retired_at is None or key.retired_at > now else key.retired_at
+        elif key.kid == plan.brought_forward:
+            key.not_before = now
+        session.add(key)
+    if plan.new_key:
+        create_key(session, passphrase, now)
+    session.flush()
+    return active_key(session, now)
+
+
+def _end_terms(keys: list[SigningKey], ends: tuple[TermEnd, ...], session: Session) -> None:
+    by_kid = {key.kid: key for key in keys}
+    for end in ends:
+        key = by_kid[end.kid]
+        key.retired_at, key.not_after = end.signs_until, end.not_after
+        session.add(key)
 
 
 def published_keyset(session: Session, now: datetime) -> dict[str, list[dict[str, object]]]:
-    """What GET /v1/keys answers: every key whose tickets may still be presented, revoked ones flagged."""
+    """What GET /v1/keys answers: every key whose tickets may still be presented, revoked ones flagged, and
+    the key published ahead with the `not_before` it signs from."""
     keys = session.exec(select(SigningKey)).all()
     entries = {
-        k.kid: KeyEntry(k.kid, public_key_from_bytes(k.public_key), k.revoked, k.not_after)
+        k.kid: KeyEntry(k.kid, public_key_from_bytes(k.public_key), k.revoked, k.not_after, k.not_before)
         for k in keys
         if k.not_after is None or k.not_after > now or k.revoked
     }
@@ -135,9 +192,10 @@ class KeyRing:
         self._cache: dict[int, Ed25519PrivateKey] = {}
         self._lock = threading.Lock()
 
-    def signing_key(self, session: Session) -> tuple[int, Ed25519PrivateKey]:
-        """The active key, read from the database each time so a rotation by another process takes effect."""
-        key = active_key(session)
+    def signing_key(self, session: Session, now: datetime) -> tuple[int, Ed25519PrivateKey]:
+        """The key in force at `now`, read from the database each time so a rotation by another process
+        takes effect."""
+        key = active_key(session, now)
         if key is None:
             raise NoSigningKey("no active signing key: run `python -m ticketing keys rotate`")
         return key.kid, self._private(key)
@@ -155,12 +213,13 @@ class KeyRing:
         return self._private(key)
 
     def response_keys(self, session: Session, now: datetime) -> list[tuple[int, Ed25519PrivateKey]]:
-        """The keys that sign gate responses, the active one first: every published key that is not
-        revoked, so during a rotation a gate that knows only the old key still verifies the answer that
-        brings it the new one. Empty when every key is revoked."""
+        """The keys that sign gate responses, the one in force first: every published key that is not
+        revoked (the one waiting too), so during a rotation a gate that knows only the old key still
+        verifies the answer that brings it the new one. Empty when every key is revoked."""
         query = select(SigningKey).where(col(SigningKey.revoked).is_(False))
         keys = [k for k in session.exec(query).all() if k.not_after is None or k.not_after > now]
-        keys.sort(key=lambda k: (k.retired_at is not None, -k.created_at.timestamp()))
+        first = signing_kid(key_terms(keys), now)
+        keys.sort(key=lambda k: (k.kid != first, -k.not_before.timestamp()))
         return [(k.kid, self._private(k)) for k in keys]
 
     def _private(self, key: SigningKey) -> Ed25519PrivateKey:

@@ -31,6 +31,9 @@ __all__ = [
     "HolderPublic",
     "IdempotencyRecord",
     "JournalGap",
+    "KeyPublic",
+    "KeyRevocationPublic",
+    "KeysetPublic",
     "Order",
     "OrderBase",
     "OrderItem",
@@ -331,6 +334,29 @@ class SigningKey(SQLModel, table=True):
     retired_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     not_after: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     revoked: bool = False
+
+
+class KeyPublic(SQLModel):
+    """One published issuer key (validator.codec.keyset_to_json): the key published ahead signs from
+    `not_before`; a retired one is listed until `not_after`."""
+
+    kid: int
+    alg: str
+    public_key: str  # base64url of the raw 32 bytes
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked: bool = False
+
+
+class KeysetPublic(SQLModel):
+    keys: list[KeyPublic]
+
+
+class KeyRevocationPublic(KeysetPublic):
+    """The keyset after a revocation, the key in force and how many tickets it signed again."""
+
+    signing_kid: int | None
+    reissued: int
 
 
 class ApiTokenBase(SQLModel):

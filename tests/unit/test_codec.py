@@ -410,6 +410,7 @@ def test_the_published_key_is_unpadded_base64url_of_the_raw_32_bytes() -> None:
         "kid": KID,
         "alg": "Ed25519",
         "public_key": base64.urlsafe_b64encode(public_key_to_bytes(KEY.public_key())).decode().rstrip("="),
+        "not_before": None,
         "not_after": None,
         "revoked": False,
     }

@@ -3,15 +3,24 @@ signing keys, enrol and revoke gates, list and revoke operator tokens."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from ticketing import keys
 from ticketing.deps import AdminDep, ContextDep, NowDep, SessionDep
-from ticketing.models import ApiTokenPublic, GateCreated, GatePublic, PassPublic, PassStatus
+from ticketing.models import (
+    ApiTokenPublic,
+    GateCreated,
+    GatePublic,
+    KeyRevocationPublic,
+    KeysetPublic,
+    PassPublic,
+    PassStatus,
+)
 from ticketing.schemas import GateCreate, PassRevoke
-from ticketing.services import api_tokens, gates, passes
+from ticketing.services import api_tokens, gates, key_revocation, passes
 
 __all__ = ["router"]
 
@@ -48,15 +57,20 @@ def revoke_pass(
 
 
 @router.post("/keys/rotate")
-def rotate(session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep) -> dict[str, Any]:
-    keys.rotate_keys(session, ctx.key_passphrase, ctx.catalog.longest_validity, now)
-    return keys.published_keyset(session, now)
+def rotate(session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep) -> KeysetPublic:
+    """Publish the next key at once; it signs from `not_before`, the policy's key_lead_hours from now (409
+    key_waiting while one already waits)."""
+    lead = timedelta(hours=ctx.catalog.policy.key_lead_hours)
+    keys.rotate_keys(session, ctx.key_passphrase, lead, ctx.catalog.longest_validity, now)
+    return KeysetPublic.model_validate(keys.published_keyset(session, now))
 
 
 @router.post("/keys/{kid}/revoke")
-def revoke(kid: KeyId, session: SessionDep, now: NowDep, _admin: AdminDep) -> dict[str, Any]:
-    keys.revoke_key(session, kid, now)
-    return keys.published_keyset(session, now)
+def revoke(
+    kid: KeyId, session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep
+) -> KeyRevocationPublic:
+    """Revoke a compromised key; its good tickets are signed again under the key in force (`reissued`)."""
+    return key_revocation.revoke_and_reissue(session, ctx, kid, now)
 
 
 @router.post("/gates", status_code=201)

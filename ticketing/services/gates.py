@@ -261,7 +261,7 @@ def export_bundle(
     """(bundle text, signer fingerprint): keyset, every revocation and pass, the CCCD hash key, signed by
     the active issuer key. The fingerprint is what the operator reads out to pin the issuer at the gate."""
     _check_station(ctx, station)
-    kid, key = ctx.keyring.signing_key(session)
+    kid, key = ctx.keyring.signing_key(session, now)
     revocations = session.exec(select(Revocation).order_by(col(Revocation.seq))).all()
     passes = session.exec(select(Pass).order_by(col(Pass.seq))).all()
     keyset = published_keyset(session, now)

@@ -141,12 +141,15 @@ class PaymentTarget:
     active_kid: int | None
 
 
-def load_payment_target(session: Session, order_id: str, record_key: str | None) -> PaymentTarget | None:
-    """The order with its items, the stored answer under `record_key` and the active key id; None when there
-    is no such order."""
+def load_payment_target(
+    session: Session, order_id: str, record_key: str | None, now: datetime
+) -> PaymentTarget | None:
+    """The order with its items, the stored answer under `record_key` and the id of the key in force at
+    `now`; None when there is no such order."""
     if len(order_id) > 32:
         return None
-    rows = session.connection().execute(_LOAD, {"order_id": order_id, "record_key": record_key}).all()
+    values = {"order_id": order_id, "record_key": record_key, "signing_at": now}
+    rows = session.connection().execute(_LOAD, values).all()
     if not rows:
         return None
     first = rows[0]
@@ -170,7 +173,7 @@ def pay_in_sandbox(
     Returns the paid order as JSON text (the first answer again for a repeated Idempotency-Key). Commits."""
     check_key(idempotency_key)
     key = record_key(ctx.token_secret, "sandbox-pay", idempotency_key)
-    target = load_payment_target(session, order_id, key)
+    target = load_payment_target(session, order_id, key, now)
     # Authorised before any replay: a key alone opens nothing. Any failure is the 404 of a missing order.
     if target is None or not tokens_match(access_token, target.order.access_token_hash):
         raise NotFound("no such order", code="order_not_found")
@@ -257,7 +260,7 @@ def confirm_payment(
     set_committed_value(order, "status", OrderStatus.PAID)
     set_committed_value(order, "paid_at", now)
     set_committed_value(order, "payment_transaction_id", transaction_id)
-    signing = ctx.keyring.signing_key(session)
+    signing = ctx.keyring.signing_key(session, now)
     items = session.exec(
         select(OrderItem).where(OrderItem.order_id == order.id).order_by(col(OrderItem.position))
     ).all()

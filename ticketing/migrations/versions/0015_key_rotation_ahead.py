@@ -1,4 +1,6 @@
-"""key rotation ahead (to be written).
+"""Signing keys: `not_before`, the start of a key's term, so that the next key is published ahead of the
+time it begins to sign (existing keys signed from their creation); tickets: `reissued_at`, when a ticket was
+signed again under the key in force after its own key was revoked.
 
 Both engines.
 
@@ -11,6 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
@@ -18,8 +23,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column("signing_keys", sa.Column("not_before", sa.DateTime(), nullable=True))
+    op.execute("UPDATE signing_keys SET not_before = created_at")
+    with op.batch_alter_table("signing_keys") as batch:
+        batch.alter_column("not_before", existing_type=sa.DateTime(), nullable=False)
+    op.add_column("tickets", sa.Column("reissued_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("tickets") as batch:
+        batch.drop_column("reissued_at")
+    with op.batch_alter_table("signing_keys") as batch:
+        batch.drop_column("not_before")

@@ -1,0 +1,63 @@
+"""Revoking a compromised issuer key, and signing its good tickets again under the key in force.
+
+A reissued ticket keeps its serial and every signed field but the key id: its history (an entry, a pass's
+rides, anti-passback) stays one ticket's, and a gate that has not yet learnt the revocation still sees one
+ticket, never two that could each ride. The QR signed before is refused as `key_revoked` wherever the
+keyset is synced, so the serial stays off the revocation list (which would refuse the new QR as well).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Final
+
+from sqlmodel import Session, col, select
+
+from fare_rules.policy import Policy
+from ticketing.context import ServiceContext
+from ticketing.keys import published_keyset, revoke_key
+from ticketing.models import KeyRevocationPublic, Ticket, TicketState, TicketStatus
+from ticketing.services.views import exits_seen, ticket_state
+from validator.codec import TicketBody, encode, peek
+
+__all__ = ["reissue_tickets", "revoke_and_reissue"]
+
+# A ticket that can still ride: unused, or a pass (or a single inside the paid area) in use.
+_GOOD: Final = frozenset({TicketState.UNUSED, TicketState.IN_USE})
+
+
+def revoke_and_reissue(session: Session, ctx: ServiceContext, kid: int, now: datetime) -> KeyRevocationPublic:
+    """Revoke key `kid` and reissue its good tickets under the key in force, in one commit. Running it again
+    changes nothing and reissues nothing (the tickets already carry the new key)."""
+    signing = revoke_key(session, ctx.key_passphrase, kid, now)
+    reissued = reissue_tickets(session, ctx, kid, ctx.catalog.policy, now) if signing else 0
+    session.commit()
+    keyset = published_keyset(session, now)
+    return KeyRevocationPublic.model_validate(
+        {**keyset, "signing_kid": signing.kid if signing else None, "reissued": reissued}
+    )
+
+
+def reissue_tickets(
+    session: Session, ctx: ServiceContext, revoked_kid: int, policy: Policy, now: datetime
+) -> int:
+    """Sign again, under the key in force at `now`, every ticket of `revoked_kid` that can still ride
+    (issued, not refunded or revoked, not expired, not spent). Not committed. Returns how many."""
+    kid, private_key = ctx.keyring.signing_key(session, now)
+    query = select(Ticket).where(col(Ticket.key_id) == revoked_kid, col(Ticket.status) == TicketStatus.ISSUED)
+    tickets = session.exec(query).all()
+    exited = exits_seen(session, [ticket.serial for ticket in tickets])
+    reissued = 0
+    for ticket in tickets:
+        if ticket_state(ticket, now, exited.get(ticket.serial), policy) not in _GOOD:
+            continue
+        body = peek(ticket.qr_payload)  # the issuer's own payload, read from its database
+        if not isinstance(body, TicketBody):
+            raise RuntimeError(f"ticket {ticket.id} holds a payload that does not parse: {body.reason}")
+        ticket.qr_payload = encode(dataclasses.replace(body, key_id=kid), private_key)
+        ticket.key_id = kid
+        ticket.reissued_at = now
+        session.add(ticket)
+        reissued += 1
+    return reissued
