@@ -25,9 +25,16 @@ from validator import (
     FareRulesError,
     Gate,
     GateNotProvisioned,
+    NoPayee,
+    NothingToRecall,
+    OverrideAction,
+    OverrideReason,
+    PaymentMethod,
     ProvisionError,
     Reason,
     ScanOutcome,
+    Settlement,
+    SettlementQr,
     StationScreen,
     StoreError,
     StoreUnusable,
@@ -37,6 +44,7 @@ from validator import (
     describe_sync_problem,
     describe_unusable_store,
     enroll_gate,
+    format_vnd,
     gate_id_names_station,
     gate_status,
     get_decoder,
@@ -44,6 +52,7 @@ from validator import (
     init_gate,
     inspect_item,
     inspection_json,
+    is_agent_id,
     item_label,
     key_fingerprint,
     listen_line,
@@ -51,8 +60,13 @@ from validator import (
     message_for,
     normalise_fingerprint,
     open_gate,
+    override_item,
+    override_message,
     render_outcome,
     scan_item,
+    settle_item,
+    settlement_qr,
+    subject_of,
     sync_gate,
 )
 
@@ -91,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _setup_commands(sub)
     _gate_commands(sub)
+    _staff_commands(sub)
     return parser
 
 
@@ -208,7 +223,7 @@ def _cmd_listen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
             synced=screen.synced,
         )
         worst = _listen(args, gate, ctx, shown)
-    print(f"listen stopped ({gate.config.gate_id}): {screen.counts.summary()}")
+    print(f"listen stopped at gate {gate.config.gate_id}; this shift: {screen.counts.summary()}")
     return worst
 
 
@@ -302,6 +317,132 @@ def _seconds(value: float | None) -> str:
     return f"{value / 3600:.1f} h" if abs(value) >= 3600 else f"{value:.0f} s"
 
 
+def _agent(text: str) -> str:
+    if not is_agent_id(text):
+        raise argparse.ArgumentTypeError("a staff id: 1 to 32 letters, digits, '.', '_' or '-'")
+    return text
+
+
+def _dong(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise argparse.ArgumentTypeError("a whole number of dong, e.g. 4000")
+    return int(text)
+
+
+def _staff_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    agent_help = "the agent's staff id, journaled with the action (docs/gate.md)"
+    p = sub.add_parser(
+        "settle",
+        help="collect the fare owed at this exit and let the rider out",
+        description="Settle the fare owed (fare_exceeded) at this exit: exactly the amount owed, once a trip."
+        " With --method vietqr the gate first shows a VietQR for that amount, payable to the policy's payee.",
+    )
+    _subject_arguments(p, "the gate's last refused exit")
+    p.add_argument("--method", required=True, choices=[m.value for m in PaymentMethod])
+    p.add_argument("--collected", required=True, type=_dong, metavar="VND", help="the amount collected")
+    p.add_argument("--agent", required=True, type=_agent, help=agent_help)
+    p.add_argument("--qr-out", type=Path, metavar="PNG", help="vietqr: also write the QR as a PNG image")
+    p.add_argument(
+        "--confirmed", action="store_true", help="vietqr: the transfer is already seen on the rider's phone"
+    )
+    p = sub.add_parser(
+        "override",
+        help="admit or refuse by hand, with a reason code (journaled, counted)",
+        description="Admit or refuse by hand. ITEM or --last names the code shown; neither: no code at all"
+        " (an evacuation, a child under 6).",
+    )
+    p.add_argument("action", choices=[a.value for a in OverrideAction])
+    p.add_argument("--reason", required=True, choices=[r.value for r in OverrideReason])
+    p.add_argument("--agent", required=True, type=_agent, help=agent_help)
+    p.add_argument("--direction", required=True, choices=[d.value for d in Direction])
+    _subject_arguments(p, "the gate's last refused scan in --direction")
+
+
+def _subject_arguments(p: argparse.ArgumentParser, last_help: str) -> None:
+    p.add_argument("item", nargs="?", metavar="ITEM", help="the code shown: an image file or payload text")
+    p.add_argument("--last", action="store_true", help=last_help)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--decoder", choices=sorted(DECODERS), default="zxing")
+
+
+def _cmd_settle(args: argparse.Namespace, gate: Gate) -> int:
+    if (args.item is None) == (not args.last):
+        _err("settle: name the code, ITEM or --last (one of them)")
+        return EXIT_USAGE
+    subject = subject_of(args.item, args.last, get_decoder(args.decoder))
+    if isinstance(subject, Reason):
+        _err(f"settle: {subject.value}: {message_for(subject).en}; nothing was recorded")
+        return EXIT_DENIED
+    method = PaymentMethod(args.method)
+    if method is PaymentMethod.VIETQR:
+        qr = settlement_qr(gate, subject)
+        if qr is not None and not _transfer_seen(qr, args):
+            _err("not settled: the transfer was not confirmed; nothing was recorded")
+            return EXIT_DENIED
+    settled = settle_item(gate, subject, args.collected, method, args.agent)
+    if args.json:
+        print(json.dumps(settled.to_json(), ensure_ascii=False))
+    else:
+        print(_settlement_lines(settled, sys.stdout.isatty()))
+    return EXIT_OK if settled.accepted else EXIT_DENIED
+
+
+def _transfer_seen(qr: SettlementQr, args: argparse.Namespace) -> bool:
+    """Show the VietQR (stderr under --json), and whether the agent saw the transfer on the rider's phone."""
+    out = sys.stderr if args.json else sys.stdout
+    print(f"{qr.text}VietQR {format_vnd(qr.owed_vnd)}, reference {qr.reference}", file=out, flush=True)
+    if qr.placeholder_payee:
+        _err("warning: the policy's settlement payee is the shipped placeholder account, not the operator's")
+    if args.qr_out is not None:
+        qr.write_png(args.qr_out)
+    if args.confirmed:
+        return True
+    try:
+        answer = input(f"{format_vnd(qr.owed_vnd)} received on the rider's phone? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes", "c", "có")
+
+
+def _settlement_lines(settled: Settlement, colour: bool) -> str:
+    message = f"{settled.message.vi} / {settled.message.en}"
+    if not settled.accepted or settled.exit is None:
+        owed = f"; owed {format_vnd(settled.owed_vnd)}" if settled.owed_vnd else ""
+        reason = settled.reason.value if settled.reason else "refused"
+        return f"NOT SETTLED ({reason}): {message}{owed}"
+    head = (
+        f"SETTLED {format_vnd(settled.collected_vnd)} {settled.method.value} by {settled.agent}"
+        f" (event {settled.seq}): {message}"
+    )
+    return head + "\n" + render_outcome(settled.exit, colour=colour) + "\n"
+
+
+def _cmd_override(args: argparse.Namespace, gate: Gate) -> int:
+    if args.item is not None and args.last:
+        _err("override: ITEM or --last, not both")
+        return EXIT_USAGE
+    subject = subject_of(args.item, args.last, get_decoder(args.decoder))
+    if isinstance(subject, Reason):
+        _err(f"override: {subject.value}: {message_for(subject).en}; give no ITEM to act without a code")
+        return EXIT_DENIED
+    outcome = override_item(
+        gate, subject, OverrideAction(args.action), OverrideReason(args.reason), args.agent,
+        direction=Direction(args.direction),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(outcome.to_json(), ensure_ascii=False))
+    else:
+        why = override_message(OverrideReason(args.reason))
+        said = outcome.override.gate_reason if outcome.override else None
+        shown = said.value if said else "accept"
+        print(
+            f"OVERRIDE {args.action.upper()} by {args.agent}: {args.reason} ({why.vi} / {why.en});"
+            f" {'no code shown' if args.item is None and not args.last else f'the gate said {shown}'}"
+        )
+        print(render_outcome(outcome, colour=sys.stdout.isatty()) + "\n")
+    return EXIT_OK if outcome.accepted else EXIT_DENIED
+
+
 def _cmd_init(args: argparse.Namespace, ctx: _Context) -> int:
     if not gate_id_names_station(args.gate, args.station):
         _err(f"warning: gate id {args.gate!r} does not start with {args.station}-; {_UNIQUE_IDS}")
@@ -371,6 +512,8 @@ _GATE_COMMANDS: dict[str, Callable[[argparse.Namespace, Gate, _Context], int]] =
     "listen": _cmd_listen,
     "inspect": lambda args, gate, _ctx: _cmd_inspect(args, gate),
     "status": lambda args, gate, ctx: _cmd_status(args, gate, ctx.data_dir),
+    "settle": lambda args, gate, _ctx: _cmd_settle(args, gate),
+    "override": lambda args, gate, _ctx: _cmd_override(args, gate),
 }
 _SETUP_COMMANDS: dict[str, Callable[[argparse.Namespace, _Context], int]] = {
     "init": _cmd_init,
@@ -397,6 +540,9 @@ def main(argv: Sequence[str] | None = None, *, connect: Connect = http_client) -
     except StoreUnusable as exc:
         _err(f"error: {describe_unusable_store(exc)}")
         return EXIT_STORE_FAILED
+    except (NothingToRecall, NoPayee) as exc:
+        _err(f"error: {exc}; nothing was recorded")
+        return EXIT_USAGE
     except (GateNotProvisioned, ProvisionError, BundleError, StoreError, FareRulesError, OSError) as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE

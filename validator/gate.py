@@ -179,6 +179,16 @@ class Gate:
             agent, self.config.gate_id, self.config.station, now, seq + 1, judged.ticket, exited,
         )  # fmt: skip
 
+    def fare_owed(self, subject: Subject, now: datetime) -> int:
+        """The fare owed to let `subject` out here now, 0 when none is (what a VietQR asks for); writes
+        nothing."""
+        state = StationState.read(self.conn)
+        self._refresh_keyset(state)
+        ev = self._subject(subject, state, Direction.EXIT, now)
+        judged = self._judged(ev, state, Direction.EXIT, now, 0)
+        owed = judged.owed_vnd if judged.reason is Reason.FARE_EXCEEDED else 0
+        return 0 if staff.settled_before(self.conn, ev.credential_key) else owed
+
     def override(
         self,
         subject: Subject,
