@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_DIR ?= var
 
-.PHONY: run test lint typecheck unit bench fuzz setup zbar chromium faketime clean
+.PHONY: run test lint typecheck unit bench fuzz setup zbar chromium faketime tmux clean
 
 setup: $(STAMP) zbar
 
@@ -51,6 +51,17 @@ faketime:
 		echo "the gate clock tests need faketime: run 'sudo apt-get install faketime'" >&2; exit 1; \
 	fi
 
+# The station display's test (tests/e2e/test_station_display_tmux.py) runs `listen` in a real terminal,
+# tmux's, and reads its screen. Off CI it skips without tmux; under CI it fails.
+tmux:
+	@if command -v tmux >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing tmux (for the station display's terminal test) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; \
+	elif [ -n "$$CI" ]; then \
+		echo "the station display test needs tmux: run 'sudo apt-get install tmux'" >&2; exit 1; \
+	fi
+
 run: setup
 	$(PY) -m ticketing serve --data-dir $(DATA_DIR) --init-if-missing
 
@@ -61,7 +72,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-test: lint typecheck chromium faketime
+test: lint typecheck chromium faketime tmux
 	$(PY) -m pytest
 
 # Every benchmarks/bench_*.py, each in a few minutes. bench_audit's default (10 million scan events) takes

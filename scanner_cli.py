@@ -223,7 +223,7 @@ def _cmd_listen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
             synced=screen.synced,
         )
         worst = _listen(args, gate, ctx, shown)
-    print(f"listen stopped at gate {gate.config.gate_id}; this shift: {screen.counts.summary()}")
+    print(f"listen stopped ({gate.config.gate_id}): {screen.counts.summary()}")
     return worst
 
 

@@ -79,7 +79,7 @@ class ShiftCounts:
     def summary(self) -> str:
         """One line, for the terminal after the display closes."""
         return (
-            f"entry: {self.entry_accepted} accepted, {self.entry_denied} denied · "
+            f"entry: {self.entry_accepted} accepted, {self.entry_denied} denied; "
             f"exit: {self.exit_accepted} accepted, {self.exit_denied} denied"
         )
 

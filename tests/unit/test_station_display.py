@@ -166,7 +166,7 @@ def test_counts_since_the_shift_began_are_kept_per_direction_and_verdict() -> No
 
     assert counts == ShiftCounts(entry_accepted=2, entry_denied=1, exit_accepted=0, exit_denied=1)
     assert "vào/entry ✔ 2 ✖ 1    ra/exit ✔ 0 ✖ 1" in text
-    assert counts.summary() == "entry: 2 accepted, 1 denied · exit: 0 accepted, 1 denied"
+    assert counts.summary() == "entry: 2 accepted, 1 denied; exit: 0 accepted, 1 denied"
 
 
 def test_the_footer_shows_the_last_sync_age_and_each_lists_age() -> None:
