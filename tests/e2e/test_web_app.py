@@ -368,3 +368,20 @@ def test_the_skip_link_moves_focus_to_the_content_without_leaving_the_screen(
 
     expect(page.locator("h1")).to_have_text("Tìm lại vé đã mua")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_after_its_key_is_revoked_the_wallet_shows_the_reissued_qr_in_place_of_the_one_it_kept(
+    page: Page, server: ServerProcess
+) -> None:
+    kept = _buy_single(page, server)["tickets"][0]
+
+    revoked = server.cli("keys", "revoke", str(kept["key_id"]))
+    page.reload()  # the wallet, opened again: it asks the service for its orders
+    expect(page.locator(".ticket .notice")).to_contain_text("mã mới")
+    image_shown(page, "ul.tickets img.qr")
+    [held] = _wallet(page)["orders"].values()
+    reissued = held["order"]["tickets"][0]
+
+    assert f"key {kept['key_id']} revoked" in revoked
+    assert (reissued["serial"], reissued["key_id"] != kept["key_id"]) == (kept["serial"], True)
+    assert decoded_codes(page) == [reissued["qr_payload"]]

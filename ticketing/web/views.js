@@ -334,11 +334,10 @@ export async function orderView(main, go, orderId) {
 }
 
 async function keepTicketQrs(orderId, token, order) {
-  const held = wallet.entry(orderId);
   for (const ticket of order.tickets) {
-    if (held?.qr?.[ticket.id]) continue;
+    if (wallet.hasQr(orderId, ticket.id, ticket.qr_payload)) continue;
     try {
-      wallet.keepQr(orderId, ticket.id, await api.ticketSvg(ticket.id, token));
+      wallet.keepQr(orderId, ticket.id, await api.ticketSvg(ticket.id, token), ticket.qr_payload);
     } catch {
       /* fetched again on the next online visit */
     }
@@ -493,6 +492,7 @@ function walletList(go, stations, policy, urls) {
         { class: `ticket state-${ticket.state || "unused"}` },
         h("h2", { text: title }),
         h("p", { class: "badge", text: t(`states.${ticket.state || "unused"}`) }),
+        ticket.reissued_at && h("p", { class: "notice", text: t("reissued") }),
         image,
         h("p", { class: "validity", text: `${t("validFrom")} ${when(ticket.valid_from)} ${t("validUntil")} ${when(ticket.valid_until)}` }),
         h("p", { class: "help mono", text: `#${ticket.serial}` }),

@@ -1,5 +1,5 @@
 // The tickets this browser holds: each order with its access token, its last known answer and the SVG of
-// every ticket's QR, in localStorage, so they show with no network (underground) and after a restart.
+// every ticket's QR with the payload it draws (a reissued ticket has a new one), in localStorage, so they show with no network (underground) and after a restart.
 // The token is the key to the order: it never goes into a URL path or query (only a link's #fragment).
 
 const KEY = "metro-qr.wallet.v1";
@@ -24,7 +24,10 @@ function write(data) {
     if (error?.name !== "QuotaExceededError") throw error;
     for (const held of Object.values(data.orders)) {
       for (const ticket of held.order?.tickets || []) {
-        if (DONE.has(ticket.state)) delete held.qr?.[ticket.id];
+        if (DONE.has(ticket.state)) {
+          delete held.qr?.[ticket.id];
+          delete held.qrFor?.[ticket.id];
+        }
       }
     }
     localStorage.setItem(KEY, JSON.stringify(data)); // still full: the caller shows the error
@@ -56,11 +59,19 @@ export function keepCandidate(orderId, token) {
   write(data);
 }
 
-export function keepQr(orderId, ticketId, svg) {
+export function keepQr(orderId, ticketId, svg, payload) {
   const data = read();
   if (!data.orders[orderId]) return;
   data.orders[orderId].qr = { ...(data.orders[orderId].qr || {}), [ticketId]: svg };
+  data.orders[orderId].qrFor = { ...(data.orders[orderId].qrFor || {}), [ticketId]: payload };
   write(data);
+}
+
+// Whether the QR kept for a ticket draws this payload: after a reissue the service signs a new one, and the
+// one kept is refused at the gates.
+export function hasQr(orderId, ticketId, payload) {
+  const held = read().orders[orderId];
+  return Boolean(held?.qr?.[ticketId]) && held?.qrFor?.[ticketId] === payload;
 }
 
 export function forget(orderId) {
