@@ -19,7 +19,7 @@ from rich.text import Text
 
 from fare_rules.model import Direction, Flag
 from validator.core import ScanOutcome
-from validator.screen import card_to_compare, clock_warning, describe_outcome, format_vnd
+from validator.screen import card_to_compare, clock_warning, describe_outcome, money_lines, override_lines
 
 __all__ = [
     "VERDICT_HOLD",
@@ -227,8 +227,7 @@ def _outcome_lines(outcome: ScanOutcome) -> list[Text]:
     """The reason in both languages, then what the agent acts on: the fare owed, the card to compare."""
     message = outcome.message
     lines = [Text(f" {message.vi}", style="bold"), Text(f" {message.en}")]
-    if outcome.owed_vnd:
-        lines.append(Text(f" THU THÊM / FARE OWED: {format_vnd(outcome.owed_vnd)} ", style=_WARN_STYLE))
+    lines += [Text(f" {line} ", style=_WARN_STYLE) for line in money_lines(outcome) + override_lines(outcome)]
     if Flag.COMPARE_CARD in outcome.flags:
         lines.append(Text(_COMPARE_CARD, style=_WARN_STYLE))
     lines += [Text(line) for line in describe_outcome(outcome, with_card=False)]

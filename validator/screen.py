@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fare_rules.cccd import mask_numbers
 from fare_rules.model import Flag
+from fare_rules.overrides import OverrideAction, override_message
 from fare_rules.reasons import Message
+from fare_rules.settlement import PaymentMethod
 from validator.core import InputKind, PassSeen, ScanOutcome, TicketSeen, classify, normalise
 
 __all__ = [
@@ -14,6 +16,8 @@ __all__ = [
     "describe_outcome",
     "format_vnd",
     "item_label",
+    "money_lines",
+    "override_lines",
     "render_outcome",
 ]
 
@@ -22,6 +26,7 @@ _RED = "\033[1;97;41m"
 _YELLOW = "\033[1;33m"
 _DIM = "\033[2m"
 _RESET = "\033[0m"
+_METHODS = {PaymentMethod.CASH: "tiền mặt / cash", PaymentMethod.VIETQR: "VietQR"}
 
 
 def format_vnd(amount: int) -> str:
@@ -83,13 +88,44 @@ def describe_outcome(outcome: ScanOutcome, *, with_card: bool = True) -> list[st
         route = f" {ticket.origin} → {ticket.destination}" if ticket.origin else ""
         check = "" if ticket.verified else "  (chữ ký không hợp lệ / signature not verified)"
         lines.append(f"  Vé / Ticket: {ticket.product.value}{route} · #{ticket.serial}{check}")
-    if isinstance(seen, PassSeen):
+    if isinstance(seen, PassSeen) and seen.category is not None:
+        lines.append(f"  Miễn vé / Free ride: {seen.category.value} {seen.pass_id or ''}".rstrip())
+    elif isinstance(seen, PassSeen):
         product = seen.product.value if seen.product else "—"
         lines.append(f"  Vé tháng / Pass: {product} {seen.pass_id or ''}".rstrip())
+    if isinstance(seen, PassSeen):
         who = card_to_compare(outcome)
         if who and with_card:
             lines.append(f"  Đối chiếu thẻ / Compare with the card: {who}")
     return lines
+
+
+def money_lines(outcome: ScanOutcome) -> list[str]:
+    """The fare owed, or on a settled exit what the agent collected for it, how and who."""
+    collected = outcome.adjustment
+    if collected is not None:
+        how = _METHODS.get(collected.method, collected.method.value)
+        return [
+            f"ĐÃ THU / COLLECTED: {format_vnd(collected.amount_vnd)} · {how} · NV / agent {collected.agent}"
+        ]
+    if outcome.owed_vnd:
+        return [f"THU THÊM / FARE OWED: {format_vnd(outcome.owed_vnd)}"]
+    return []
+
+
+def override_lines(outcome: ScanOutcome) -> list[str]:
+    """An agent's decision by hand: never shown as if the gate had decided."""
+    by_hand = outcome.override
+    if by_hand is None:
+        return []
+    action = "CHO QUA / ADMITTED" if by_hand.action is OverrideAction.ADMIT else "TỪ CHỐI / REFUSED"
+    why = override_message(by_hand.reason)
+    said = by_hand.gate_reason.value if by_hand.gate_reason else "accept"
+    return [
+        f"THỦ CÔNG / BY HAND: {action} · NV / agent {by_hand.agent}",
+        f"{why.vi} / {why.en}",
+        f"cổng / the gate said: {said}",
+    ]
 
 
 def item_label(item: str) -> str:
@@ -113,8 +149,9 @@ def render_outcome(outcome: ScanOutcome, colour: bool, label: str | None = None)
     message = outcome.message
     lines.append(f"  {message.vi}")
     lines.append(f"  {message.en}")
-    if outcome.owed_vnd:
-        lines.append(_paint(f"  THU THÊM / FARE OWED: {format_vnd(outcome.owed_vnd)}", _YELLOW, colour))
+    lines.extend(
+        _paint(f"  {line}", _YELLOW, colour) for line in money_lines(outcome) + override_lines(outcome)
+    )
     lines.extend(describe_outcome(outcome))
     if Flag.CLOCK_SUSPECT in outcome.flags:
         warning = clock_warning(outcome.clock_offset_seconds)

@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from rich.console import Console
 
+from fare_rules.free import FreeCategory
 from fare_rules.model import Direction, Flag
+from fare_rules.overrides import OverrideAction, OverrideReason
 from fare_rules.products import Product
 from fare_rules.reasons import Reason
-from validator.core import InputKind, PassSeen, ScanOutcome, TicketSeen, Verdict
+from fare_rules.settlement import PaymentMethod
+from validator.core import Adjustment, InputKind, Override, PassSeen, ScanOutcome, TicketSeen, Verdict
 from validator.display import (
     VERDICT_HOLD,
     ShiftCounts,
@@ -232,3 +235,36 @@ def test_a_notice_is_shown_until_the_next_scan() -> None:
     text = _joined(_screen(_view(notice="error on one scan, gate keeps running: OSError: disk")))
 
     assert "error on one scan, gate keeps running: OSError: disk" in text
+
+
+def test_a_settled_exit_shows_what_was_collected_how_and_by_whom_not_a_fare_owed() -> None:
+    collected = Adjustment(12_000, PaymentMethod.CASH, "A17", settlement_seq=40)
+    outcome = _outcome(direction=Direction.EXIT, owed_vnd=12_000, adjustment=collected)
+
+    text = _joined(_screen(_view(direction=Direction.EXIT, outcome=outcome)))
+
+    assert "ĐÃ THU / COLLECTED: 12.000 ₫ · tiền mặt / cash · NV / agent A17" in text
+    assert "FARE OWED" not in text
+    assert "✔ ACCEPT · MỜI QUA" in text
+
+
+def test_an_override_says_it_was_by_hand_who_decided_why_and_what_the_gate_said() -> None:
+    by_hand = Override(OverrideAction.ADMIT, OverrideReason.BROKEN_PHONE, "A17", Reason.NOT_OUR_CODE)
+
+    text = _joined(_screen(_view(outcome=_outcome(override=by_hand, ticket=None, recognised=None))))
+
+    assert "THỦ CÔNG / BY HAND: CHO QUA / ADMITTED · NV / agent A17" in text
+    assert "Điện thoại hỏng, không hiện được vé / Broken phone, ticket not shown" in text
+    assert "cổng / the gate said: not_our_code" in text
+
+
+def test_a_free_ride_shows_its_category_in_both_languages() -> None:
+    senior = FreeCategory.SENIOR
+    free = PassSeen("F00003", Product.FREE_PRIORITY, "0793******34", "NTM", 1950, category=senior)
+    outcome = _outcome(input_kind=InputKind.CCCD, recognised=free, ticket=None)
+
+    text = _joined(_screen(_view(outcome=outcome)))
+
+    assert "Miễn vé — người cao tuổi" in text
+    assert "Free ride — senior" in text
+    assert "Miễn vé / Free ride: senior F00003" in text
