@@ -15,7 +15,21 @@ from ticketing.headers import SecurityHeaders
 from ticketing.ingest.pipeline import JOURNAL_MAX_BYTES
 from ticketing.limits import BodySizeLimit
 from ticketing.ratelimit import RateLimit
-from ticketing.routes import admin, audit, gate, gtfs, orders, payments, public, tickets, web
+from ticketing.routes import (
+    admin,
+    api_docs,
+    audit,
+    dashboard,
+    free_riders,
+    gate,
+    gtfs,
+    orders,
+    payments,
+    public,
+    tariffs,
+    tickets,
+    web,
+)
 from ticketing.settings import Settings, load_settings, placeholder_payment_account, resolve_secrets
 from ticketing.text_guard import NulGuard
 
@@ -38,6 +52,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
         title="metro-qr issuing service",
         version="1",
         description="Signed QR tickets and CCCD-linked passes for HCMC Metro Line 1.",
+        docs_url=None,  # served by routes.api_docs, with their assets from this service, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
@@ -53,7 +69,13 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Fa
         tickets.router,
         admin.router,
         gate.router,
+        tariffs.admin_router,
+        tariffs.gate_router,
+        free_riders.admin_router,
+        free_riders.gate_router,
         web.router,
+        api_docs.router,
+        dashboard.router,
     )
     for router in (*routers, audit.router):
         app.include_router(router)

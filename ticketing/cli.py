@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from fare_rules.errors import FareRulesError
-from ticketing import audit_cli, passes_cli
+from ticketing import audit_cli, free_riders_cli, passes_cli, tariff_cli
 from ticketing.catalog import load_catalog
 from ticketing.context import build_context
 from ticketing.db import make_engine, migrate, utcnow
@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit_cli.add_parser(commands)
     passes_cli.add_parser(commands)
+    free_riders_cli.add_parser(commands)
+    tariff_cli.add_parser(commands)
     return parser
 
 
@@ -140,6 +142,10 @@ def _command(settings: Settings, args: argparse.Namespace) -> int:
         return _gtfs_export(settings, args)
     if args.command == "passes":
         return passes_cli.run(settings, args)
+    if args.command == "free-riders":
+        return free_riders_cli.run(settings, args)
+    if args.command == "tariff":
+        return tariff_cli.run(settings, args)
     _parser().print_usage(sys.stderr)
     return EXIT_USAGE
 

@@ -24,12 +24,18 @@ __all__ = [
     "ApiTokenBase",
     "ApiTokenPublic",
     "ChangeCounter",
+    "FreeRider",
+    "FreeRiderBase",
+    "FreeRiderEnd",
+    "FreeRiderPublic",
+    "FreeRiderStatus",
     "Gate",
     "GateCreated",
     "GatePublic",
     "GateStatus",
     "HolderPublic",
     "IdempotencyRecord",
+    "JournalBatch",
     "JournalGap",
     "KeyPublic",
     "KeyRevocationPublic",
@@ -59,8 +65,10 @@ __all__ = [
     "TicketState",
     "TicketStatus",
     "Trip",
+    "TripAnomaly",
     "TripCount",
     "TripStatus",
+    "UseAnomaly",
     "table_of",
 ]
 
@@ -96,6 +104,20 @@ class PassRevocation(StrEnum):
     REFUNDED = "refunded"
     FRAUD = "fraud"
     NOT_ELIGIBLE = "not_eligible"  # a student pass whose student card did not check out
+
+
+class FreeRiderStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class FreeRiderEnd(StrEnum):
+    """Why staff ended a free-rider registry entry before its last day."""
+
+    ENTERED_IN_ERROR = "entered_in_error"
+    NO_LONGER_ELIGIBLE = "no_longer_eligible"
+    CARD_REPLACED = "card_replaced"  # a new card number: enter the holder again
+    FRAUD = "fraud"
 
 
 class GateStatus(StrEnum):
@@ -229,7 +251,7 @@ class Ticket(TicketBase, table=True):
     first_used_at: datetime | None = Field(
         default=None, sa_column=_utc(nullable=True)
     )  # set by journal ingest
-    refunded_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    refunded_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True, index=True))
     refund_fee_vnd: int | None = None  # kept by the operator (policy at the time of the refund)
     refund_final_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))  # end of the hold
     refund_withdrawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
@@ -281,6 +303,45 @@ class PassPublic(PassBase):
     verified_at: datetime | None = None
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
+
+
+class FreeRiderBase(SQLModel):
+    category: str = Field(max_length=24)  # a fare_rules.free.FreeCategory of the registry
+    holder_masked: str = Field(max_length=12)
+    holder_initials: str = Field(max_length=16)
+    holder_birth_year: int
+    document_ref: str = Field(max_length=64)  # the certificate staff checked (its number, not a scan)
+    staff_id: str = Field(max_length=32)  # who checked it
+    status: FreeRiderStatus = Field(sa_type=sa.String(16))
+
+
+class FreeRider(FreeRiderBase, table=True):
+    """A free-rider registry entry, the issuance of a 0 VND free_priority entitlement after a document check.
+    Holds the keyed hash (gates), the masked number, initials and birth year (staff): not the number."""
+
+    __tablename__ = "free_riders"
+
+    id: str = Field(primary_key=True, max_length=32)
+    holder_hash: str = Field(max_length=32, index=True)  # hex of fare_rules.cccd.holder_hash
+    valid_from: datetime = Field(sa_column=_utc())
+    valid_until: datetime = Field(sa_column=_utc())
+    seq: int = Field(sa_type=sa.BigInteger, unique=True)  # bumped on every change: the gate sync cursor
+    entered_by: str = Field(max_length=32)  # the admin token's id, or "cli"
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+    ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    ended_reason: str | None = Field(default=None, max_length=24)  # a FreeRiderEnd value
+
+
+class FreeRiderPublic(FreeRiderBase):
+    id: str
+    product: Product = Product.FREE_PRIORITY
+    valid_from: datetime
+    valid_until: datetime
+    entered_by: str
+    created_at: datetime
+    ended_at: datetime | None = None
+    ended_reason: str | None = None
 
 
 class TicketPublic(TicketBase):
@@ -435,6 +496,7 @@ _BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite auto
 
 
 _UNRECOGNISED_TICKET = sa.text("credential IS NULL AND ticket_serial IS NOT NULL")
+_FREE_RIDES = sa.text("free_category IS NOT NULL")
 
 
 class ScanEvent(SQLModel, table=True):
@@ -464,6 +526,13 @@ class ScanEvent(SQLModel, table=True):
             postgresql_where=_UNRECOGNISED_TICKET,
         ),
         sa.Index("ix_scan_events_reason_at", "reason", "at"),
+        sa.Index(
+            "ix_scan_events_free_category_at",
+            "free_category",
+            "at",
+            sqlite_where=_FREE_RIDES,
+            postgresql_where=_FREE_RIDES,
+        ),
     )
 
     id: int | None = Field(
@@ -488,6 +557,7 @@ class ScanEvent(SQLModel, table=True):
     product: str | None = Field(default=None, max_length=24)
     pass_id: str | None = Field(default=None, max_length=32)
     holder_hash: str | None = Field(default=None, max_length=32)
+    free_category: str | None = Field(default=None, max_length=24)  # a free ride's fare_rules.free category
     event: str = Field(sa_type=sa.Text)  # canonical JSON, exactly the bytes the chain hash covers
     received_at: datetime = Field(sa_column=_utc())
     feed_seq: int | None = Field(default=None, sa_type=sa.BigInteger, unique=True)
@@ -530,6 +600,53 @@ class TripCount(SQLModel, table=True):
     ridden_vnd: int = Field(sa_type=sa.BigInteger)  # a single ticket's fare on its first trip only
     owed_vnd: int = Field(sa_type=sa.BigInteger)
     duration_s: int = Field(sa_type=sa.BigInteger)
+
+
+class TripAnomaly(SQLModel, table=True):
+    """A trip that an anomaly kind lists, kept by journal ingest as it pairs (ticketing.ingest.candidates):
+    an orphan exit (entry_unseen), a repeated exit, or a complete single-ticket trip long enough to be an
+    overstay (duration_s kept, the policy's limit is applied when asked). The row goes when the trip no longer
+    is one (an orphan exit whose entry arrives)."""
+
+    __tablename__ = "trip_anomalies"
+    __table_args__ = (sa.Index("ix_trip_anomalies_kind_started_at", "kind", "started_at"),)
+
+    trip_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    kind: str = Field(max_length=24)
+    started_at: datetime = Field(sa_column=_utc())
+    duration_s: int | None = None
+
+
+class UseAnomaly(SQLModel, table=True):
+    """A credential's accepted use that may be part of an anomaly, noted by journal ingest as it pairs
+    (ticketing.ingest.candidates): a ticket's entry with another entry at another gate close by (double_use),
+    a pass use next to one at another station sooner than the train allows (pass_too_fast). The anomaly
+    queries check only these credentials' uses, by the same rule as ever."""
+
+    __tablename__ = "use_anomalies"
+
+    kind: str = Field(primary_key=True, max_length=24)
+    at: datetime = Field(sa_column=sa.Column(UTCDateTime(), primary_key=True))
+    credential: str = Field(primary_key=True, max_length=48)
+
+
+class JournalBatch(SQLModel, table=True):
+    """A gate's signed upload that stored events: its seq range, the device signature and the key it verified
+    against (a gate may be enrolled again with another), so that an auditor can check the signature later
+    from the stored events alone (`ticketing.audit.chain`)."""
+
+    __tablename__ = "journal_batches"
+    __table_args__ = (sa.Index("ix_journal_batches_gate_first", "gate_id", "first_seq"),)
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(_BIGINT_ID, primary_key=True, autoincrement=True)
+    )
+    gate_id: str = Field(max_length=32)
+    first_seq: int = Field(sa_type=sa.BigInteger)
+    last_seq: int = Field(sa_type=sa.BigInteger)
+    signature: str = Field(max_length=100)  # base64url Ed25519, as the gate sent it
+    device_public_key: str = Field(max_length=64)
+    received_at: datetime = Field(sa_column=_utc())
 
 
 class JournalGap(SQLModel, table=True):

@@ -8,10 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from fare_rules.free import REGISTRY_CATEGORIES, FreeCategory
 from fare_rules.products import PaymentMethod, Product
-from ticketing.models import PassRevocation
+from ticketing.models import FreeRiderEnd, PassRevocation
 
 __all__ = [
+    "FreeRiderCreate",
+    "FreeRiderEndCreate",
     "GateCreate",
     "GateEnroll",
     "HolderCreate",
@@ -146,6 +149,29 @@ class PassRevoke(_Strict):
         if value is PassRevocation.NOT_ELIGIBLE:
             raise ValueError("a pending student pass that does not qualify is refused: POST .../refuse")
         return value
+
+
+class FreeRiderCreate(_Strict):
+    """A free rider staff enter after checking the document: the holder as on their card, the category, the
+    local dates the entry rides (first to last, both whole service days), what was checked and by whom."""
+
+    holder: HolderCreate
+    category: FreeCategory
+    first_day: date
+    last_day: date
+    document_ref: str = Field(min_length=1, max_length=64)
+    staff_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+    @field_validator("category")
+    @classmethod
+    def _in_the_registry(cls, value: FreeCategory) -> FreeCategory:
+        if value not in REGISTRY_CATEGORIES:
+            raise ValueError("seniors ride by the birth date on their card: no entry is needed")
+        return value
+
+
+class FreeRiderEndCreate(_Strict):
+    reason: FreeRiderEnd
 
 
 class GateEnroll(_Strict):

@@ -17,8 +17,15 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from validator.codec import KeyEntry, load_keyset, public_key_to_bytes
-from validator.items import parse_pass, parse_revocation, pass_to_json, revocation_to_json
-from validator.records import PassRecord, RevocationRecord
+from validator.items import (
+    free_rider_to_json,
+    parse_free_rider,
+    parse_pass,
+    parse_revocation,
+    pass_to_json,
+    revocation_to_json,
+)
+from validator.records import FreeRiderRecord, PassRecord, RevocationRecord
 from validator.signing import SignatureError, verify_with_keyset
 from validator.wire import b64url_decode, b64url_encode, canonical_json, iso, parse_iso
 
@@ -56,10 +63,13 @@ class Bundle:
     keyset: dict[int, KeyEntry]
     revocations: tuple[RevocationRecord, ...]
     passes: tuple[PassRecord, ...]
-    cursors: dict[str, int]  # revocations, passes, events: where online sync resumes
+    cursors: dict[str, int]  # revocations, passes, events (free_riders): where online sync resumes
     cccd_hash_key: bytes
     server_time: datetime
     signer_kid: int
+    free_riders: tuple[FreeRiderRecord, ...] = ()  # absent from bundles made before the registry
+    # Tariff and policy versions as the gates' list items (validator/versions.py parses them).
+    tariffs: tuple[dict[str, Any], ...] = ()
 
 
 def key_fingerprint(entry: KeyEntry) -> str:
@@ -99,6 +109,8 @@ def build_bundle(
     signer_kid: int,
     signer_key: Ed25519PrivateKey,
     events_cursor: int = 0,
+    free_riders: Sequence[FreeRiderRecord] = (),
+    versions: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """Serialise and sign a bundle (the issuing service's export and the tests use this)."""
     content: dict[str, Any] = {
@@ -110,10 +122,14 @@ def build_bundle(
         "keyset": dict(keyset_json),
         "revocations": [revocation_to_json(r) for r in revocations],
         "passes": [pass_to_json(p) for p in passes],
+        "free_riders": [free_rider_to_json(f) for f in free_riders],
+        "tariffs": [dict(v) for v in versions],
         "cursors": {
             "revocations": max((r.seq for r in revocations), default=0),
             "passes": max((p.seq for p in passes), default=0),
             "events": events_cursor,
+            "free_riders": max((f.seq for f in free_riders), default=0),
+            "tariffs": max((int(v["seq"]) for v in versions), default=0),
         },
         "cccd_hash_key": cccd_hash_key.hex(),
     }
@@ -151,6 +167,12 @@ def load_bundle(text: str, *, trusted: Mapping[int, KeyEntry] | None = None) -> 
 def _parse_content(content: dict[str, Any], keyset: dict[int, KeyEntry], kid: int) -> Bundle:
     try:
         cursors = {k: int(content["cursors"][k]) for k in ("revocations", "passes", "events")}
+        for optional in ("free_riders", "tariffs"):  # absent from bundles made before them
+            if optional in content["cursors"]:
+                cursors[optional] = int(content["cursors"][optional])
+        tariffs = content.get("tariffs", [])
+        if not isinstance(tariffs, list) or not all(isinstance(v, dict) for v in tariffs):
+            raise ValueError("tariffs: a list of version objects expected")
         gate = content.get("gate")
         return Bundle(
             network_id=str(content["network_id"]),
@@ -164,6 +186,8 @@ def _parse_content(content: dict[str, Any], keyset: dict[int, KeyEntry], kid: in
             cccd_hash_key=bytes.fromhex(content["cccd_hash_key"]),
             server_time=parse_iso(content["server_time"]),
             signer_kid=kid,
+            free_riders=tuple(parse_free_rider(f) for f in content.get("free_riders", ())),
+            tariffs=tuple(tariffs),
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise BundleError("bad_format", f"bad bundle field: {exc}") from exc

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from fare_rules.errors import FareRulesError
+from fare_rules.free import FreeCategory, FreeEntry, category_message
 from fare_rules.model import Credential, Direction, Flag
 from fare_rules.network import Network
 from fare_rules.overrides import OverrideAction, OverrideReason
@@ -19,7 +20,7 @@ from fare_rules.products import Product
 from fare_rules.reasons import Message, Reason, message_for
 from fare_rules.settlement import PaymentMethod
 from validator.codec import TicketBody, has_scheme
-from validator.records import PassRecord
+from validator.records import FreeRiderRecord, PassRecord
 from validator.wire import iso
 
 __all__ = [
@@ -33,8 +34,10 @@ __all__ = [
     "Verdict",
     "classify",
     "event_for",
+    "free_entry",
     "normalise",
     "pass_credential",
+    "pass_is_current",
     "pass_is_revoked",
     "pick_pass",
     "ticket_credential",
@@ -118,9 +121,12 @@ class PassSeen:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     status: str | None = None
+    category: FreeCategory | None = None  # a free ride: its category (the product is free_priority)
 
     def to_json(self) -> dict[str, Any]:
+        free = {"category": self.category.value} if self.category else {}
         return {
+            **free,
             "pass_id": self.pass_id,
             "product": self.product.value if self.product else None,
             "cccd": self.cccd_masked,
@@ -197,8 +203,16 @@ class ScanOutcome:
         return self.verdict is Verdict.ACCEPT
 
     @property
+    def free_category(self) -> FreeCategory | None:
+        """The category of a free ride, accepted or refused (None for anything else)."""
+        return self.recognised.category if isinstance(self.recognised, PassSeen) else None
+
+    @property
     def message(self) -> Message:
-        return ACCEPT_MESSAGE if self.reason is None else message_for(self.reason)
+        if self.reason is not None:
+            return message_for(self.reason)
+        category = self.free_category
+        return ACCEPT_MESSAGE if category is None else category_message(category)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` contract object (DESIGN.md): verdict, reason, message, recognised, owed_vnd, flags;
@@ -215,6 +229,7 @@ class ScanOutcome:
             "recognised": recognised,
             "owed_vnd": self.owed_vnd,
             "flags": sorted(f.value for f in self.flags),
+            "free_category": self.free_category.value if self.free_category else None,
             "clock_offset_seconds": self.clock_offset_seconds,
             "gate": self.gate,
             "station": self.station,
@@ -291,6 +306,22 @@ def pass_credential(record: PassRecord) -> Credential:
         valid_until=record.valid_until,
         eligibility_verified=record.status != PASS_PENDING,
     )
+
+
+def free_entry(record: FreeRiderRecord) -> FreeEntry:
+    """The rules' view of a registry entry; any status but active counts as ended."""
+    return FreeEntry(
+        record.entry_id,
+        FreeCategory(record.category),
+        record.valid_from,
+        record.valid_until,
+        ended=record.status != PASS_ACTIVE,
+    )
+
+
+def pass_is_current(record: PassRecord, now: datetime) -> bool:
+    """Whether the pass rides now by its own state and dates: then it, not a free-ride claim, decides."""
+    return not pass_is_revoked(record) and record.valid_from <= now <= record.valid_until
 
 
 def pass_is_revoked(record: PassRecord) -> bool:

@@ -11,12 +11,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from fare_rules.cccd import CccdError, holder_hash, mask, parse_card_qr
+from fare_rules.cccd import CccdCard, CccdError, holder_hash, mask, parse_card_qr
 from fare_rules.errors import FareRulesError, UnknownStation
+from fare_rules.free import FreeCategory, FreeRide, decide_free, free_ride
 from fare_rules.model import Accepted, Credential, Denied, Direction, History, Scan
 from fare_rules.network import Network
 from fare_rules.overrides import OverrideAction, OverrideReason
 from fare_rules.policy import Policy
+from fare_rules.products import Product
 from fare_rules.reasons import Reason, revocation_reason
 from fare_rules.rules import decide, gate_flags
 from fare_rules.settlement import PaymentMethod, Settled, settle
@@ -33,8 +35,10 @@ from validator.core import (
     Verdict,
     classify,
     event_for,
+    free_entry,
     normalise,
     pass_credential,
+    pass_is_current,
     pass_is_revoked,
     pick_pass,
     ticket_credential,
@@ -44,6 +48,7 @@ from validator.journal import chain_next
 from validator.records import GateConfig, PassRecord
 from validator.staff import NoCredential, Settlement, Shown, Subject
 from validator.store import transaction
+from validator.versions import GateVersions
 from validator.wire import parse_iso
 
 __all__ = ["Gate", "Inspection", "StationState"]
@@ -86,6 +91,7 @@ class _Evaluated:
     ticket: TicketSeen | None = None
     pass_seen: PassSeen | None = None
     holder_hash: bytes | None = None
+    free: FreeRide | None = None  # decided by the free-ride rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +115,21 @@ class Gate:
         self.conn = conn
         self.config = config
         self.network = network
-        self.tariff = tariff
+        self.tariff = tariff  # the version in force at the scan being decided (_read_state)
         self.policy = policy
+        self.versions = GateVersions(network, tariff, policy)
         self._keyset: Keyset = {}
         self._keyset_rev: str | None = "unloaded"
+
+    def _read_state(self, now: datetime) -> StationState:
+        """The station's state, and the tariff and policy in force at `now` for the scan being decided."""
+        self.tariff, self.policy = self.versions.at(self.conn, now)
+        return StationState.read(self.conn)
 
     def scan(self, raw: str, direction: Direction, now: datetime) -> ScanOutcome:
         """Decide one scanned text and record it durably. Never raises on bad input."""
         with transaction(self.conn):
-            state = StationState.read(self.conn)
+            state = self._read_state(now)
             self._refresh_keyset(state)
             evaluated = self._evaluate(raw, state, now)
             return self._decide_and_record(evaluated, state, direction, now)
@@ -128,12 +140,12 @@ class Gate:
         """Record a scan that yielded no payload at all (an image without a single readable code, a line of
         bytes that is not text)."""
         with transaction(self.conn):
-            state = StationState.read(self.conn)
+            state = self._read_state(now)
             return self._decide_and_record(_Evaluated(kind, refusal=reason), state, direction, now)
 
     def inspect(self, raw: str, now: datetime) -> Inspection:
         """Show what a code holds and whether it verifies; writes nothing."""
-        state = StationState.read(self.conn)
+        state = self._read_state(now)
         self._refresh_keyset(state)
         ev = self._evaluate(raw, state, now)
         detail = ""
@@ -149,7 +161,7 @@ class Gate:
         accepted, the exit it lets out with its adjustment, in one transaction. A refused settlement is
         journaled too, and lets no one out."""
         with transaction(self.conn):
-            state = StationState.read(self.conn)
+            state = self._read_state(now)
             self._refresh_keyset(state)
             ev = self._subject(subject, state, Direction.EXIT, now)
             seq, prev_hash = records.journal_head(self.conn, self.config.gate_id)
@@ -202,7 +214,7 @@ class Gate:
         """An agent admits or refuses by hand, with a reason: journaled as an override event, never silent.
         An admitted credential counts as used in `direction`, as a scan's would."""
         with transaction(self.conn):
-            state = StationState.read(self.conn)
+            state = self._read_state(now)
             self._refresh_keyset(state)
             ev = self._subject(subject, state, direction, now)
             seq, prev_hash = records.journal_head(self.conn, self.config.gate_id)
@@ -268,6 +280,13 @@ class Gate:
             return _Evaluated(InputKind.CCCD, refusal=Reason.CCCD_NO_PASS, pass_seen=_no_pass(masked))
         digest = holder_hash(card.number, state.cccd_hash_key)
         record = pick_pass(records.passes_for_holder(self.conn, digest), now)
+        # A pass that rides now decides; else a free-ride claim (fare_rules.free); else the pass as it is.
+        if record is not None and pass_is_current(record, now):
+            return self._pass_evaluated(InputKind.CCCD, record, masked, None, None)
+        entries = [free_entry(r) for r in records.free_riders_for_holder(self.conn, digest)]
+        ride = free_ride(entries, card.birth_date, digest, now, self.policy)
+        if ride is not None:
+            return _free_evaluated(ride, card, digest)
         if record is None:
             return _Evaluated(
                 InputKind.CCCD, refusal=Reason.CCCD_NO_PASS, pass_seen=_no_pass(masked), holder_hash=digest
@@ -321,7 +340,7 @@ class Gate:
             clock_offset_seconds=state.clock_offset_seconds,
         )
         if ev.credential is not None and ev.credential_key is not None:
-            outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked)
+            outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked, ev.free)
         outcome = replace(outcome, flags=outcome.flags | flags)
         event = chain_next(
             outcome.gate, outcome.seq, prev_hash, event_for(outcome, ev.credential_key, ev.holder_hash)
@@ -340,12 +359,20 @@ class Gate:
         return outcome
 
     def _apply_rules(
-        self, outcome: ScanOutcome, credential: Credential, key: str, revoked: Reason | None
+        self,
+        outcome: ScanOutcome,
+        credential: Credential,
+        key: str,
+        revoked: Reason | None,
+        free: FreeRide | None = None,
     ) -> ScanOutcome:
         history = History(uses=records.uses_of(self.conn, key), revoked=revoked)
         scan = Scan(self.config.station, outcome.direction, self.config.gate_id)
         try:
-            decision = decide(credential, scan, history, self.policy, self.tariff, outcome.at)
+            if free is not None:
+                decision = decide_free(free, scan, history, self.policy, self.tariff, outcome.at)
+            else:
+                decision = decide(credential, scan, history, self.policy, self.tariff, outcome.at)
         except UnknownStation:
             decision = Denied(Reason.UNKNOWN_STATION)
         except FareRulesError:  # e.g. a ticket whose route the tariff cannot price: a bad ticket, not a crash
@@ -430,3 +457,24 @@ class Gate:
 
 def _no_pass(masked: str) -> PassSeen:
     return PassSeen(None, None, masked, None, None)
+
+
+def _free_evaluated(ride: FreeRide, card: CccdCard, digest: bytes) -> _Evaluated:
+    """A free ride, shown with what to compare with the rider: masked number, initials and birth year read
+    from the card itself (the registry holds only the keyed hash)."""
+    credential = ride.credential
+    senior = ride.category is FreeCategory.SENIOR
+    seen = PassSeen(
+        credential.id,
+        Product.FREE_PRIORITY,
+        mask(card.number),
+        "".join(word[0] for word in card.full_name.split()).upper()[:16],
+        card.birth_date.year,
+        None if senior else credential.valid_from,
+        None if senior else credential.valid_until,
+        "ended" if ride.ended else "active",
+        ride.category,
+    )
+    return _Evaluated(
+        InputKind.CCCD, credential, f"p:{credential.id}", pass_seen=seen, holder_hash=digest, free=ride
+    )

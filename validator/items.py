@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from fare_rules.free import FreeCategory
 from fare_rules.model import Direction
 from fare_rules.products import Product
-from validator.records import PassRecord, RemoteUse, RevocationRecord
+from validator.records import FreeRiderRecord, PassRecord, RemoteUse, RevocationRecord
 from validator.wire import iso, parse_iso
 
 __all__ = [
+    "free_rider_to_json",
+    "parse_free_rider",
     "parse_pass",
     "parse_remote_use",
     "parse_revocation",
@@ -73,6 +76,24 @@ def parse_pass(item: object) -> PassRecord:
     )
 
 
+def parse_free_rider(item: object) -> FreeRiderRecord:
+    """One free-rider registry entry: seq, entry_id, holder_hash, category, valid_from, valid_until and
+    status (docs/gate.md)."""
+    obj = _object(item)
+    holder = bytes.fromhex(_str(obj, "holder_hash"))
+    if len(holder) != 16:
+        raise ValueError("holder_hash must be 16 bytes (32 hex digits)")
+    return FreeRiderRecord(
+        seq=_int(obj, "seq"),
+        entry_id=_str(obj, "entry_id"),
+        holder_hash=holder,
+        category=FreeCategory(_str(obj, "category")).value,
+        valid_from=parse_iso(_str(obj, "valid_from")),
+        valid_until=parse_iso(_str(obj, "valid_until")),
+        status=_str(obj, "status"),
+    )
+
+
 def parse_remote_use(item: object) -> RemoteUse:
     """One use by another gate: seq (cursor), gate, gate_seq, credential (`t:<serial>` or `p:<pass id>`),
     station, direction, at."""
@@ -105,6 +126,18 @@ def pass_to_json(p: PassRecord) -> dict[str, Any]:
         "status": p.status,
         "initials": p.initials,
         "birth_year": p.birth_year,
+    }
+
+
+def free_rider_to_json(f: FreeRiderRecord) -> dict[str, Any]:
+    return {
+        "seq": f.seq,
+        "entry_id": f.entry_id,
+        "holder_hash": f.holder_hash.hex(),
+        "category": f.category,
+        "valid_from": iso(f.valid_from),
+        "valid_until": iso(f.valid_until),
+        "status": f.status,
     }
 
 

@@ -18,6 +18,7 @@ from validator.store import from_micros, to_micros
 from validator.wire import b64url_decode, b64url_encode, canonical_json, iso, parse_iso
 
 __all__ = [
+    "FreeRiderRecord",
     "GateConfig",
     "KeyRecord",
     "PassRecord",
@@ -26,6 +27,7 @@ __all__ = [
     "add_gate",
     "append_journal",
     "delete_state",
+    "free_riders_for_holder",
     "get_state",
     "journal_backlog",
     "journal_head",
@@ -40,6 +42,7 @@ __all__ = [
     "revocation_cause",
     "set_state",
     "set_uploaded",
+    "upsert_free_riders",
     "upsert_passes",
     "upsert_remote_uses",
     "upsert_revocations",
@@ -88,6 +91,19 @@ class PassRecord:
     status: str  # active | pending_verification | revoked
     initials: str
     birth_year: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FreeRiderRecord:
+    """One free-rider registry entry: the keyed hash, category and validity only (docs/gate.md)."""
+
+    seq: int
+    entry_id: str
+    holder_hash: bytes
+    category: str  # a fare_rules.free.FreeCategory value
+    valid_from: datetime
+    valid_until: datetime
+    status: str  # active | ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +254,40 @@ def passes_for_holder(conn: sqlite3.Connection, holder_hash: bytes) -> list[Pass
     return [
         PassRecord(seq, pid, bytes(hh), Product(prod), from_micros(vf), from_micros(vu), st, ini, by)
         for seq, pid, hh, prod, vf, vu, st, ini, by in rows
+    ]
+
+
+def upsert_free_riders(conn: sqlite3.Connection, items: Iterable[FreeRiderRecord]) -> None:
+    """Later items for the same entry (ended by staff) replace earlier ones, as passes do."""
+    conn.executemany(
+        "INSERT INTO free_riders (entry_id, holder_hash, category, valid_from, valid_until, status, seq)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO UPDATE SET"
+        " holder_hash = excluded.holder_hash, category = excluded.category, valid_from = excluded.valid_from,"
+        " valid_until = excluded.valid_until, status = excluded.status, seq = excluded.seq",
+        [
+            (
+                f.entry_id,
+                f.holder_hash,
+                f.category,
+                to_micros(f.valid_from),
+                to_micros(f.valid_until),
+                f.status,
+                f.seq,
+            )
+            for f in items
+        ],
+    )
+
+
+def free_riders_for_holder(conn: sqlite3.Connection, holder_hash: bytes) -> list[FreeRiderRecord]:
+    rows = conn.execute(
+        "SELECT seq, entry_id, holder_hash, category, valid_from, valid_until, status FROM free_riders"
+        " WHERE holder_hash = ?",
+        (holder_hash,),
+    ).fetchall()
+    return [
+        FreeRiderRecord(seq, eid, bytes(hh), cat, from_micros(vf), from_micros(vu), st)
+        for seq, eid, hh, cat, vf, vu, st in rows
     ]
 
 

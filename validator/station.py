@@ -21,8 +21,9 @@ from validator.bundle import Bundle
 from validator.codec import Keyset
 from validator.device import DEVICE_KEY_FILE, load_or_create_device_key, public_key_text
 from validator.gate import Gate
-from validator.records import GateConfig, PassRecord, RevocationRecord
+from validator.records import FreeRiderRecord, GateConfig, PassRecord, RevocationRecord
 from validator.store import open_store, transaction
+from validator.versions import parse_version_item, store_versions
 from validator.wire import iso, parse_iso
 
 __all__ = [
@@ -96,6 +97,7 @@ def apply_lists(
     revocations: tuple[RevocationRecord, ...] | list[RevocationRecord],
     passes: tuple[PassRecord, ...] | list[PassRecord],
     cursors: dict[str, int],
+    free_riders: tuple[FreeRiderRecord, ...] = (),
 ) -> None:
     """Store list items and advance cursors (caller's transaction).
 
@@ -106,6 +108,8 @@ def apply_lists(
     pass_cursor = int(records.get_state(conn, "cursor_passes") or "0")
     records.upsert_revocations(conn, [r for r in revocations if r.seq > rev_cursor])
     records.upsert_passes(conn, [p for p in passes if p.seq > pass_cursor])
+    free_cursor = int(records.get_state(conn, "cursor_free_riders") or "0")
+    records.upsert_free_riders(conn, [f for f in free_riders if f.seq > free_cursor])
     for name, value in cursors.items():
         current = int(records.get_state(conn, f"cursor_{name}") or "0")
         records.set_state(conn, f"cursor_{name}", str(max(current, value)))
@@ -162,8 +166,9 @@ def provision_from_bundle(
                 cccd_hash_key=bundle.cccd_hash_key,
                 now=now,
             )
-            apply_lists(conn, bundle.revocations, bundle.passes, bundle.cursors)
-            for name in ("revocations_synced_at", "passes_synced_at"):
+            apply_lists(conn, bundle.revocations, bundle.passes, bundle.cursors, bundle.free_riders)
+            store_versions(conn, [parse_version_item(v, rules.network) for v in bundle.tariffs])
+            for name in ("revocations_synced_at", "passes_synced_at", "free_riders_synced_at"):
                 # The lists are as old as the bundle, not as old as this init; and a bundle older than the
                 # last sync must not make them look older (apply_lists kept the newer contents).
                 known = records.get_state(conn, name)

@@ -30,7 +30,7 @@ __all__ = [
     "transaction",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 # The store holds the CCCD hash key: owner only, like the device key and the token. SQLite gives the -wal and
 # -shm files the mode of the database file.
@@ -100,6 +100,32 @@ CREATE TABLE journal (
 );
 CREATE INDEX journal_backlog ON journal (gate, uploaded, seq);
 """
+# Each later version's statements, applied in order to a store of the version before (never edit one).
+_UPGRADES: dict[int, str] = {
+    2: """
+CREATE TABLE free_riders (
+    entry_id TEXT PRIMARY KEY,
+    holder_hash BLOB NOT NULL,
+    category TEXT NOT NULL,
+    valid_from INTEGER NOT NULL,
+    valid_until INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX free_riders_by_holder ON free_riders (holder_hash);
+""",
+    # Tariff and policy versions announced ahead (validator/versions.py); document is the file's JSON.
+    3: """
+CREATE TABLE rule_versions (
+    kind TEXT NOT NULL,
+    version TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    effective_from INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (kind, version)
+);
+""",
+}
 
 
 class StoreError(RuntimeError):
@@ -231,10 +257,19 @@ def _migrate(conn: sqlite3.Connection) -> None:
             tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
             if tables:
                 raise StoreError("not a gate database (tables present, no schema version)")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            _execute_script(conn, _SCHEMA)
+            version = 1
+        for upgrade in range(version + 1, SCHEMA_VERSION + 1):
+            _execute_script(conn, _UPGRADES[upgrade])
+        if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _execute_script(conn: sqlite3.Connection, script: str) -> None:
+    # One statement at a time: executescript() would COMMIT the transaction this runs in.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 @contextmanager

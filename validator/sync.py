@@ -20,11 +20,13 @@ from fare_rules.policy import Policy
 from validator import records
 from validator.bundle import pinned_keys
 from validator.codec import Keyset, load_keyset
-from validator.items import parse_pass, parse_remote_use, parse_revocation
+from validator.items import parse_free_rider, parse_pass, parse_remote_use, parse_revocation
 from validator.journal import build_batch
 from validator.screen import describe_offset
 from validator.signing import SignatureError, verify_response
+from validator.station import load_rules
 from validator.store import transaction
+from validator.versions import parse_version_item, store_versions
 from validator.wire import iso, parse_iso
 
 __all__ = [
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 JOURNAL_BATCH = 500
-LISTS = ("revocations", "passes", "events")
+LISTS = ("revocations", "passes", "free_riders", "events", "tariffs")
 _JOURNAL_STATUSES = frozenset({"stored", "duplicate", "refused"})
 # A batch refused with these statuses fails the same way on every retry (bad_signature, broken_chain,
 # wrong_gate, bad_format, bad_sequence): uploads stop until an operator has looked (`sync --retry-journal`).
@@ -89,6 +91,8 @@ class SyncReport:
     keys: int = 0
     revocations: int = 0
     passes: int = 0
+    free_riders: int = 0
+    tariffs: int = 0  # tariff and policy versions newly held
     events: int = 0
     journal: dict[str, int] = field(default_factory=lambda: dict.fromkeys(sorted(_JOURNAL_STATUSES), 0))
     clock_offset_seconds: float | None = None
@@ -395,6 +399,13 @@ class SyncClient:
                 elif name == "passes":
                     records.upsert_passes(self.conn, [parse_pass(i) for i in items])
                     self.report.passes += len(items)
+                elif name == "free_riders":
+                    records.upsert_free_riders(self.conn, [parse_free_rider(i) for i in items])
+                    self.report.free_riders += len(items)
+                elif name == "tariffs":
+                    network = load_rules().network
+                    versions = [parse_version_item(i, network) for i in items]
+                    self.report.tariffs += store_versions(self.conn, versions)
                 else:
                     self.report.events += records.upsert_remote_uses(
                         self.conn, [parse_remote_use(i) for i in items]
@@ -520,6 +531,7 @@ def describe_sync(report: SyncReport) -> str:
     offset = "unknown" if report.clock_offset_seconds is None else f"{report.clock_offset_seconds:+.2f} s"
     return (
         f"synced: keys {report.keys} · revocations +{report.revocations} · passes +{report.passes}"
+        f" · free riders +{report.free_riders} · tariff versions +{report.tariffs}"
         f" · events +{report.events} · journal stored {j['stored']}, duplicate {j['duplicate']},"
         f" refused {j['refused']} · clock offset {offset}"
     )

@@ -20,12 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from fare_rules.cccd import holder_hash
 from fare_rules.products import Product
+from fare_rules.versions import RulesKind
 from validator.bundle import build_bundle
 from validator.codec import KeyEntry, TicketBody, derive_key_id, encode, keyset_to_json
-from validator.items import pass_to_json, revocation_to_json
+from validator.items import free_rider_to_json, pass_to_json, revocation_to_json
 from validator.journal import GENESIS_HASH, ChainedEvent, JournalError, verify_batch
-from validator.records import PassRecord, RevocationRecord
+from validator.records import FreeRiderRecord, PassRecord, RevocationRecord
 from validator.signing import SIGNATURE_HEADER, sign_response
+from validator.versions import VersionRecord, version_to_json
 from validator.wire import b64url_decode, iso
 
 __all__ = ["CCCD_EXAMPLE", "CCCD_NUMBER", "TEST_NOW", "FakeServer", "TestIssuer", "cccd_qr"]
@@ -59,6 +61,8 @@ class TestIssuer:
     revoked_keys: list[KeyEntry] = field(default_factory=list)
     revocations: list[RevocationRecord] = field(default_factory=list)
     passes: list[PassRecord] = field(default_factory=list)
+    free_riders: list[FreeRiderRecord] = field(default_factory=list)
+    versions: list[VersionRecord] = field(default_factory=list)  # tariff and policy versions announced
     next_serial: int = 1000
     list_seq: int = 0
 
@@ -137,6 +141,39 @@ class TestIssuer:
         self.passes.append(record)
         return record
 
+    def add_free_rider(
+        self,
+        number: str = CCCD_NUMBER,
+        *,
+        category: str = "disability",
+        valid_from: datetime | None = None,
+        days: int = 365,
+        status: str = "active",
+        entry_id: str | None = None,
+    ) -> FreeRiderRecord:
+        self.list_seq += 1
+        start = valid_from or datetime(2025, 2, 28, 21, 0, tzinfo=UTC)
+        record = FreeRiderRecord(
+            seq=self.list_seq,
+            entry_id=entry_id or f"F{self.list_seq:05d}",
+            holder_hash=holder_hash(number, self.cccd_hash_key),
+            category=category,
+            valid_from=start,
+            valid_until=start + timedelta(days=days),
+            status=status,
+        )
+        self.free_riders.append(record)
+        return record
+
+    def announce(
+        self, kind: RulesKind, document: Mapping[str, object], effective_from: datetime, version: str
+    ) -> VersionRecord:
+        """A tariff or policy version announced for `effective_from`, on the list gates sync."""
+        self.list_seq += 1
+        record = VersionRecord(self.list_seq, kind, version, effective_from, json.dumps(document))
+        self.versions.append(record)
+        return record
+
     def bundle(
         self, station: str = "L1-01", gate: str | None = None, server_time: datetime | None = None
     ) -> str:
@@ -152,6 +189,8 @@ class TestIssuer:
             server_time=server_time or datetime(2025, 3, 1, 0, 0, tzinfo=UTC),
             signer_kid=self.kid,
             signer_key=self.key,
+            free_riders=self.free_riders,
+            versions=[version_to_json(v) for v in self.versions],
         )
 
     def write_bundle(self, path: Path, station: str = "L1-01", gate: str | None = None) -> Path:
@@ -210,6 +249,12 @@ class FakeServer:
             return self._page(request, rows, after)
         if path == "/v1/gate/passes":
             return self._page(request, [pass_to_json(p) for p in self.issuer.passes if p.seq > after], after)
+        if path == "/v1/gate/free_riders":
+            rows = [free_rider_to_json(f) for f in self.issuer.free_riders if f.seq > after]
+            return self._page(request, rows, after)
+        if path == "/v1/gate/tariffs":
+            rows = [version_to_json(v) for v in self.issuer.versions if v.seq > after]
+            return self._page(request, rows, after)
         if path == "/v1/gate/events":
             rows = [
                 {**e, "seq": i + 1} for i, e in enumerate(self.events) if i + 1 > after and e["gate"] != gate

@@ -14,7 +14,7 @@ from validator.wire import canonical_json, parse_iso
 __all__ = ["batch_months", "check_fields", "clock_offset", "event_row", "row_for"]
 
 _LENGTHS = {"station": 16, "direction": 8, "input_kind": 16, "verdict": 8, "reason": 40, "credential": 48}
-_LENGTHS |= {"product": 24, "pass_id": 32, "holder_hash": 32, "flags": 200}
+_LENGTHS |= {"product": 24, "pass_id": 32, "holder_hash": 32, "flags": 200, "free_category": 24}
 
 
 _MAX_OFFSET_S = 10 * 366 * 86400  # a gate's clock more than ten years off is not a measurement
@@ -80,7 +80,7 @@ _MAX_OWED_VND = 2**31 - 1  # INTEGER
 _STRING_FIELDS = {"station": "station", "direction": "direction", "input": "input_kind", "verdict": "verdict"}
 _STRING_FIELDS |= {"reason": "reason", "credential": "credential", "holder_hash": "holder_hash", "at": "at"}
 _NESTED_FIELDS = {"ticket": {"product": "product", "serial": "serial"}}
-_NESTED_FIELDS["pass"] = {"product": "product", "pass_id": "pass_id"}
+_NESTED_FIELDS["pass"] = {"product": "product", "pass_id": "pass_id", "category": "free_category"}
 _LIMITS = _LENGTHS | {"at": 40, "serial": 20}
 
 
@@ -144,7 +144,8 @@ def _columns(event: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         problems.append("bad credential")
     direction = _text(event.get("direction"), "direction", problems, required=True)
     verdict = _text(event.get("verdict"), "verdict", problems, required=True)
-    if direction not in (None, "entry", "exit") or verdict not in (None, "accept", "deny"):
+    # "settle": a staff settlement (ticketing.ingest.adjustments), neither a passage nor a refusal.
+    if direction not in (None, "entry", "exit") or verdict not in (None, "accept", "deny", "settle"):
         problems.append("bad direction or verdict")
     flags = event.get("flags") or []
     owed = event.get("owed_vnd") or 0
@@ -168,6 +169,7 @@ def _columns(event: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         "product": _text(holder_pass.get("product") or ticket.get("product"), "product", problems),
         "pass_id": _text(holder_pass.get("pass_id"), "pass_id", problems),
         "holder_hash": _text(event.get("holder_hash"), "holder_hash", problems),
+        "free_category": _text(holder_pass.get("category"), "free_category", problems),
     }, problems
 
 

@@ -20,7 +20,9 @@ from ticketing.context import ServiceContext
 from ticketing.errors import BadEnrolmentCode, GateExists, InvalidRequest, NotFound, Unauthorized
 from ticketing.keys import published_keyset
 from ticketing.models import Gate, GateCreated, GatePublic, GateStatus, Pass, Revocation, ScanEvent
+from ticketing.services import tariffs
 from ticketing.services.common import hash_token
+from ticketing.services.free_riders import free_rider_records
 from validator.bundle import build_bundle, key_fingerprint
 from validator.codec import KeyEntry, public_key_from_bytes
 from validator.items import pass_to_json, revocation_to_json
@@ -258,8 +260,9 @@ def events_page(session: Session, gate: Gate, after: int, limit: int, now: datet
 def export_bundle(
     session: Session, ctx: ServiceContext, station: str, gate_id: str | None, now: datetime
 ) -> tuple[str, str]:
-    """(bundle text, signer fingerprint): keyset, every revocation and pass, the CCCD hash key, signed by
-    the active issuer key. The fingerprint is what the operator reads out to pin the issuer at the gate."""
+    """(bundle text, signer fingerprint): keyset, every revocation, pass and free rider, the CCCD hash key,
+    signed by the active issuer key. The fingerprint is what the operator reads out to pin the issuer at the
+    gate."""
     _check_station(ctx, station)
     kid, key = ctx.keyring.signing_key(session, now)
     revocations = session.exec(select(Revocation).order_by(col(Revocation.seq))).all()
@@ -272,10 +275,12 @@ def export_bundle(
         keyset_json=keyset,
         revocations=[_revocation_record(r) for r in revocations],
         passes=[_pass_record(p) for p in passes],
+        free_riders=free_rider_records(session),
         cccd_hash_key=ctx.cccd_key,
         server_time=now,
         signer_kid=kid,
         signer_key=key,
         events_cursor=0,  # the events feed starts a fresh cursor at EVENTS_LOOKBACK, not at the beginning
+        versions=tariffs.bundle_versions(session, ctx),
     )
     return text, key_fingerprint(KeyEntry(kid, key.public_key()))

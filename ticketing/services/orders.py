@@ -33,7 +33,7 @@ from ticketing.errors import (
 from ticketing.models import HolderPublic, Order, OrderItem, OrderPublic, OrderStatus, table_of
 from ticketing.payments import PaymentInstructions
 from ticketing.schemas import HolderCreate, OrderCreate, OrderItemCreate, OrderRecover
-from ticketing.services import passes
+from ticketing.services import passes, tariffs
 from ticketing.services.common import hash_token, new_id, order_access_token, tokens_match
 from ticketing.services.idempotency import check_key, record_key, request_hash
 from ticketing.services.views import new_order_public, order_public
@@ -49,7 +49,7 @@ __all__ = [
     "recover_order",
 ]
 
-# Free riders prove eligibility with their card at a gate; registering them is staff work, not a sale.
+# A free_priority entitlement is issued as a free-rider registry entry (services.free_riders), not sold.
 NOT_FOR_SALE = frozenset({Product.FREE_PRIORITY})
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: people retype references
 # 22 of 32 symbols, 110 bits: the reference (with amount and date) recovers a lost order, so it must be no
@@ -74,6 +74,7 @@ def create_order(
 
     The key is not looked up first: the order is inserted, and the unique key refuses a second one, which is
     then answered with the first (a replay is rare; one fewer statement for every order is not)."""
+    ctx = tariffs.context_at(session, ctx, now)  # the tariff and policy in force at the sale
     fingerprint = request_hash(json.dumps(request.model_dump(mode="json"), sort_keys=True))
     check_key(idempotency_key)
     key = record_key(ctx.token_secret, "order", idempotency_key)  # the raw key is never stored
@@ -174,7 +175,10 @@ def _priced_item(
 ) -> dict[str, Any]:
     """The order_items row of `item`, priced; refused (raises) if it cannot be sold as asked."""
     if item.product in NOT_FOR_SALE:
-        raise ProductNotSold(f"{item.product.value} is not sold: free riders ride with their card")
+        raise ProductNotSold(
+            f"{item.product.value} is not sold: staff enter free riders in the registry after a document"
+            " check (POST /v1/admin/free-riders), and riders aged 60 or more ride with their card"
+        )
     holder: _Holder | None = None
     if item.product in HOLDER_PRODUCTS:
         holder = _checked_holder(ctx, item)

@@ -98,6 +98,9 @@ def test_every_json_body_of_the_openapi_schema_is_covered(world: World) -> None:
         "/v1/orders/recover",
         "/v1/admin/gates",
         "/v1/admin/passes/{pass_id}/revoke",
+        "/v1/admin/tariffs",
+        "/v1/admin/free-riders",
+        "/v1/admin/free-riders/{entry_id}/end",
         "/v1/gate/enroll",
         "/v1/gate/journal",
     }

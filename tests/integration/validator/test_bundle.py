@@ -30,7 +30,7 @@ def test_a_bundle_round_trips_with_its_lists(issuer: TestIssuer) -> None:
 
     assert (bundle.station, bundle.gate, bundle.network_id) == ("L1-03", "G2", "hcmc")
     assert [r.serial for r in bundle.revocations] == [5]
-    assert bundle.cursors == {"revocations": 1, "passes": 2, "events": 0}
+    assert bundle.cursors == {"revocations": 1, "passes": 2, "events": 0, "free_riders": 0, "tariffs": 0}
     assert bundle.cccd_hash_key == issuer.cccd_hash_key
 
 
