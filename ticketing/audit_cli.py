@@ -1,4 +1,5 @@
-"""`python -m ticketing audit scans|trips|report KIND|anomalies|partitions`: the auditors' API from a shell.
+"""`python -m ticketing audit scans|trips|report KIND|anomalies|gates|partitions`: the auditors' API from a
+shell.
 
 The options are the API's filters (`--from`, `--to`, `--station`, ...) and go through the same parser and
 service functions, so the CLI answers exactly what `GET /v1/audit/...` answers. Output is a table, or CSV
@@ -22,6 +23,7 @@ from sqlmodel import Session
 from fare_rules.cccd import CccdError
 from ticketing.audit import reports
 from ticketing.audit.anomalies import anomalies_csv, anomaly_rows, find_anomalies
+from ticketing.audit.gate_health import GATE_HEALTH_FILTERS, gate_health, gate_health_csv
 from ticketing.audit.models import AnomalyRow
 from ticketing.audit.query import (
     ANOMALY_FILTERS,
@@ -76,6 +78,16 @@ _REPORT_HELP = {
     "denials": "refused scans per station, gate and reason",
 }
 _SCAN_TABLE = ("at", "station", "gate", "seq", "direction", "verdict", "reason", "credential", "cccd")
+_GATE_TABLE = (
+    "gate",
+    "station",
+    "status",
+    "last_upload_at",
+    "journal_head",
+    "missing_events",
+    "clock_offset_s",
+    "needs_visit",
+)
 _TRIP_TABLE = (
     "started_at",
     "status",
@@ -99,6 +111,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         _filters(kinds.add_parser(kind, help=_REPORT_HELP[kind]), "report", REPORT_FILTERS[kind])
     anomalies = sub.add_parser("anomalies", help="double use, passback, overstay, ... over --from/--to")
     _filters(anomalies, "anomalies", ANOMALY_FILTERS)
+    gates = sub.add_parser("gates", help="gate health: last upload, journal holes, clock; visits first")
+    _filters(gates, "gates", GATE_HEALTH_FILTERS)
     partitions = sub.add_parser("partitions", help="PostgreSQL: create scan_events month partitions ahead")
     partitions.add_argument("--ahead", type=int, default=3, help="months after this one (default 3)")
 
@@ -194,6 +208,8 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
         return _listing(args, catalog, engine, session, key)
     if command == "report":
         return _report(args, catalog, session)
+    if command == "gates":
+        return _gates(args, catalog, session)
     return _anomalies(args, catalog, session)
 
 
@@ -233,4 +249,13 @@ def _anomalies(args: argparse.Namespace, catalog: Catalog, session: Session) -> 
     for kind, found in answer.anomalies.asked():
         print(f"{kind}: {found.count}")
     _table(anomaly_rows(answer), list(AnomalyRow.model_fields))
+    return 0
+
+
+def _gates(args: argparse.Namespace, catalog: Catalog, session: Session) -> int:
+    answer = gate_health(session, _query(args, catalog, GATE_HEALTH_FILTERS), catalog, utcnow())
+    if args.csv:
+        _write(gate_health_csv(answer))
+    else:
+        _table(answer.gates, _GATE_TABLE)
     return 0

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from ticketing.audit import reports
 from ticketing.audit.anomalies import anomalies_csv, find_anomalies
+from ticketing.audit.gate_health import GATE_HEALTH_FILTERS, GateHealthAnswer, gate_health, gate_health_csv
 from ticketing.audit.models import AnomaliesAnswer, Report, ScansPage, TripsPage
 from ticketing.audit.query import (
     ANOMALY_FILTERS,
@@ -27,7 +28,7 @@ from ticketing.audit.query import (
 from ticketing.audit.scans import scans_csv, scans_page
 from ticketing.audit.trips import trips_csv, trips_page
 from ticketing.context import ServiceContext
-from ticketing.deps import AuditorDep, ContextDep, SessionDep
+from ticketing.deps import AuditorDep, ContextDep, NowDep, SessionDep
 
 __all__ = ["router"]
 
@@ -98,4 +99,17 @@ def anomalies(
     answer = find_anomalies(session, ctx.catalog, q)
     if q.csv:
         return _csv(session, anomalies_csv(answer), "anomalies")
+    return answer
+
+
+@router.get("/gates", response_model=GateHealthAnswer, responses=_OR_CSV)
+def gates(
+    request: Request, session: SessionDep, ctx: ContextDep, now: NowDep, _who: AuditorDep
+) -> GateHealthAnswer | StreamingResponse:
+    """Every gate's last upload, journal head and holes, clock offset and list staleness: those that need a
+    visit first (`needs_visit` says why)."""
+    q = _query(request, ctx, GATE_HEALTH_FILTERS)
+    answer = gate_health(session, q, ctx.catalog, now)
+    if q.csv:
+        return _csv(session, gate_health_csv(answer), "gates")
     return answer

@@ -8,7 +8,7 @@ import pytest
 from support.issuing import Api, bearer, single
 from support.security import app_routes, call, credentials
 
-from ticketing.headers import API_CSP, DOCS_CSP, WEB_CSP
+from ticketing.headers import API_CSP, DASHBOARD_CSP, DOCS_CSP, WEB_CSP
 from ticketing.routes.web import SHELL_VERSION
 
 _COMMON = {
@@ -39,6 +39,8 @@ def test_every_route_answers_with_the_security_headers_and_a_strict_csp(api: Api
 
 
 def _csp(path: str, docs: set[str]) -> str:
+    if path in {"/audit/", "/audit/{name}"}:
+        return DASHBOARD_CSP
     return DOCS_CSP if path in docs else WEB_CSP if path in {"/", "/sw.js", "/app/{name}"} else API_CSP
 
 

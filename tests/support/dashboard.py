@@ -1,0 +1,150 @@
+"""A morning of Line 1 for the dashboard's tests and benchmark, put into a real server the way gates put it:
+tickets bought over HTTP, gates enrolled with `gates add` and the real enrolment, journals chained, signed
+and uploaded to `POST /v1/gate/journal`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from support.server import ServerProcess
+from validator.device import load_or_create_device_key, load_token
+from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
+from validator.operations import enroll_gate
+from validator.wire import iso
+
+__all__ = ["LOCAL", "RemoteGate", "Seeded", "auditor_token", "buy", "seed_morning"]
+
+LOCAL = timezone(timedelta(hours=7))  # Ho Chi Minh City, the bundled policy's utc_offset_hours
+_SINGLE = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
+
+
+def auditor_token(server: ServerProcess) -> str:
+    """`python -m ticketing tokens create --role auditor`: the token, printed once."""
+    return server.cli("tokens", "create", "--role", "auditor").strip().splitlines()[-1]
+
+
+def buy(server: ServerProcess, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tickets of a paid order (sandbox payment)."""
+    order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
+    auth = {"Authorization": f"Bearer {order['access_token']}"}
+    paid = httpx.post(f"{server.url}/v1/sandbox/orders/{order['id']}/pay", headers=auth)
+    assert paid.status_code == 200, paid.text
+    tickets: list[dict[str, Any]] = paid.json()["tickets"]
+    return tickets
+
+
+@dataclass
+class RemoteGate:
+    """A gate enrolled with the running server, whose journal the test writes and uploads over HTTP."""
+
+    server: ServerProcess
+    gate_id: str
+    station: str
+    folder: Path
+    pending: list[ChainedEvent] = field(default_factory=list)
+    seq: int = 0
+    prev: str = GENESIS_HASH
+
+    @classmethod
+    def enrolled(cls, server: ServerProcess, folder: Path, station: str, gate_id: str) -> RemoteGate:
+        code = server.cli("gates", "add", "--station", station, "--gate", gate_id).strip().splitlines()[-1]
+        enroll_gate(folder, None, server.url, code)
+        return cls(server, gate_id, station, folder)
+
+    def add(
+        self, direction: str, when: datetime, ticket: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
+        self.seq += 1
+        body = {
+            "v": 1,
+            "gate": self.gate_id,
+            "seq": self.seq,
+            "station": self.station,
+            "direction": direction,
+            "at": iso(when),
+            "input": "ticket",
+            "verdict": "accept",
+            "reason": None,
+            "owed_vnd": 0,
+            "flags": [],
+            "credential": None,
+            "holder_hash": None,
+            **(_ticket_fields(ticket) if ticket else {}),
+            **fields,
+        }
+        event = chain_next(self.gate_id, self.seq, self.prev, body)
+        self.prev = event.hash
+        self.pending.append(event)
+
+    def upload(self, events: list[ChainedEvent] | None = None) -> httpx.Response:
+        sent = self.pending if events is None else events
+        batch = build_batch(self.gate_id, sent, load_or_create_device_key(self.folder))
+        token = load_token(self.folder) or ""
+        answer = httpx.post(
+            f"{self.server.url}/v1/gate/journal", json=batch, headers={"Authorization": f"Bearer {token}"}
+        )
+        if events is None:
+            self.pending = []
+        return answer
+
+
+def _ticket_fields(ticket: dict[str, Any]) -> dict[str, Any]:
+    body = {k: ticket[k] for k in ("serial", "product", "origin", "destination", "fare_vnd")}
+    return {"credential": f"t:{ticket['serial']}", "ticket": body}
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What seed_morning put in: the local day of the rides (yesterday: in the past whenever the test runs;
+    the tickets were sold today), and the tickets."""
+
+    day: date
+    singles: list[dict[str, Any]]
+    doubled: dict[str, Any]
+
+    def days(self, count: int = 1) -> dict[str, str]:
+        """`from` and `to` filters: the ride day and the `count` - 1 days after it."""
+        return {"from": self.day.isoformat(), "to": (self.day + timedelta(days=count)).isoformat()}
+
+
+def seed_morning(server: ServerProcess, folder: Path, riders: int = 6) -> Seeded:
+    """Yesterday morning: riders from Bến Thành and Thảo Điền, a refused code, a ticket used twice while gates
+    were offline, an overstay, and a gate whose journal lost two events."""
+    day = datetime.now(LOCAL).date() - timedelta(days=1)
+    morning = datetime.combine(day, time(7, 30), LOCAL)
+
+    def _at(minutes: float) -> datetime:
+        return morning + timedelta(minutes=minutes)
+
+    g1 = RemoteGate.enrolled(server, folder / "g1", "L1-01", "L1-01-G1")
+    g6 = RemoteGate.enrolled(server, folder / "g6", "L1-06", "L1-06-G1")
+    x5 = RemoteGate.enrolled(server, folder / "x5", "L1-05", "L1-05-X1")
+    gappy = RemoteGate.enrolled(server, folder / "gap", "L1-09", "L1-09-G1")
+    singles = buy(server, {**_SINGLE, "quantity": riders})
+    back = buy(server, {"product": "single", "origin": "L1-06", "destination": "L1-01", "quantity": 2})
+    doubled = buy(server, _SINGLE)[0]
+    for i, ticket in enumerate(singles):
+        g1.add("entry", _at(i * 7), ticket)
+        x5.add("exit", _at(i * 7 + 14 + (150 if i == 0 else 0)), ticket)
+    for i, ticket in enumerate(back):
+        g6.add("entry", _at(40 + i), ticket)
+        g1.add("exit", _at(52 + i), ticket)
+    g1.add("entry", _at(20), input="other", verdict="deny", reason="not_our_code")
+    g1.add("entry", _at(21), singles[1], verdict="deny", reason="already_inside")
+    g1.add("entry", _at(70), doubled)
+    g6.add("entry", _at(75), doubled)  # the same ticket at another station, five minutes later
+    for gate in (g1, g6, x5):
+        answer = gate.upload()
+        assert answer.status_code == 200, answer.text
+    for minute in range(5):
+        gappy.add("entry", _at(80 + minute), input="other", verdict="deny", reason="bad_signature")
+    events = gappy.pending
+    assert gappy.upload(events[:2]).status_code == 200
+    assert gappy.upload(events[4:]).status_code == 409  # events 3 and 4 never arrive
+    assert gappy.upload(events[4:]).status_code == 200  # sent again: accepted, the hole kept
+    return Seeded(day, singles, doubled)

@@ -1,0 +1,213 @@
+// The dashboard's two languages: Vietnamese first, English one click away (kept in this browser). Column
+// names stay the API's field names, which are what the CSV and the documentation call them.
+
+const KEY = "metro-qr.audit.lang";
+
+const TEXT = {
+  vi: {
+    title: "Metro Tuyến 1 — Kiểm toán",
+    skip: "Bỏ qua đến nội dung",
+    nav: "Báo cáo",
+    otherLanguage: "English",
+    signOut: "Đăng xuất",
+    signIn: "Đăng nhập kiểm toán viên",
+    signInHelp: "Dán mã truy cập kiểm toán (tạo bằng python -m ticketing tokens create --role auditor). Mã chỉ được giữ trong thẻ này và mất khi đóng thẻ.",
+    token: "Mã truy cập kiểm toán",
+    signInButton: "Đăng nhập",
+    wrongToken: "Mã này không được chấp nhận: không phải mã kiểm toán hoặc quản trị, hoặc đã bị thu hồi.",
+    sessionEnded: "Phiên đã kết thúc: máy chủ không còn chấp nhận mã này. Vui lòng đăng nhập lại.",
+    emptyToken: "Hãy nhập mã truy cập.",
+    loading: "Đang tải…",
+    failed: "Không tải được",
+    ridership: "Lượt đi theo giờ và ngày",
+    od: "Ma trận điểm đi – điểm đến",
+    revenue: "Doanh thu theo ngày và sản phẩm",
+    denials: "Lượt bị từ chối",
+    anomalies: "Bất thường",
+    gates: "Tình trạng cổng",
+    trail: "Lượt quét và chuyến đi liên quan",
+    from: "Từ ngày",
+    to: "Đến ngày (không gồm)",
+    station: "Ga",
+    gate: "Cổng",
+    product: "Sản phẩm",
+    bucket: "Nhóm theo",
+    byHour: "Giờ",
+    byDay: "Ngày",
+    hour: "Giờ",
+    day: "Ngày",
+    kind: "Loại",
+    reason: "Lý do",
+    all: "Tất cả",
+    filters: "Bộ lọc",
+    show: "Xem",
+    csv: "Tải CSV",
+    csvSaved: "Đã tải tệp CSV",
+    noRows: "Không có dòng nào.",
+    apiRows: "Các dòng API trả về (như trong CSV)",
+    entries: "Lượt vào",
+    exits: "Lượt ra",
+    ridershipChart: "Lượt vào, lượt ra và lượt bị từ chối",
+    tooManyBuckets: "Khoảng thời gian quá dài để đếm lượt từ chối theo từng nhóm: hãy chọn khoảng ngắn hơn.",
+    odChart: "Số chuyến theo điểm đi (hàng) và điểm đến (cột)",
+    originDestination: "Điểm đi \\ Điểm đến",
+    revenueChart: "Vé bán theo ngày và sản phẩm, cước đã đi, hoàn tiền và thu bù cước",
+    sold: "Bán",
+    faresRidden: "Cước các chuyến đã đi",
+    refunds: "Hoàn tiền",
+    adjustments: "Thu bù cước",
+    denialsByReason: "Lượt từ chối theo lý do",
+    denialsByGate: "Lượt từ chối theo cổng",
+    anomaliesChart: "Số bất thường theo loại",
+    count: "Số lượng",
+    behind: "Dữ liệu gốc",
+    openScans: "Xem lượt quét và chuyến đi",
+    scans: "Lượt quét",
+    trips: "Chuyến đi",
+    backToAnomalies: "Quay lại danh sách bất thường",
+    gatesChart: "Số phút kể từ lần tải lên gần nhất",
+    minutesSinceUpload: "Phút kể từ lần tải lên",
+    gatesTable: "Các cổng, cổng cần đến kiểm tra trước",
+    yes: "có",
+    no: "không",
+  },
+  en: {
+    title: "Metro Line 1 — Audit",
+    skip: "Skip to content",
+    nav: "Reports",
+    otherLanguage: "Tiếng Việt",
+    signOut: "Sign out",
+    signIn: "Auditor sign-in",
+    signInHelp: "Paste an auditor token (made with python -m ticketing tokens create --role auditor). It is kept in this tab only and is gone when the tab closes.",
+    token: "Auditor token",
+    signInButton: "Sign in",
+    wrongToken: "This token was refused: it is not an auditor or admin token, or it has been revoked.",
+    sessionEnded: "Your session has ended: the server no longer accepts this token. Please sign in again.",
+    emptyToken: "Enter a token.",
+    loading: "Loading…",
+    failed: "Could not load",
+    ridership: "Ridership by hour and day",
+    od: "Origin–destination matrix",
+    revenue: "Revenue per day by product",
+    denials: "Denials",
+    anomalies: "Anomalies",
+    gates: "Gate health",
+    trail: "The scans and trips behind it",
+    from: "From",
+    to: "To (not included)",
+    station: "Station",
+    gate: "Gate",
+    product: "Product",
+    bucket: "Group by",
+    byHour: "Hour",
+    byDay: "Day",
+    hour: "Hour",
+    day: "Day",
+    kind: "Kind",
+    reason: "Reason",
+    all: "All",
+    filters: "Filters",
+    show: "Show",
+    csv: "Download CSV",
+    csvSaved: "CSV file downloaded",
+    noRows: "No rows.",
+    apiRows: "The rows the API answers (as in the CSV)",
+    entries: "Entries",
+    exits: "Exits",
+    ridershipChart: "Entries, exits and denials",
+    tooManyBuckets: "The range is too long to count denials bucket by bucket: choose a shorter one.",
+    odChart: "Trips by origin (rows) and destination (columns)",
+    originDestination: "Origin \\ Destination",
+    revenueChart: "Tickets sold per day by product, fares ridden, refunds and fare adjustments",
+    sold: "Sold",
+    faresRidden: "Fares ridden",
+    refunds: "Refunds",
+    adjustments: "Fare adjustments",
+    denialsByReason: "Denials by reason",
+    denialsByGate: "Denials by gate",
+    anomaliesChart: "Anomalies by kind",
+    count: "Count",
+    behind: "Behind it",
+    openScans: "Open its scans and trips",
+    scans: "Scans",
+    trips: "Trips",
+    backToAnomalies: "Back to the anomalies",
+    gatesChart: "Minutes since the last upload",
+    minutesSinceUpload: "Minutes since upload",
+    gatesTable: "Gates, those needing a visit first",
+    yes: "yes",
+    no: "no",
+  },
+};
+
+const KINDS = {
+  vi: {
+    double_use: "Dùng hai lần",
+    passback: "Chuyền vé",
+    overstay: "Ở quá giờ",
+    entry_unseen: "Ra không thấy vào",
+    repeated_exit: "Ra hai lần",
+    used_after_refund: "Dùng sau hoàn tiền",
+    journal_gap: "Nhật ký bị hở",
+    pass_too_fast: "Vé tháng đi quá nhanh",
+  },
+  en: {
+    double_use: "Double use",
+    passback: "Passback",
+    overstay: "Overstay",
+    entry_unseen: "Entry unseen",
+    repeated_exit: "Repeated exit",
+    used_after_refund: "Used after refund",
+    journal_gap: "Journal gap",
+    pass_too_fast: "Pass too fast",
+  },
+};
+
+const VISITS = {
+  vi: {
+    never_uploaded: "chưa từng tải lên",
+    upload_overdue: "quá lâu chưa tải lên",
+    journal_gap: "nhật ký bị hở",
+    clock_off: "lệch đồng hồ",
+    stale_lists: "danh sách cũ",
+  },
+  en: {
+    never_uploaded: "never uploaded",
+    upload_overdue: "upload overdue",
+    journal_gap: "journal gap",
+    clock_off: "clock off",
+    stale_lists: "stale lists",
+  },
+};
+
+let current = localStorage.getItem(KEY) === "en" ? "en" : "vi";
+
+export function lang() {
+  return current;
+}
+
+export function setLang(next) {
+  current = next === "en" ? "en" : "vi";
+  localStorage.setItem(KEY, current);
+  document.documentElement.lang = current;
+}
+
+export function t(key) {
+  return TEXT[current][key] ?? key;
+}
+
+export function kindLabel(kind) {
+  return KINDS[current][kind] ?? kind;
+}
+
+export function visitLabel(reason) {
+  return VISITS[current][reason] ?? reason;
+}
+
+export function num(value) {
+  return value == null ? "—" : new Intl.NumberFormat(current === "vi" ? "vi-VN" : "en-US").format(value);
+}
+
+export function money(value) {
+  return value == null ? "—" : `${num(value)} ₫`;
+}
