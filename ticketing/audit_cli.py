@@ -1,5 +1,5 @@
-"""`python -m ticketing audit scans|trips|report KIND|anomalies|gates|partitions`: the auditors' API from a
-shell.
+"""`python -m ticketing audit scans|trips|report KIND|anomalies|gates|verify-chain|partitions`:
+the auditors' API from a shell.
 
 The options are the API's filters (`--from`, `--to`, `--station`, ...) and go through the same parser and
 service functions, so the CLI answers exactly what `GET /v1/audit/...` answers. Output is a table, or CSV
@@ -23,6 +23,7 @@ from sqlmodel import Session
 from fare_rules.cccd import CccdError
 from ticketing.audit import reports
 from ticketing.audit.anomalies import anomalies_csv, anomaly_rows, find_anomalies
+from ticketing.audit.chain import CHAIN_FILTERS, verify_chain
 from ticketing.audit.gate_health import GATE_HEALTH_FILTERS, gate_health, gate_health_csv
 from ticketing.audit.models import AnomalyRow
 from ticketing.audit.query import (
@@ -76,6 +77,8 @@ _REPORT_HELP = {
     "od": "trips, fares and durations per origin and destination",
     "revenue": "tickets sold and refunded next to fares ridden",
     "denials": "refused scans per station, gate and reason",
+    "overrides": "staff overrides per gate, agent, action and reason",
+    "free_rides": "free riders' entries, exits and refusals per category and station",
 }
 _SCAN_TABLE = ("at", "station", "gate", "seq", "direction", "verdict", "reason", "credential", "cccd")
 _GATE_TABLE = (
@@ -105,7 +108,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = parser.add_subparsers(dest="audit_command", required=True)
     _filters(sub.add_parser("scans", help="list scans, refused ones too"), "scans", SCAN_FILTERS)
     _filters(sub.add_parser("trips", help="list trips"), "trips", TRIP_FILTERS)
-    report = sub.add_parser("report", help="ridership | od | revenue | denials over --from/--to")
+    report = sub.add_parser("report", help="ridership | od | revenue | denials | overrides over --from/--to")
     kinds = report.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind in REPORT_KINDS:
         _filters(kinds.add_parser(kind, help=_REPORT_HELP[kind]), "report", REPORT_FILTERS[kind])
@@ -113,6 +116,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _filters(anomalies, "anomalies", ANOMALY_FILTERS)
     gates = sub.add_parser("gates", help="gate health: last upload, journal holes, clock; visits first")
     _filters(gates, "gates", GATE_HEALTH_FILTERS)
+    chain = sub.add_parser(
+        "verify-chain", help="recompute gates' hash chains and upload signatures; report the first break"
+    )
+    for name in ("gate", "from", "to"):
+        metavar = "TIME" if name in ("from", "to") else name.upper()
+        chain.add_argument(f"--{name}", dest=f"f_{name}", metavar=metavar, help=_HELP[name])
+    chain.add_argument("--json", action="store_true", help="the answer as JSON (GET /v1/audit/chain's)")
     partitions = sub.add_parser("partitions", help="PostgreSQL: create scan_events month partitions ahead")
     partitions.add_argument("--ahead", type=int, default=3, help="months after this one (default 3)")
 
@@ -210,6 +220,8 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
         return _report(args, catalog, session)
     if command == "gates":
         return _gates(args, catalog, session)
+    if command == "verify-chain":
+        return _verify_chain(args, catalog, session)
     return _anomalies(args, catalog, session)
 
 
@@ -237,6 +249,10 @@ def _report(args: argparse.Namespace, catalog: Catalog, session: Session) -> int
     else:
         rows: Sequence[BaseModel] = answer.rows
         _table(rows, list(type(rows[0]).model_fields) if rows else ["(no rows)"])
+        settled: Sequence[BaseModel] = getattr(answer, "adjustments", [])
+        if settled:  # the revenue report's fares owed collected at the gates
+            print("\nadjustments collected at the gates:")
+            _table(settled, list(type(settled[0]).model_fields))
     return 0
 
 
@@ -259,3 +275,23 @@ def _gates(args: argparse.Namespace, catalog: Catalog, session: Session) -> int:
     else:
         _table(answer.gates, _GATE_TABLE)
     return 0
+
+
+def _verify_chain(args: argparse.Namespace, catalog: Catalog, session: Session) -> int:
+    """Exit status 0 when every chain holds, 1 at a break (so a script or a cron job can alarm)."""
+    args.csv = False
+    answer = verify_chain(session, _query(args, catalog, CHAIN_FILTERS))
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+        return 0 if answer.ok else 1
+    for gate in answer.gates:
+        found = gate.first_break
+        verdict = "ok" if found is None else f"BREAK at seq {found.seq}: {found.problem}: {found.detail}"
+        span = f"seq {gate.from_seq}-{gate.to_seq}" if gate.from_seq is not None else "no events"
+        counts = (
+            f"events {gate.events}, upload signatures {gate.signatures},"
+            f" unsigned events {gate.unsigned_events}, declared gaps {gate.accepted_gaps}"
+        )
+        print(f"{gate.gate}: {span}: {counts}: {verdict}")
+    print("all chains hold" if answer.ok else "a chain is broken: see above")
+    return 0 if answer.ok else 1

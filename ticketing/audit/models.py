@@ -14,9 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 __all__ = [
+    "AdjustmentRow",
     "Anomalies",
     "AnomaliesAnswer",
     "AnomalyRow",
+    "ChainAnswer",
+    "ChainBreak",
     "DenialsReport",
     "DenialsRow",
     "DoubleUseEntry",
@@ -24,10 +27,18 @@ __all__ = [
     "DoubleUseItem",
     "EntryUnseenFindings",
     "Findings",
+    "FreeRidesReport",
+    "FreeRidesRow",
+    "GateChain",
+    "JournalBatchItem",
+    "JournalEntry",
     "JournalGapFindings",
     "JournalGapItem",
+    "JournalPage",
     "OdReport",
     "OdRow",
+    "OverridesReport",
+    "OverridesRow",
     "OverstayFindings",
     "OverstayItem",
     "OverstayTrip",
@@ -201,11 +212,28 @@ class OdReport(_Answer):
     rows: list[OdRow]
 
 
+class AdjustmentRow(_Answer):
+    """Fares owed that station staff settled at one gate by one method, the settlement events of the range:
+    each trip's first accepted settlement counts (`settlements`, `collected_vnd`); a later one of the same
+    trip, at any gate, is a double settlement, flagged here and not counted; refused attempts are counted
+    apart (over- or under-collection, a trip already settled, nothing owed)."""
+
+    station: str
+    gate: str
+    method: str
+    settlements: int
+    collected_vnd: int
+    double_settlements: int
+    double_collected_vnd: int
+    refused_settlements: int
+
+
 class RevenueReport(_Answer):
     report: Literal["revenue"]
     since: str = Field(alias="from")
     until: str = Field(alias="to")
     rows: list[RevenueRow]
+    adjustments: list[AdjustmentRow] = []  # fares owed collected at the gates, by station, gate and method
 
 
 class DenialsReport(_Answer):
@@ -215,7 +243,45 @@ class DenialsReport(_Answer):
     rows: list[DenialsRow]
 
 
-Report = Annotated[RidershipReport | OdReport | RevenueReport | DenialsReport, Field(discriminator="report")]
+class OverridesRow(_Answer):
+    """Staff overrides at one gate by one agent, one action and reason code (fare_rules.overrides)."""
+
+    station: str
+    gate: str
+    agent: str
+    action: str
+    reason: str
+    overrides: int
+
+
+class OverridesReport(_Answer):
+    report: Literal["overrides"]
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    rows: list[OverridesRow]
+
+
+class FreeRidesRow(_Answer):
+    """Free riders' scans of one category at one station (fare_rules.free): let in, let out, refused."""
+
+    category: str
+    station: str | None
+    entries: int
+    exits: int
+    refused: int
+
+
+class FreeRidesReport(_Answer):
+    report: Literal["free_rides"]
+    since: str = Field(alias="from")
+    until: str = Field(alias="to")
+    rows: list[FreeRidesRow]
+
+
+Report = Annotated[
+    RidershipReport | OdReport | RevenueReport | DenialsReport | OverridesReport | FreeRidesReport,
+    Field(discriminator="report"),
+]
 
 
 # --- anomalies: what several kinds list -----------------------------------------------------------------
@@ -411,8 +477,8 @@ class AnomaliesAnswer(_Answer):
 
 
 class AnomalyRow(_Answer):
-    """One anomaly as a CSV or table row: the columns every kind has, the rest of the item as `detail`
-    (`key=value; ...`)."""
+    """One anomaly as a CSV or table row: the columns every kind has, the rest of the item as `detail`, a
+    JSON object (the item's other fields as the JSON answer has them)."""
 
     kind: str
     at: str | None
@@ -420,3 +486,73 @@ class AnomalyRow(_Answer):
     gate: str | None
     credential: str | None
     detail: str
+
+
+# --- the journal as the gates signed it -------------------------------------------------------------------
+
+
+class JournalEntry(_Answer):
+    """One stored event as its gate chained it: `hash` is sha256(bytes.fromhex(prev_hash) + event), over
+    `event` exactly as given (UTF-8 canonical JSON: sorted keys, no spaces)."""
+
+    seq: int
+    at: str | None
+    prev_hash: str
+    hash: str
+    event: str
+
+
+class JournalBatchItem(_Answer):
+    """A stored upload: the gate's device signature (base64url Ed25519) over its events `first_seq` to
+    `last_seq`, and the device key it verified against."""
+
+    first_seq: int
+    last_seq: int
+    signature: str
+    device_public_key: str
+    received_at: str
+
+
+class JournalPage(_Answer):
+    """A gate's events in seq order after a seq, and the uploads that signed them; `next` is the seq to ask
+    after for the following page, null on the last."""
+
+    gate: str
+    items: list[JournalEntry]
+    batches: list[JournalBatchItem]
+    next: int | None
+
+
+class ChainBreak(_Answer):
+    """Where a gate's stored journal first fails (the chain's first break; when the chain holds, the first
+    upload whose signature fails): `problem` is hash_mismatch (an event's hash
+    is not its content's), broken_link (prev_hash is not the previous event's hash), missing (seqs absent
+    and no journal gap accepted for them) or bad_signature (an upload's signature does not cover the
+    stored events)."""
+
+    seq: int
+    problem: Literal["hash_mismatch", "broken_link", "missing", "bad_signature"]
+    detail: str
+
+
+class GateChain(_Answer):
+    """One gate's journal checked over `from_seq` to `to_seq`: events and upload signatures checked,
+    events no kept signature covers, journal gaps the gate declared (accepted), and the first break."""
+
+    gate: str
+    from_seq: int | None
+    to_seq: int | None
+    events: int
+    signatures: int
+    unsigned_events: int
+    accepted_gaps: int
+    first_break: ChainBreak | None
+
+
+class ChainAnswer(_Answer):
+    """`verify-chain`: every gate asked for, `ok` when none has a break."""
+
+    since: str | None = Field(alias="from")
+    until: str | None = Field(alias="to")
+    ok: bool
+    gates: list[GateChain]

@@ -47,12 +47,14 @@ _PAGING = frozenset({"limit", "cursor", "format"})
 _WHO = frozenset({"ticket", "order", "cccd", "product"})
 SCAN_FILTERS = _PAGING | _WHO | {"station", "gate", "from", "to", "verdict", "reason"}
 TRIP_FILTERS = _PAGING | _WHO | {"station", "origin", "destination", "gate", "from", "to", "status"}
-REPORT_KINDS = ("ridership", "od", "revenue", "denials")
+REPORT_KINDS = ("ridership", "od", "revenue", "denials", "overrides", "free_rides")
 REPORT_FILTERS = {
     "ridership": frozenset({"from", "to", "station", "bucket", "format"}),
     "od": frozenset({"from", "to", "product", "format"}),
     "revenue": frozenset({"from", "to", "format"}),
     "denials": frozenset({"from", "to", "station", "gate", "format"}),
+    "overrides": frozenset({"from", "to", "station", "gate", "format"}),
+    "free_rides": frozenset({"from", "to", "station", "format"}),
 }
 ANOMALY_KINDS = (
     "double_use", "passback", "overstay", "entry_unseen", "repeated_exit", "used_after_refund", "journal_gap",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from support.audit import auditor_token
 from support.gate_sync import enrolled_gate
 from support.issuing import HOLDER, TODAY, Api, bearer
 
@@ -191,3 +192,37 @@ def test_first_day_defaults_are_whole_local_dates(api: Api) -> None:
     body = add(api, entry(first_day=date(2025, 3, 3).isoformat(), last_day="2025-03-03")).json()
 
     assert body["valid_until"].startswith("2025-03-03T21:00:00")
+
+
+def test_the_free_rides_report_counts_entries_exits_and_refusals_per_category_and_station(
+    api: Api, tmp_path: Path
+) -> None:
+    add(api, entry(last_day=TODAY.isoformat()))
+    gate = enrolled_gate(api, tmp_path)
+    gate.sync()
+    start = api.clock()
+    gate.scan(CARD, at=start)
+    gate.scan(CARD, "exit", at=start + timedelta(minutes=20))
+    gate.scan(SENIOR_CARD, at=start + timedelta(minutes=21))
+    gate.scan(SENIOR_CARD, at=start + timedelta(minutes=22))  # already inside: refused
+    gate.scan(CARD, at=start + timedelta(hours=20))  # the entry's last day is over
+    gate.sync()
+    token = auditor_token(api)
+
+    answer = api.client.get(
+        "/v1/audit/reports/free_rides",
+        params={"from": "2025-03-03", "to": "2025-03-05"},
+        headers=bearer(token),
+    )
+    csv = api.client.get(
+        "/v1/audit/reports/free_rides",
+        params={"from": "2025-03-03", "to": "2025-03-05", "format": "csv"},
+        headers=bearer(token),
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"] == [
+        {"category": "disability", "station": "L1-01", "entries": 1, "exits": 1, "refused": 1},
+        {"category": "senior", "station": "L1-01", "entries": 1, "exits": 0, "refused": 1},
+    ]
+    assert csv.text.splitlines()[0] == "category,station,entries,exits,refused"

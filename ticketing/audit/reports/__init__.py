@@ -17,24 +17,30 @@ from ticketing.audit.csv_writer import csv_lines
 from ticketing.audit.models import (
     DenialsReport,
     DenialsRow,
+    FreeRidesReport,
+    FreeRidesRow,
     OdReport,
     OdRow,
+    OverridesReport,
+    OverridesRow,
     Report,
     RevenueReport,
     RevenueRow,
     RidershipReport,
 )
 from ticketing.audit.query import REPORT_KINDS, Query, iso
-from ticketing.audit.reports import denials, od, revenue, ridership
+from ticketing.audit.reports import adjustments, denials, free_rides, od, overrides, revenue, ridership
 from ticketing.errors import InvalidRequest
 
 __all__ = ["report", "report_csv"]
 
 _ROWS: dict[str, type[BaseModel]] = {"od": OdRow, "revenue": RevenueRow, "denials": DenialsRow}
+_ROWS["overrides"] = OverridesRow
+_ROWS["free_rides"] = FreeRidesRow
 
 
 def report(session: Session, kind: str, q: Query) -> Report:
-    """Report `kind` (ridership, od, revenue, denials) over q's time range (required)."""
+    """Report `kind` (ridership, od, revenue, denials, overrides) over q's time range (required)."""
     if kind not in REPORT_KINDS:
         raise InvalidRequest(f"no report {kind!r}: one of {', '.join(REPORT_KINDS)}", code="unknown_report")
     if q.since is None or q.until is None:
@@ -45,7 +51,14 @@ def report(session: Session, kind: str, q: Query) -> Report:
     if kind == "od":
         return OdReport(report=kind, since=since, until=until, rows=od.rows(session, q))
     if kind == "revenue":
-        return RevenueReport(report=kind, since=since, until=until, rows=revenue.rows(session, q))
+        settled = adjustments.rows(session, q)
+        return RevenueReport(
+            report=kind, since=since, until=until, rows=revenue.rows(session, q), adjustments=settled
+        )
+    if kind == "overrides":
+        return OverridesReport(report=kind, since=since, until=until, rows=overrides.rows(session, q))
+    if kind == "free_rides":
+        return FreeRidesReport(report=kind, since=since, until=until, rows=free_rides.rows(session, q))
     return DenialsReport(report="denials", since=since, until=until, rows=denials.rows(session, q))
 
 
