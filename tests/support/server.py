@@ -55,6 +55,7 @@ class ServerProcess:
             self.env["METRO_DATABASE_URL"] = database_url
         self.process: subprocess.Popen[bytes] | None = None
         self.serve_args = ["--init-if-missing"] if init_if_missing else []
+        self.clock: str | None = None  # a faketime offset ("+49h") the next start() serves under
         self.admin_token = ""
         if not init_if_missing:
             init = self.cli("init")
@@ -78,11 +79,15 @@ class ServerProcess:
     def start(self) -> None:
         """Start serving; return once `GET /v1/network` answers 200, fail the test if it never does."""
         command = [sys.executable, "-m", "ticketing", "serve", "--port", str(self.port)]
+        env = self.env
+        if self.clock is not None:
+            command = ["faketime", "-f", self.clock, *command]
+            env = {**env, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}  # timeouts keep real time
         with (self.data_dir / "server.log").open("ab") as log:  # the child keeps its own copy of the handle
             self.process = subprocess.Popen(
                 [*command, "--data-dir", str(self.data_dir), *self.serve_args],
                 cwd=ROOT,
-                env=self.env,
+                env=env,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
