@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 
 from ticketing import partitions
 from ticketing.errors import JournalGapFound, JournalRejected, Unauthorized, WrongGate
-from ticketing.ingest import pairing, scan_counts
+from ticketing.ingest import adjustments, pairing, scan_counts
 from ticketing.ingest.adapter import adapter_for
 from ticketing.ingest.rows import batch_months, check_fields, clock_offset, event_row
 from ticketing.ingest.rules import DoubleUseRule
@@ -128,6 +128,7 @@ def _store_new(
         .where(_GATES.c.gate_id == gate.gate_id)
         .values(journal_head=max([gate.journal_head, *inserted]), last_upload_at=now)
     )
+    adjustments.record(connection, stored)
     return rows, inserted, stored
 
 
