@@ -30,6 +30,7 @@ __all__ = [
     "build_batch",
     "chain_hash",
     "chain_next",
+    "signature_holds",
     "verify_batch",
     "verify_batch_canonical",
 ]
@@ -78,6 +79,18 @@ def chain_next(gate: str, seq: int, prev_hash: str, event: Mapping[str, Any]) ->
 
 def _signed_part(gate: str, events: Sequence[Mapping[str, Any]]) -> bytes:
     return BATCH_DOMAIN + canonical_json({"format": BATCH_FORMAT, "gate": gate, "events": list(events)})
+
+
+def signature_holds(
+    gate: str, events: Sequence[ChainedEvent], signature: bytes, device_public_key: Ed25519PublicKey
+) -> bool:
+    """Whether `signature` is `gate`'s device signature over a batch of exactly `events`, in order: what an
+    auditor checks on stored events, where the batch as sent is gone."""
+    try:
+        device_public_key.verify(signature, _signed_part(gate, [e.to_json() for e in events]))
+    except InvalidSignature:
+        return False
+    return True
 
 
 def build_batch(

@@ -7,7 +7,6 @@ is the real HTTP client, and a test passes its fake service in its place.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -35,7 +34,6 @@ from validator.images import QrDecoder, decode_image_file, looks_like_image_path
 from validator.records import GateConfig
 from validator.screen import clock_warning, describe_offset
 from validator.signing import SignatureError, verify_response
-from validator.staff import staff_counts
 from validator.station import ProvisionError, db_path, load_rules, open_gate, provision, provision_from_bundle
 from validator.store import open_store, transaction
 from validator.sync import (
@@ -303,19 +301,7 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
         "uses": count("uses"),
         "journal_backlog": records.journal_backlog(conn, gate.config.gate_id),
         "journal_events": records.journal_head(conn, gate.config.gate_id)[0],
-        **_staff_status(conn, gate.config.gate_id),
         "flags": sorted(f.value for f in flags),
-    }
-
-
-def _staff_status(conn: sqlite3.Connection, gate: str) -> dict[str, int]:
-    """The staff actions in this gate's journal: overrides are never silent, settlements add up."""
-    counts = staff_counts(conn, gate)
-    return {
-        "overrides_admitted": counts.overrides_admitted,
-        "overrides_refused": counts.overrides_refused,
-        "settlements": counts.settlements,
-        "settled_vnd": counts.collected_vnd,
     }
 
 

@@ -14,8 +14,9 @@ from sqlmodel import Session
 
 from ticketing.audit import reports
 from ticketing.audit.anomalies import anomalies_csv, find_anomalies
+from ticketing.audit.chain import CHAIN_FILTERS, JOURNAL_FILTERS, journal_page, verify_chain
 from ticketing.audit.gate_health import GATE_HEALTH_FILTERS, GateHealthAnswer, gate_health, gate_health_csv
-from ticketing.audit.models import AnomaliesAnswer, Report, ScansPage, TripsPage
+from ticketing.audit.models import AnomaliesAnswer, ChainAnswer, JournalPage, Report, ScansPage, TripsPage
 from ticketing.audit.query import (
     ANOMALY_FILTERS,
     CCCD_HEADER,
@@ -113,3 +114,16 @@ def gates(
     if q.csv:
         return _csv(session, gate_health_csv(answer), "gates")
     return answer
+
+
+@router.get("/journal", response_model=JournalPage)
+def journal(request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> JournalPage:
+    """A gate's stored events in seq order, as it chained them, and the signed uploads that carried them:
+    what an auditor needs to re-check the chain and the signatures with their own tools."""
+    return journal_page(session, _query(request, ctx, JOURNAL_FILTERS))
+
+
+@router.get("/chain", response_model=ChainAnswer)
+def chain(request: Request, session: SessionDep, ctx: ContextDep, _who: AuditorDep) -> ChainAnswer:
+    """Every gate's journal (or one gate's) re-checked: hashes, links and upload signatures."""
+    return verify_chain(session, _query(request, ctx, CHAIN_FILTERS))

@@ -5,6 +5,7 @@ list. Each kind answers its findings (ticketing.audit.models): how many, and the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -53,11 +54,12 @@ def find_anomalies(session: Session, catalog: Catalog, q: Query) -> AnomaliesAns
 
 
 def anomaly_rows(answer: AnomaliesAnswer) -> Iterator[AnomalyRow]:
-    """Anomalies flattened for CSV and tables: the common columns, the rest as `key=value; ...`."""
+    """Anomalies flattened for CSV and tables: the common columns, the rest of the item as a JSON object."""
     for kind, found in answer.anomalies.asked():
         for item in found.items:
             values = item.model_dump()
-            detail = "; ".join(f"{k}={v}" for k, v in values.items() if k not in _COLUMNS)
+            rest = {k: v for k, v in values.items() if k not in _COLUMNS}
+            detail = json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
             common = {column: values.get(column) for column in ("at", "station", "gate", "credential")}
             yield AnomalyRow.model_validate({"kind": kind, **common, "detail": detail})
 
