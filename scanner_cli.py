@@ -53,6 +53,7 @@ from validator import (
     inspect_item,
     inspection_json,
     is_agent_id,
+    is_terminal,
     item_label,
     key_fingerprint,
     listen_line,
@@ -68,6 +69,7 @@ from validator import (
     settlement_qr,
     subject_of,
     sync_gate,
+    unechoed,
 )
 
 __all__ = ["EXIT_DENIED", "EXIT_OK", "EXIT_STORE_FAILED", "EXIT_SYNC_FAILED", "EXIT_USAGE", "main"]
@@ -207,13 +209,25 @@ def _cmd_scan(args: argparse.Namespace, gate: Gate) -> int:
 
 def _cmd_listen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
     """Lines or JSON for a pipe, `--plain` or `--json`; on a terminal, the full-screen station display."""
-    if args.json or args.plain or not sys.stdout.isatty():
-        lines = _ListenOutput(
-            show=lambda outcome, _gate: _emit(outcome, args.json, None, sys.stdout),
-            report=_err,
-            sync_failed=lambda e: _err(f"sync failed (scanning goes on): {e}"),
-        )
-        return _listen(args, gate, ctx, lines)
+    # A scanner types a CCCD card's QR, number and name in full: a terminal must not echo it.
+    with unechoed(sys.stdin):
+        if args.json or args.plain or not sys.stdout.isatty():
+            return _listen_in_lines(args, gate, ctx)
+        return _listen_on_screen(args, gate, ctx)
+
+
+def _listen_in_lines(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
+    if is_terminal(sys.stdin):
+        _err(f"listening at gate {gate.config.gate_id} ({args.direction}): one code per line, Ctrl-D to stop")
+    lines = _ListenOutput(
+        show=lambda outcome, _gate: _emit(outcome, args.json, None, sys.stdout),
+        report=_err,
+        sync_failed=lambda e: _err(f"sync failed (scanning goes on): {e}"),
+    )
+    return _listen(args, gate, ctx, lines)
+
+
+def _listen_on_screen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
     with StationScreen(gate, ctx.data_dir, Direction(args.direction), sys.stdout) as screen:
         shown = _ListenOutput(
             show=screen.show,

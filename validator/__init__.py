@@ -8,7 +8,7 @@ Never imports `ticketing`, FastAPI or SQLModel: a gate decides with the server u
 - scan: `scan_item` (an image file or a payload text), `listen_line` (one line from a scanner), in a
   `Direction`, reading images with `get_decoder` (one of `DECODERS`); the `ScanOutcome` is shown with
   `render_outcome` next to its `item_label`, and a refusal's `Reason` in words with `message_for`;
-  `listen` on a terminal shows the full-screen `StationScreen` instead;
+  `listen` on a terminal shows the full-screen `StationScreen` instead, and reads its input `unechoed`;
 - inspect a code without using it: `inspect_item`, as JSON with `inspection_json`;
 - status: `gate_status`, its sync problems in one line with `describe_sync_problem`;
 - sync with the issuing service through an injected `Connect` (`http_client`, the real one, by default):
@@ -47,7 +47,7 @@ from validator.screen import item_label, render_outcome
 from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_station, open_gate
 from validator.store import StoreError, StoreUnusable, describe_store_failure, describe_unusable_store
 from validator.sync import SyncError, describe_sync, describe_sync_problem, lost_warnings
-from validator.terminal import StationScreen
+from validator.terminal import StationScreen, is_terminal, unechoed
 
 __all__ = [
     "DECODERS",
@@ -77,6 +77,7 @@ __all__ = [
     "init_gate",
     "inspect_item",
     "inspection_json",
+    "is_terminal",
     "item_label",
     "key_fingerprint",
     "listen_line",
@@ -87,4 +88,5 @@ __all__ = [
     "render_outcome",
     "scan_item",
     "sync_gate",
+    "unechoed",
 ]

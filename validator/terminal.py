@@ -1,6 +1,6 @@
-"""`listen`'s station display on a terminal: full screen (rich Live), redrawn twice a second so the clock
-and the ages move, while the scanner's lines are read as before. Keystrokes are not echoed: a scanner types
-a CCCD card's QR, number and name in full, into the same terminal.
+"""`listen` on a terminal: the station display, full screen (rich Live), redrawn twice a second so the clock
+and the ages move, while the scanner's lines are read as before; and input that is not echoed, since a
+scanner types a CCCD card's QR, number and name in full, into the same terminal.
 
 The display reads only its own copy of the view: each thread that holds a gate (the scan loop, the
 background sync) reads the store with its own connection and hands the display what it read.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +35,7 @@ from validator.wire import parse_iso
 if sys.platform != "win32":
     import termios
 
-__all__ = ["StationScreen", "read_sync_state"]
+__all__ = ["StationScreen", "is_terminal", "read_sync_state", "unechoed"]
 
 REFRESH_PER_SECOND = 2
 _TtyAttrs = list[Any]  # what termios.tcgetattr answers
@@ -90,8 +92,6 @@ class StationScreen:
     def __init__(self, gate: Gate, data_dir: Path, direction: Direction, out: TextIO) -> None:
         self._data_dir = data_dir
         self._policy = gate.policy
-        self._input = sys.stdin
-        self._saved_tty: _TtyAttrs | None = None
         self._lock = threading.Lock()
         self._view = StationView(
             gate=gate.config.gate_id,
@@ -145,22 +145,35 @@ class StationScreen:
         return render_station(replace(view, now=now, gate_flags=flags))
 
     def __enter__(self) -> StationScreen:
-        self._saved_tty = _echo_off(self._input)
         self._live.start()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            self._live.stop()
-        finally:
-            _restore(self._input, self._saved_tty)
+        self._live.stop()
+
+
+@contextmanager
+def unechoed(stream: TextIO) -> Iterator[None]:
+    """While in the block, a terminal `stream` does not echo what is typed into it (lines still arrive
+    whole); a stream that is not a terminal is left as it is."""
+    saved = _echo_off(stream)
+    try:
+        yield
+    finally:
+        _restore(stream, saved)
+
+
+def is_terminal(stream: object) -> bool:
+    """Whether `stream` is a terminal (a stand-in for stdin without `isatty` is not)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty()) if callable(isatty) else False
 
 
 def _echo_off(stream: TextIO) -> _TtyAttrs | None:
     """Stop the terminal echoing what is typed (the line discipline still hands over whole lines)."""
-    if sys.platform == "win32" or not stream.isatty():
+    if sys.platform == "win32" or not is_terminal(stream):
         return None
     fd = stream.fileno()
     saved: _TtyAttrs = termios.tcgetattr(fd)

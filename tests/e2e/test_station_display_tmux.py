@@ -164,6 +164,26 @@ def test_listen_on_a_terminal_shows_each_verdict_full_screen_with_counts_sync_st
         assert CCCD_NUMBER not in screen  # what the scanner typed is not echoed
 
 
+def test_listen_plain_on_a_terminal_prints_lines_and_never_echoes_what_the_scanner_types(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    issuer = TestIssuer()
+    issuer.add_pass(valid_from=datetime.now(UTC) - timedelta(days=1))
+    folder = _offline_gate(tmp_path, issuer)
+    gate = Terminal(_cli(folder, "listen", "--direction", "entry", "--plain"))
+    terminals.append(gate)
+
+    gate.wait_for("listening at gate L1-01-G1 (entry): one code per line, Ctrl-D to stop")
+    gate.type_line(cccd_qr())
+    shown = gate.wait_for("✔ ACCEPT · MỜI QUA", "CCCD 0793******34 · NTM · sinh năm / born 2003")
+    gate.keys("C-d")
+    ended = gate.wait_for("exit status 0")
+
+    assert BLOCK not in shown  # lines, not the full screen
+    assert "Nguyễn Thị Mẫu" not in ended
+    assert CCCD_NUMBER not in ended
+
+
 def _buy_single(server: ServerProcess) -> str:
     item = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
     order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
