@@ -7,6 +7,7 @@ is the real HTTP client, and a test passes its fake service in its place.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from validator.images import QrDecoder, decode_image_file, looks_like_image_path
 from validator.records import GateConfig
 from validator.screen import clock_warning, describe_offset
 from validator.signing import SignatureError, verify_response
+from validator.staff import staff_counts
 from validator.station import ProvisionError, db_path, load_rules, open_gate, provision, provision_from_bundle
 from validator.store import open_store, transaction
 from validator.sync import (
@@ -289,7 +291,8 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
         "last_sync_error": last_sync_error(conn, gate.config.gate_id),
         "journal_stopped": journal_stopped(conn, gate.config.gate_id),
         "list_age_seconds": {
-            name: _age(now, get(conn, f"{name}_synced_at")) for name in ("revocations", "passes", "events")
+            name: _age(now, get(conn, f"{name}_synced_at"))
+            for name in ("revocations", "passes", "free_riders", "events")
         },
         "clock_offset_seconds": state.clock_offset_seconds,
         "clock": clock_warning(state.clock_offset_seconds).en
@@ -298,10 +301,24 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
         "keys": count("keyset"),
         "revocations": count("revocations"),
         "passes": count("passes"),
+        "free_riders": count("free_riders"),
         "uses": count("uses"),
         "journal_backlog": records.journal_backlog(conn, gate.config.gate_id),
         "journal_events": records.journal_head(conn, gate.config.gate_id)[0],
+        **_staff_status(conn, gate.config.gate_id),
         "flags": sorted(f.value for f in flags),
+        **gate.versions.summary(conn, now),  # "tariff" and "policy": held, in force, next
+    }
+
+
+def _staff_status(conn: sqlite3.Connection, gate: str) -> dict[str, int]:
+    """The staff actions in this gate's journal: overrides are never silent, settlements add up."""
+    counts = staff_counts(conn, gate)
+    return {
+        "overrides_admitted": counts.overrides_admitted,
+        "overrides_refused": counts.overrides_refused,
+        "settlements": counts.settlements,
+        "settled_vnd": counts.collected_vnd,
     }
 
 
