@@ -365,11 +365,15 @@ def _staff_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Admit or refuse by hand. ITEM or --last names the code shown; neither: no code at all"
         " (an evacuation, a child under 6).",
     )
-    p.add_argument("action", choices=[a.value for a in OverrideAction])
-    p.add_argument("--reason", required=True, choices=[r.value for r in OverrideReason])
-    p.add_argument("--agent", required=True, type=_agent, help=agent_help)
-    p.add_argument("--direction", required=True, choices=[d.value for d in Direction])
-    _subject_arguments(p, "the gate's last refused scan in --direction")
+    # One subcommand per action, so that ITEM may follow the options (argparse gives an optional positional
+    # after another positional nothing that comes later).
+    actions = p.add_subparsers(dest="action", required=True, metavar="admit|refuse")
+    for action in OverrideAction:
+        q = actions.add_parser(action.value, help=f"{action.value} by hand")
+        q.add_argument("--reason", required=True, choices=[r.value for r in OverrideReason])
+        q.add_argument("--agent", required=True, type=_agent, help=agent_help)
+        q.add_argument("--direction", required=True, choices=[d.value for d in Direction])
+        _subject_arguments(q, "the gate's last refused scan in --direction")
 
 
 def _subject_arguments(p: argparse.ArgumentParser, last_help: str) -> None:
