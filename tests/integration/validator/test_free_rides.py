@@ -188,3 +188,13 @@ def test_the_product_of_a_free_ride_is_free_priority_at_no_fare(
     event = _events(gate)[0]
     assert event["pass"]["product"] == Product.FREE_PRIORITY.value  # type: ignore[index]
     assert event["owed_vnd"] == 0
+
+
+def test_a_card_qr_claiming_an_age_its_number_does_not_encode_is_refused_cccd_invalid(
+    provision: Provision,
+) -> None:
+    forged = cccd_qr(CCCD_NUMBER, birth="15061955")  # the number says 2003
+
+    outcome = provision().scan(forged, ENTRY, NOW)
+
+    assert (outcome.accepted, outcome.reason) == (False, Reason.CCCD_INVALID)
