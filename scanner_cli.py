@@ -43,6 +43,7 @@ from validator import (
     describe_sync,
     describe_sync_problem,
     describe_unusable_store,
+    describe_versions,
     enroll_gate,
     format_vnd,
     gate_id_names_station,
@@ -317,6 +318,8 @@ def _cmd_status(args: argparse.Namespace, gate: Gate, data_dir: Path) -> int:
     for key, value in status.items():
         if key in ("last_sync_error", "journal_stopped"):
             shown = describe_sync_problem(value)
+        elif key in ("tariff", "policy"):
+            shown = describe_versions(value)
         elif isinstance(value, dict):
             shown = ", ".join(f"{k} {_seconds(v)}" for k, v in value.items())
         else:

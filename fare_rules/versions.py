@@ -156,11 +156,11 @@ def canonical_effective(raw: str, policy: Policy) -> datetime:
         if len(raw) == len("YYYY-MM-DD"):
             return tariff_start(date.fromisoformat(raw), policy)
         at = datetime.fromisoformat(raw)
-    except ValueError:
+        if at.tzinfo is not None:
+            return at.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a date at the very edge of the calendar
         raise DataFileError(f"effective_from: {raw!r} is not an ISO date or date and time") from None
-    if at.tzinfo is None:
-        raise DataFileError(f"effective_from: {raw!r} needs its UTC offset (e.g. +07:00 or Z)")
-    return at.astimezone(UTC)
+    raise DataFileError(f"effective_from: {raw!r} needs its UTC offset (e.g. +07:00 or Z)")
 
 
 def with_effective_date(kind: RulesKind, text: str, network: Network, at: datetime, policy: Policy) -> str:

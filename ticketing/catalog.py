@@ -11,7 +11,7 @@ from fare_rules.network import Network, load_network
 from fare_rules.policy import Policy, load_policy
 from fare_rules.tariff import Tariff, load_tariff
 
-__all__ = ["MAX_START_AHEAD_DAYS", "Catalog", "load_catalog"]
+__all__ = ["MAX_START_AHEAD_DAYS", "Catalog", "load_catalog", "packaged_catalog"]
 
 NETWORK_FILE = "hcmc-line1.json"
 TARIFF_FILE = "hcmc-line1-tariff.json"
@@ -41,9 +41,14 @@ def _bundled(name: str) -> str:
     return (resources.files("fare_rules") / "data" / name).read_text(encoding="utf-8")
 
 
-def load_catalog(policy_file: Path | None = None) -> Catalog:
-    """Read the bundled network and tariff, and the policy (a given file, else the bundled one)."""
+def load_catalog(policy_file: Path | None = None, tariff_file: Path | None = None) -> Catalog:
+    """Read the bundled network, and the tariff and policy (a given file each, else the bundled one)."""
     network = load_network(_bundled(NETWORK_FILE))
-    tariff = load_tariff(_bundled(TARIFF_FILE), network)
+    tariff_text = tariff_file.read_text(encoding="utf-8") if tariff_file else _bundled(TARIFF_FILE)
     policy_text = policy_file.read_text(encoding="utf-8") if policy_file else _bundled(POLICY_FILE)
-    return Catalog(network, tariff, load_policy(policy_text))
+    return Catalog(network, load_tariff(tariff_text, network), load_policy(policy_text))
+
+
+def packaged_catalog() -> Catalog:
+    """The network, tariff and policy shipped in fare_rules/data: what a gate that never synced decides with."""
+    return load_catalog()

@@ -28,7 +28,7 @@ def build_context(settings: Settings) -> ServiceContext:
     """Settings must have their secrets resolved (settings.resolve_secrets)."""
     passphrase = settings.secret("key_passphrase")
     return ServiceContext(
-        catalog=load_catalog(settings.policy_file),
+        catalog=load_catalog(settings.policy_file, settings.tariff_file),
         provider=make_provider(
             settings.payment_provider,
             settings.vietqr_bank_bin,

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,11 +23,13 @@ from ticketing.errors import ConfigurationError
 
 __all__ = [
     "DEV_SECRETS_FILE",
+    "OTHER_TOOLS_VARIABLES",
     "SECRET_FIELDS",
     "Settings",
     "load_settings",
     "placeholder_payment_account",
     "resolve_secrets",
+    "unknown_variables",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,19 @@ _MIN_KEY_BYTES = {
 }
 _PLACEHOLDER_ACCOUNT = "0000000000"
 _WEAK = {"changeme", "change-me", "secret", "password", "dev", "development", "test"}
+_PREFIX = "METRO_"
+# METRO_ variables the service does not read but other tools of this project do (the gate CLI, the audit CLI,
+# the tests and benchmarks): an environment shared with them is not a misspelt setting.
+OTHER_TOOLS_VARIABLES = frozenset(
+    {
+        "METRO_GATE_DIR",
+        "METRO_GATE_DB",
+        "METRO_AUDIT_CCCD",
+        "METRO_TEST_PG_DSN",
+        "METRO_BENCH_PG_DSN",
+        "METRO_DOC_SCREENSHOTS",
+    }
+)
 
 
 class Settings(BaseSettings):
@@ -60,6 +76,7 @@ class Settings(BaseSettings):
     cccd_hash_key: SecretStr | None = None
     token_secret: SecretStr | None = None
     policy_file: Path | None = None  # default: the bundled fare_rules/data/policy.json
+    tariff_file: Path | None = None  # default: the bundled fare_rules/data/hcmc-line1-tariff.json
     max_body_bytes: int = 64 * 1024
     # Database connections each worker keeps open. Size it to the requests a worker runs at once: beyond it,
     # every request opens and closes a connection of its own (a new PostgreSQL backend each time).
@@ -112,12 +129,28 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the environment (and the overrides) into Settings. Bad values: ConfigurationError, naming them."""
+    """Read the environment (and the overrides) into Settings. Bad values: ConfigurationError, naming them.
+
+    A METRO_ variable that names no setting is refused too: a misspelt one (METRO_POLICY_FIEL) would
+    otherwise leave its setting at the default without a word.
+    """
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        known = ", ".join(sorted(f"{_PREFIX}{name.upper()}" for name in Settings.model_fields))
+        raise ConfigurationError(
+            f"unknown setting {', '.join(unknown)} in the environment: the settings are {known}"
+        )
     try:
         return Settings(**overrides)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise ConfigurationError(f"invalid settings: {problems}") from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The METRO_ variables of `environ` that are neither a setting nor read by another tool, sorted."""
+    known = {f"{_PREFIX}{name.upper()}" for name in Settings.model_fields} | OTHER_TOOLS_VARIABLES
+    return sorted(n for n in environ if n.upper().startswith(_PREFIX) and n.upper() not in known)
 
 
 def resolve_secrets(settings: Settings) -> Settings:

@@ -15,7 +15,8 @@ Never imports `ticketing`, FastAPI or SQLModel: a gate decides with the server u
   `NoPayee` without an account in the policy) and `override_item` (an `OverrideAction` for an
   `OverrideReason`, in words with `override_message`), by an agent whose id `is_agent_id`;
   `NothingToRecall` when there is no refused scan to act on; amounts in words with `format_vnd`;
-- status: `gate_status`, its sync problems in one line with `describe_sync_problem`;
+- status: `gate_status`, its sync problems in one line with `describe_sync_problem`, the tariff and
+  policy versions it holds with `describe_versions`;
 - sync with the issuing service through an injected `Connect` (`http_client`, the real one, by default):
   `sync_gate`, `BackgroundSync` while `listen` scans; `describe_sync` and `lost_warnings` say what moved;
   `SyncError` when it fails;
@@ -57,6 +58,7 @@ from validator.station import GateNotProvisioned, ProvisionError, gate_id_names_
 from validator.store import StoreError, StoreUnusable, describe_store_failure, describe_unusable_store
 from validator.sync import SyncError, describe_sync, describe_sync_problem, lost_warnings
 from validator.terminal import StationScreen, is_terminal, unechoed
+from validator.versions import describe_versions
 
 __all__ = [
     "DECODERS",
@@ -85,6 +87,7 @@ __all__ = [
     "describe_sync",
     "describe_sync_problem",
     "describe_unusable_store",
+    "describe_versions",
     "enroll_gate",
     "format_vnd",
     "gate_id_names_station",

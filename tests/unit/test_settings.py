@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from ticketing.errors import ConfigurationError
-from ticketing.settings import Settings, load_settings, placeholder_payment_account
+from ticketing.settings import Settings, load_settings, placeholder_payment_account, unknown_variables
 
 SHORT = "fifteen-bytes!!"  # one byte short of the 16 the keys need
 SIXTEEN = "sixteen-bytes-ok"
@@ -79,3 +79,28 @@ def test_vietqr_account_settings_left_at_their_placeholders_are_named(
     given: dict[str, Any], unset: list[str]
 ) -> None:
     assert placeholder_payment_account(Settings(**given)) == unset
+
+
+def test_an_unknown_metro_variable_stops_the_service_naming_it_and_the_known_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("METRO_FOO", "1")
+
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+
+    assert "METRO_FOO" in refused.value.detail
+    assert "METRO_TARIFF_FILE" in refused.value.detail
+    assert "METRO_POLICY_FILE" in refused.value.detail
+
+
+def test_a_misspelt_setting_is_refused_rather_than_left_at_its_default() -> None:
+    assert unknown_variables({"METRO_POLICY_FIEL": "/etc/policy.json", "HOME": "/root"}) == [
+        "METRO_POLICY_FIEL"
+    ]
+
+
+def test_settings_and_the_other_tools_variables_are_known() -> None:
+    environ = {"METRO_TARIFF_FILE": "t.json", "metro_data_dir": "var", "METRO_GATE_DIR": "gate"}
+
+    assert unknown_variables(environ) == []

@@ -18,6 +18,7 @@ from ticketing.schemas import (
     QuotePublic,
     StationPublic,
 )
+from ticketing.services import tariffs
 from ticketing.services.orders import NOT_FOR_SALE, check_holder
 
 __all__ = ["router"]
@@ -26,8 +27,10 @@ router = APIRouter(prefix="/v1", tags=["public"])
 
 
 @router.get("/network")
-def get_network(ctx: ContextDep) -> NetworkPublic:
-    network, tariff = ctx.catalog.network, ctx.catalog.tariff
+def get_network(ctx: ContextDep, session: SessionDep, now: NowDep) -> NetworkPublic:
+    """The line, and the products at the prices of the tariff in force now."""
+    catalog = tariffs.catalog_at(session, ctx, now)
+    network, tariff = catalog.network, catalog.tariff
     return NetworkPublic(
         id=network.id,
         name=network.name,
@@ -47,19 +50,22 @@ def get_network(ctx: ContextDep) -> NetworkPublic:
 @router.get("/fares/quote")
 def get_quote(
     ctx: ContextDep,
+    session: SessionDep,
+    now: NowDep,
+    *,
     origin: str | None = None,
     destination: str | None = None,
     product: Product = Product.SINGLE,
     payment: PaymentMethod = PaymentMethod.CASHLESS,
 ) -> QuotePublic:
-    priced = quote(ctx.catalog.tariff, product, origin, destination, payment)
+    priced = quote(tariffs.catalog_at(session, ctx, now).tariff, product, origin, destination, payment)
     return QuotePublic(product=product, payment=payment, amount_vnd=priced.amount_vnd, rule=priced.rule)
 
 
 @router.get("/policy")
-def get_policy(ctx: ContextDep) -> PolicyPublic:
+def get_policy(ctx: ContextDep, session: SessionDep, now: NowDep) -> PolicyPublic:
     """What a rider must be told before paying: validity, refunds (fee, hold), how long an order waits."""
-    policy = ctx.catalog.policy
+    policy = tariffs.catalog_at(session, ctx, now).policy
     return PolicyPublic(
         single_validity_days=policy.single_validity_days,
         max_trip_minutes=policy.max_trip_minutes,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from ticketing import qr_images
 from ticketing.deps import BearerDep, ContextDep, NowDep, SessionDep
 from ticketing.models import TicketPublic
-from ticketing.services import tickets
+from ticketing.services import tariffs, tickets
 
 __all__ = ["router"]
 
@@ -40,4 +40,5 @@ def ticket_svg(ticket_id: str, session: SessionDep, token: BearerDep) -> Respons
 def refund(
     ticket_id: str, session: SessionDep, ctx: ContextDep, now: NowDep, token: BearerDep
 ) -> TicketPublic:
-    return tickets.refund_ticket(session, ticket_id, token, ctx.catalog.policy, now)
+    policy = tariffs.catalog_at(session, ctx, now).policy  # the refund rules in force now
+    return tickets.refund_ticket(session, ticket_id, token, policy, now)

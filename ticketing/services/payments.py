@@ -46,6 +46,7 @@ from ticketing.models import (
     table_of,
 )
 from ticketing.payments.webhook import PaymentNotification
+from ticketing.services import tariffs
 from ticketing.services.common import new_id, next_seqs, tokens_match
 from ticketing.services.idempotency import StoredAnswer, check_key, record_key, request_hash, run_once
 from ticketing.services.orders import order_view
@@ -320,6 +321,7 @@ def _issue(
     now: datetime,
 ) -> list[IssuedTicket]:
     """Sign and insert the tickets of `items` (and the passes of holder products): one INSERT per table."""
+    ctx = tariffs.context_at(session, ctx, now)  # validity by the policy in force when the tickets are issued
     kid, private_key = signing
     issued_at = now.replace(microsecond=0)  # the ticket carries whole seconds; keep the row equal to it
     issued: list[IssuedTicket] = []
