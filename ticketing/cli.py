@@ -216,6 +216,12 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         elif args.keys_command == "revoke":
             done = key_revocation.revoke_and_reissue(session, build_context(settings), args.kid, now)
             print(f"key {args.kid} revoked; {done.reissued} tickets reissued under key {done.signing_kid}")
+            if done.signing_key_new:
+                print(
+                    f"warning: no key was published ahead, so key {done.signing_kid} is new and no gate"
+                    " trusts it yet: recover every gate with a fresh bundle (docs/gate.md)",
+                    file=sys.stderr,
+                )
         for row in session.exec(select(SigningKey).order_by(col(SigningKey.not_before))).all():
             print(
                 f"{row.kid:>5}  {key_state(row, now):<8} signs from {row.not_before:%Y-%m-%d %H:%M}"

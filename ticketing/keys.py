@@ -141,10 +141,12 @@ def rotate_keys(
     return key
 
 
-def revoke_key(session: Session, passphrase: bytes, kid: int, now: datetime) -> SigningKey | None:
-    """Mark a compromised key revoked: it stops signing at once and gates refuse its tickets. The key in
-    force afterwards (the one waiting, brought forward, or a new one) is returned. Not committed: the
-    caller commits it with the tickets it reissues."""
+def revoke_key(
+    session: Session, passphrase: bytes, kid: int, now: datetime
+) -> tuple[SigningKey | None, bool]:
+    """Mark a compromised key revoked: it stops signing at once and gates refuse its tickets. Returns the
+    key in force afterwards (the one waiting, brought forward, or a new one) and whether it is new (no gate
+    trusts it yet). Not committed: the caller commits it with the tickets it reissues."""
     keys = list(session.exec(select(SigningKey)).all())
     try:
         plan: RevocationPlan = plan_revocation(key_terms(keys), kid, now)
@@ -161,7 +163,7 @@ def revoke_key(session: Session, passphrase: bytes, kid: int, now: datetime) -> 
     if plan.new_key:
         create_key(session, passphrase, now)
     session.flush()
-    return active_key(session, now)
+    return active_key(session, now), plan.new_key
 
 
 def _end_terms(keys: list[SigningKey], ends: tuple[TermEnd, ...], session: Session) -> None:

@@ -417,6 +417,8 @@ class KeyRevocationPublic(KeysetPublic):
     """The keyset after a revocation, the key in force and how many tickets it signed again."""
 
     signing_kid: int | None
+    # No key was published ahead, so the key in force was made now: gates trust it only once recovered.
+    signing_key_new: bool = False
     reissued: int
 
 

@@ -30,13 +30,16 @@ _GOOD: Final = frozenset({TicketState.UNUSED, TicketState.IN_USE})
 def revoke_and_reissue(session: Session, ctx: ServiceContext, kid: int, now: datetime) -> KeyRevocationPublic:
     """Revoke key `kid` and reissue its good tickets under the key in force, in one commit. Running it again
     changes nothing and reissues nothing (the tickets already carry the new key)."""
-    signing = revoke_key(session, ctx.key_passphrase, kid, now)
+    signing, new_key = revoke_key(session, ctx.key_passphrase, kid, now)
     reissued = reissue_tickets(session, ctx, kid, ctx.catalog.policy, now) if signing else 0
     session.commit()
-    keyset = published_keyset(session, now)
-    return KeyRevocationPublic.model_validate(
-        {**keyset, "signing_kid": signing.kid if signing else None, "reissued": reissued}
-    )
+    answer = {
+        **published_keyset(session, now),
+        "signing_kid": signing.kid if signing else None,
+        "signing_key_new": new_key,
+        "reissued": reissued,
+    }
+    return KeyRevocationPublic.model_validate(answer)
 
 
 def reissue_tickets(

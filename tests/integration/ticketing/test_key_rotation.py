@@ -105,7 +105,8 @@ def test_revoking_a_key_reissues_its_good_tickets_under_the_key_waiting_and_only
     keyset = load_keyset({"keys": revoked["keys"]})
     tickets = [_order(api, order)["tickets"][0] for order in (good, holder, expired)]
 
-    assert (revoked["signing_kid"], revoked["reissued"], again["reissued"]) == (next_kid, 2, 0)
+    assert (revoked["signing_kid"], revoked["signing_key_new"]) == (next_kid, False)
+    assert (revoked["reissued"], again["reissued"]) == (2, 0)
     assert [t["key_id"] for t in tickets] == [next_kid, next_kid, old_kid]
     assert [t["serial"] for t in tickets[:2]] == [
         good["tickets"][0]["serial"],
@@ -145,6 +146,7 @@ def test_revoking_the_only_key_makes_a_new_one_that_signs_and_reissues_at_once(a
     fresh = api.paid_order(single())["tickets"][0]
 
     assert revoked["signing_kid"] not in (None, old_kid)
+    assert revoked["signing_key_new"] is True  # no gate trusts it yet: the operator recovers them
     assert reissued["key_id"] == fresh["key_id"] == revoked["signing_kid"]
     assert revoked["reissued"] == 1
 
@@ -220,9 +222,25 @@ def test_keys_rotate_publishes_ahead_and_keys_revoke_counts_the_reissued_tickets
     assert main([*data, "keys", "rotate"]) == 0
     rotated = capsys.readouterr().out
     assert main([*data, "keys", "revoke", str(kid)]) == 0
-    revoked = capsys.readouterr().out
+    revoked, warned = capsys.readouterr()
 
     assert "signs from" in rotated
     assert "waiting" in rotated
     assert f"key {kid} revoked; 3 tickets reissued under key" in revoked
     assert f"{kid:>5}  revoked" in revoked
+    assert "no key was published ahead" not in warned  # the key waiting took over: gates trust it
+
+
+def test_keys_revoke_with_no_key_published_ahead_warns_that_gates_must_be_recovered(
+    api: Api, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kid = _published(api).popitem()[0]
+    monkeypatch.setenv("METRO_DATABASE_URL", api.database_url)
+    monkeypatch.setenv("METRO_KEY_PASSPHRASE", "test-passphrase")
+
+    assert main(["--data-dir", str(api.settings.data_dir), "keys", "revoke", str(kid)]) == 0
+    out, err = capsys.readouterr()
+
+    assert f"key {kid} revoked; 0 tickets reissued under key" in out
+    assert "no key was published ahead" in err
+    assert "recover every gate with a fresh bundle" in err
