@@ -40,6 +40,8 @@ __all__ = [
 LIST_LIMIT = 500
 # Staff enter what a document says; ten years is as far as any certificate here runs before its review.
 _MAX_DAYS = 10 * 366
+# Dates a document can carry; beyond them a date is a typo, and date arithmetic near year 9999 overflows.
+_YEARS = range(2000, 2200)
 
 
 class FreeRiderOverlaps(Conflict):
@@ -85,11 +87,14 @@ def add_free_rider(
 
 
 def _window(body: FreeRiderCreate, policy: Policy, now: datetime) -> tuple[datetime, datetime]:
-    if body.last_day < body.first_day or (body.last_day - body.first_day).days > _MAX_DAYS:
+    first, last = body.first_day, body.last_day
+    if first.year not in _YEARS or last.year not in _YEARS:
+        raise InvalidRequest("first_day and last_day must be dates of 2000 to 2199", code="invalid_dates")
+    if last < first or (last - first).days > _MAX_DAYS:
         raise InvalidRequest(
             "last_day must be on or after first_day, at most ten years later", code="invalid_dates"
         )
-    valid_from, valid_until = registry_window(body.first_day, body.last_day, policy)
+    valid_from, valid_until = registry_window(first, last, policy)
     if valid_until <= now:
         raise InvalidRequest("last_day has already passed", code="invalid_dates")
     return valid_from, valid_until

@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 from support.audit import auditor_token
 from support.gate_sync import enrolled_gate
 from support.issuing import HOLDER, TODAY, Api, bearer
 
 from fare_rules.model import Flag
 from fare_rules.reasons import Reason
+from ticketing.context import build_context
 from ticketing.db import make_engine
+from ticketing.services.gates import export_bundle
+from validator.bundle import load_bundle
 from validator.testing import cccd_qr
 
 CARD = cccd_qr()  # HOLDER's card: born 2003, so only the registry lets them ride free
@@ -67,12 +71,14 @@ def test_an_entry_is_refused_with_a_code_when_it_cannot_be_made(api: Api) -> Non
     cases = {
         "cccd_birth_year_mismatch": entry(holder={**HOLDER, "birth_date": "1990-06-15"}),
         "invalid_dates": entry(first_day="2025-04-01", last_day="2025-03-31"),
+        "far_dates": entry(first_day="9999-12-30", last_day="9999-12-31"),
         "request_validation": entry(category="senior"),
     }
     answers = {code: add(api, body) for code, body in cases.items()}
 
     assert answers["cccd_birth_year_mismatch"].json()["code"] == "cccd_birth_year_mismatch"
     assert answers["invalid_dates"].json()["code"] == "invalid_dates"
+    assert answers["far_dates"].json()["code"] == "invalid_dates"
     assert answers["request_validation"].status_code == 422
     past = add(api, entry(first_day="2024-01-01", last_day=(TODAY - timedelta(days=1)).isoformat()))
     assert past.json()["code"] == "invalid_dates"
@@ -226,3 +232,16 @@ def test_the_free_rides_report_counts_entries_exits_and_refusals_per_category_an
         {"category": "senior", "station": "L1-01", "entries": 1, "exits": 0, "refused": 1},
     ]
     assert csv.text.splitlines()[0] == "category,station,entries,exits,refused"
+
+
+def test_an_offline_bundle_carries_the_free_rider_list(api: Api) -> None:
+    added = add(api, entry()).json()
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:
+        text, _ = export_bundle(session, build_context(api.settings), "L1-01", None, api.clock())
+    engine.dispose()
+
+    bundle = load_bundle(text)
+
+    assert [f.entry_id for f in bundle.free_riders] == [added["id"]]
+    assert bundle.cursors["free_riders"] == bundle.free_riders[0].seq
