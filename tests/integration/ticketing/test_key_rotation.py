@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlmodel import Session
 from support.gate_sync import enrolled_gate
 from support.issuing import NOW, Api, bearer, monthly, single
 
 from fare_rules.reasons import Reason
 from ticketing.cli import main
-from ticketing.db import make_engine, utcnow
+from ticketing.db import alembic_config, make_engine, migrate, utcnow
 from ticketing.issuing.key_terms import KeyTerm, signing_kid
 from ticketing.keys import active_kid_column
 from ticketing.models import SigningKey
@@ -204,6 +205,41 @@ def test_the_database_picks_the_signing_key_the_rule_picks(database_url: str, sc
     engine.dispose()
 
     assert picked == [signing_kid(terms, at) for at in _INSTANTS]
+
+
+# --- migration 0015 ------------------------------------------------------------------------------------
+
+
+def test_migration_0015_lets_every_existing_key_sign_from_its_creation(
+    database_url: str, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):  # the template is at head: start from an empty file at 0014
+        database_url = f"sqlite:///{tmp_path / 'at-0014.db'}"
+    else:  # the session database is at head: step it back, and forward again after
+        command.downgrade(alembic_config(database_url), "0014")
+    migrate(database_url, "0014")
+    created = NOW - 9 * _DAY
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO signing_keys (kid, public_key, private_key_pem, created_at, revoked)"
+                    " VALUES (5, :raw, :pem, :created, false)"
+                ),
+                {"raw": bytes(32), "pem": b"", "created": created.replace(tzinfo=None)},
+            )
+        migrate(database_url)
+        with Session(engine) as session:
+            key = session.get_one(SigningKey, 5)
+            signing = (
+                session.connection().execute(sa.select(active_kid_column()), {"signing_at": NOW}).scalar()
+            )
+    finally:
+        engine.dispose()
+
+    assert key.not_before == created
+    assert signing == 5
 
 
 # --- the operator's CLI ------------------------------------------------------------------------------------
