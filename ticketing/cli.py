@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from fare_rules.errors import FareRulesError
+from fare_rules.policy import service_day_of_date
 from ticketing import audit_cli, free_riders_cli, passes_cli, tariff_cli
 from ticketing.catalog import load_catalog
 from ticketing.context import build_context
@@ -24,7 +25,7 @@ from ticketing.errors import TicketingError
 from ticketing.keys import active_key, create_key, fingerprint_of, key_state, rotate_keys
 from ticketing.models import ApiToken, Role, SigningKey
 from ticketing.schemas import GateCreate
-from ticketing.services import gates, key_revocation
+from ticketing.services import gates, key_revocation, tariffs
 from ticketing.services.api_tokens import create_token, list_tokens, revoke_token
 from ticketing.services.gtfs_feed import feed_date, feed_zip
 from ticketing.settings import Settings, load_settings, resolve_secrets
@@ -206,7 +207,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     with Session(engine) as session:
         now = utcnow()
         if args.keys_command == "rotate":
-            catalog = load_catalog(settings.policy_file)
+            catalog = load_catalog(settings.policy_file, settings.tariff_file)
             lead = timedelta(hours=catalog.policy.key_lead_hours)
             key = rotate_keys(session, settings.secret("key_passphrase"), lead, catalog.longest_validity, now)
             print(
@@ -294,8 +295,14 @@ def _gate_command(settings: Settings, session: Session, args: argparse.Namespace
 
 def _gtfs_export(settings: Settings, args: argparse.Namespace) -> int:
     """The feed `GET /v1/gtfs/feed.zip` serves, from the same catalog, written to a file."""
-    catalog = load_catalog(settings.policy_file)
-    on = args.date or feed_date(catalog, utcnow())
+    ctx = build_context(settings)
+    on = args.date or feed_date(ctx.catalog, utcnow())
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with Session(engine) as session:  # the tariff in force when that day's service starts
+            catalog = tariffs.catalog_at(session, ctx, service_day_of_date(on, ctx.catalog.policy))
+    finally:
+        engine.dispose()
     args.out.write_bytes(feed_zip(catalog, on))
     print(f"GTFS feed (tariff {catalog.tariff.version}, calendar from {on}) written to {args.out}")
     return EXIT_OK

@@ -95,6 +95,7 @@ def _own_versions(ctx: ServiceContext) -> Versions:
 
 _PARSED: dict[tuple[RulesKind, str, str], Tariff | Policy] = {}
 _PARSED_MAX = 64
+_CATALOGS: dict[tuple[int, int, int], Catalog] = {}
 
 
 def _parsed(kind: RulesKind, text: str, network: Network) -> Tariff | Policy:
@@ -129,13 +130,18 @@ def catalog_at(session: Session, ctx: ServiceContext, at: datetime) -> Catalog:
     """The network with the tariff and the policy in force at `at`: what a sale at `at` is priced and
     issued with, and what a gate decides a scan at `at` with."""
     versions = load_versions(session, ctx)
-    tariff = in_force(versions.tariffs, at)
-    policy = in_force(versions.policies, at)
-    return Catalog(
-        ctx.catalog.network,
-        tariff.document if tariff else ctx.catalog.tariff,  # before 2025-01-21: nothing else to sell with
-        policy.document if policy else ctx.catalog.policy,
-    )
+    found_tariff, found_policy = in_force(versions.tariffs, at), in_force(versions.policies, at)
+    # Before 2025-01-21 no tariff is in force: the service's own is all there is to sell with.
+    tariff = found_tariff.document if found_tariff else ctx.catalog.tariff
+    policy = found_policy.document if found_policy else ctx.catalog.policy
+    key = (id(ctx.catalog.network), id(tariff), id(policy))
+    known = _CATALOGS.get(key)
+    # The same catalog object for the same versions: what the GTFS feed's cache keys on.
+    if known is None or known.tariff is not tariff or known.policy is not policy:
+        if len(_CATALOGS) >= _PARSED_MAX:
+            _CATALOGS.clear()
+        known = _CATALOGS[key] = Catalog(ctx.catalog.network, tariff, policy)
+    return known
 
 
 def context_at(session: Session, ctx: ServiceContext, at: datetime) -> ServiceContext:

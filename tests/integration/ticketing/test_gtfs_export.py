@@ -210,6 +210,7 @@ def test_the_cli_writes_the_feed_the_route_serves(
     api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("METRO_DATA_DIR", str(tmp_path / "cli"))  # restored after: main() sets it for serve
+    monkeypatch.setenv("METRO_DATABASE_URL", api.database_url)  # the tariff versions the service holds
     out = tmp_path / "feed.zip"
 
     code = main(["--data-dir", str(tmp_path / "cli"), "gtfs-export", str(out), "--date", TODAY.isoformat()])

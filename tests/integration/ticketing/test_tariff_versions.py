@@ -3,7 +3,10 @@ quotes, orders and refunds at the moment of the sale, and synced to a gate's sto
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +222,22 @@ def _cli_env(api: Api) -> dict[str, str]:
             for name in ("key_passphrase", "webhook_secret", "cccd_hash_key", "token_secret")
         },
     }
+
+
+def test_the_gtfs_feed_carries_the_fares_of_the_tariff_in_force(api: Api) -> None:
+    publish(api, dearer_to("L1-09", by=500))
+    dearer = f"single-qr-{PACKAGED.single_fare('L1-01', 'L1-09') + 500}"
+
+    today = _fare_products(api)
+    api.clock.advance(days=1)
+    tomorrow = _fare_products(api)
+
+    assert (dearer in today, dearer in tomorrow) == (False, True)
+
+
+def _fare_products(api: Api) -> set[str]:
+    feed = api.client.get("/v1/gtfs/feed.zip")
+    assert feed.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(feed.content)) as archive:
+        rows = csv.DictReader(io.TextIOWrapper(archive.open("fare_products.txt"), encoding="utf-8"))
+        return {row["fare_product_id"] for row in rows}
