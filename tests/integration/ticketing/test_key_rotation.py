@@ -14,13 +14,19 @@ from sqlmodel import Session
 from support.gate_sync import enrolled_gate
 from support.issuing import NOW, Api, bearer, monthly, single
 
+from fare_rules.model import Direction
 from fare_rules.reasons import Reason
 from ticketing.cli import main
+from ticketing.context import build_context
 from ticketing.db import alembic_config, make_engine, migrate, utcnow
 from ticketing.issuing.key_terms import KeyTerm, signing_kid
 from ticketing.keys import active_kid_column
 from ticketing.models import SigningKey
+from ticketing.services.gates import export_bundle
+from validator.bundle import load_bundle
 from validator.codec import DecodeFailure, TicketBody, decode, load_keyset
+from validator.operations import init_gate
+from validator.station import open_gate
 from validator.wire import parse_iso
 
 LEAD = timedelta(hours=48)  # the shipped policy's key_lead_hours
@@ -86,6 +92,24 @@ def test_a_gate_that_synced_before_the_activation_accepts_a_ticket_of_the_new_ke
     entered = gate.scan(ticket["qr_payload"])  # no sync since the rotation
 
     assert ticket["key_id"] in _published(api)
+    assert entered.accepted, entered.reason
+
+
+def test_a_gate_provisioned_from_a_bundle_during_the_wait_accepts_the_new_keys_tickets(
+    api: Api, tmp_path: Path
+) -> None:
+    _rotate(api)
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:
+        text, _ = export_bundle(session, build_context(api.settings), "L1-01", None, api.clock())
+    engine.dispose()
+    init_gate(tmp_path / "gate", None, text, "L1-01", "L1-01-B1")
+    api.clock.advance(hours=49)
+
+    ticket = api.paid_order(single())["tickets"][0]
+    entered = open_gate(tmp_path / "gate").scan(ticket["qr_payload"], Direction.ENTRY, api.clock())
+
+    assert len(load_bundle(text).keyset) == 2
     assert entered.accepted, entered.reason
 
 
