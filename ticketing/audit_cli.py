@@ -213,9 +213,8 @@ def _command(args: argparse.Namespace, engine: Any, session: Session, key: bytes
             created = extend_ahead(connection, utcnow(), args.ahead)
         print(f"partitions created: {', '.join(created) or 'none (all there)'}")
         return 0
-    catalog = load_catalog(
-        settings.policy_file, settings.tariff_file
-    )  # once: the local time of every query, the anomalies' rules
+    # Once: the local time of every query, the anomalies' rules.
+    catalog = load_catalog(settings.policy_file, settings.tariff_file)
     if command in ("scans", "trips"):
         return _listing(args, catalog, engine, session, key)
     if command == "report":

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -168,4 +169,30 @@ def test_a_version_the_gate_cannot_apply_is_refused_at_sync_and_nothing_is_kept(
 
     assert refused.value.code == "bad_response"
     assert "tariff.single.cashless.L1-04" in refused.value.detail
+    assert load_versions(gate.conn) == []
+
+
+def test_a_tariff_page_altered_on_the_way_fails_its_signature_and_nothing_is_kept(
+    tmp_path: Path, server: FakeServer
+) -> None:
+    server.issuer.announce(RulesKind.TARIFF, dearer_l1_09(500), TOMORROW, "2025-03-02")
+    gate, key, token = _enrolled(tmp_path, server)
+
+    def cheaper(request: httpx.Request) -> httpx.Response:
+        answer = server.handle(request)
+        if request.url.path != "/v1/gate/tariffs" or not json.loads(answer.content)["items"]:
+            return answer
+        body = json.loads(answer.content)
+        body["items"][0]["document"]["single"]["cashless"]["L1-01"]["L1-09"] = 6_000
+        return httpx.Response(200, content=json.dumps(body).encode(), headers=answer.headers)
+
+    http = httpx.Client(
+        transport=httpx.MockTransport(cheaper),
+        base_url="http://server.test",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with pytest.raises(SyncError) as refused:
+        SyncClient(http, gate.conn, gate.config.gate_id, key, clock=lambda: NOW).sync()
+
+    assert refused.value.code == "bad_signature"
     assert load_versions(gate.conn) == []
