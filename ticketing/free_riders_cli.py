@@ -66,13 +66,13 @@ def _read_number() -> str:
     return sys.stdin.readline().strip()
 
 
-def _wanted(args: argparse.Namespace) -> FreeRiderCreate | None:
+def _wanted(args: argparse.Namespace, today: date) -> FreeRiderCreate | None:
     try:
         holder = HolderCreate(cccd=_read_number(), full_name=args.name, birth_date=args.birth_date)
         return FreeRiderCreate(
             holder=holder,
             category=args.category,
-            first_day=args.first_day or utcnow().date(),
+            first_day=args.first_day or today,
             last_day=args.last_day,
             document_ref=args.document,
             staff_id=args.staff_id,
@@ -101,11 +101,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 )
                 print(_line(ended))
                 return 0
-            wanted = _wanted(args)
+            ctx, now = build_context(settings), utcnow()
+            wanted = _wanted(args, now.astimezone(ctx.catalog.policy.local_tz).date())
             if wanted is None:
                 return _EXIT_USAGE
             try:
-                added = free_riders.add_free_rider(session, build_context(settings), wanted, "cli", utcnow())
+                added = free_riders.add_free_rider(session, ctx, wanted, "cli", now)
             except CccdError as error:  # its detail shows the number masked only
                 print(f"error: cccd_{error.code}: {error.detail}", file=sys.stderr)
                 return _EXIT_ERROR

@@ -3,7 +3,10 @@ journal the service stores; on both engines."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +248,46 @@ def test_an_offline_bundle_carries_the_free_rider_list(api: Api) -> None:
 
     assert [f.entry_id for f in bundle.free_riders] == [added["id"]]
     assert bundle.cursors["free_riders"] == bundle.free_riders[0].seq
+
+
+def _desk(api: Api, tmp_path: Path, *args: str, number: str = "") -> subprocess.CompletedProcess[str]:
+    """`python -m ticketing free-riders ...` as staff run it, on the API's database, the number on stdin."""
+    env = {**os.environ, "METRO_DATA_DIR": str(tmp_path / "desk"), "METRO_DATABASE_URL": api.database_url}
+    command = [sys.executable, "-m", "ticketing", "free-riders", *args]
+    return subprocess.run(
+        command, env=env, input=number + "\n", capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_registry_desk_adds_lists_and_ends_from_the_command_line_never_printing_the_number(
+    api: Api, tmp_path: Path
+) -> None:
+    last_day = (
+        (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    )  # the command runs on the real clock
+    details = ["--name", HOLDER["full_name"], "--birth-date", HOLDER["birth_date"], "--staff-id", "S042"]
+    category = ["--category", "revolutionary_merit", "--document", "QD-17"]
+    wanted = [*details, *category, "--last-day", last_day]
+
+    added = _desk(api, tmp_path, "add", *wanted, number=HOLDER["cccd"])
+    wrong = _desk(api, tmp_path, "add", *wanted, number="999303001234")
+    listed = _desk(api, tmp_path, "list")
+    entry_id = added.stdout.split()[0]
+    ended = _desk(api, tmp_path, "end", entry_id, "--reason", "entered_in_error")
+    left = _desk(api, tmp_path, "list")
+
+    assert added.returncode == 0, added.stderr
+    assert "revolutionary_merit" in added.stdout
+    assert "0793******34" in listed.stdout
+    assert listed.stdout.splitlines()[-1] == "1 entry"
+    assert (wrong.returncode, wrong.stderr.splitlines()[-1].split(":")[:2]) == (
+        1,
+        ["error", " cccd_province"],
+    )
+    outputs = added.stdout + added.stderr + wrong.stdout + wrong.stderr + listed.stdout
+    assert HOLDER["cccd"] not in outputs
+    assert "999303001234" not in outputs
+    assert "ended (entered_in_error)" in ended.stdout
+    assert left.stdout.strip() == "0 entries"
+    via_api = api.client.get("/v1/admin/free-riders", headers=bearer(api.admin_token)).json()
+    assert [(e["id"], e["entered_by"], e["document_ref"]) for e in via_api] == [(entry_id, "cli", "QD-17")]
