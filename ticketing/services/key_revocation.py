@@ -9,7 +9,7 @@ keyset is synced, so the serial stays off the revocation list (which would refus
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlmodel import Session, col, select
@@ -25,6 +25,9 @@ __all__ = ["reissue_tickets", "revoke_and_reissue"]
 
 # A ticket that can still ride: unused, or a pass (or a single inside the paid area) in use.
 _GOOD: Final = frozenset({TicketState.UNUSED, TicketState.IN_USE})
+# Only a bound for the query, so that it does not read a key's whole history (ticket_state decides): a day
+# or 3-day pass first used just before its valid_until rides up to three service days past it.
+_RIDES_PAST_VALIDITY: Final = timedelta(days=4)
 
 
 def revoke_and_reissue(session: Session, ctx: ServiceContext, kid: int, now: datetime) -> KeyRevocationPublic:
@@ -48,7 +51,11 @@ def reissue_tickets(
     """Sign again, under the key in force at `now`, every ticket of `revoked_kid` that can still ride
     (issued, not refunded or revoked, not expired, not spent). Not committed. Returns how many."""
     kid, private_key = ctx.keyring.signing_key(session, now)
-    query = select(Ticket).where(col(Ticket.key_id) == revoked_kid, col(Ticket.status) == TicketStatus.ISSUED)
+    query = select(Ticket).where(
+        col(Ticket.key_id) == revoked_kid,
+        col(Ticket.status) == TicketStatus.ISSUED,
+        col(Ticket.valid_until) > now - _RIDES_PAST_VALIDITY,
+    )
     tickets = session.exec(query).all()
     exited = exits_seen(session, [ticket.serial for ticket in tickets])
     reissued = 0
