@@ -4,7 +4,7 @@ A gate decides offline, so the server sees it only through its uploads: when the
 journal reaches (its head seq, and the time and upload delay of its newest event), the holes in it, the clock
 offset measured at that upload, and the flags the gate put on its newest scan (its lists too old, its clock
 suspect: the gate's own judgement, by the policy it holds). The gates needing a visit come first: the most
-reasons, then the longest silence.
+reasons, then the longest silence (the oldest last upload).
 """
 
 from __future__ import annotations
@@ -144,9 +144,10 @@ def _visits(health: GateHealth, policy: Policy) -> list[Visit]:
     return reasons
 
 
-def _urgency(health: GateHealth) -> tuple[int, int, int, str]:
-    never = health.status == GateStatus.ACTIVE and health.upload_age_s is None
-    return (-len(health.needs_visit), -int(never), -(health.upload_age_s or 0), health.gate)
+def _urgency(health: GateHealth) -> tuple[int, int, str, str]:
+    # The longest silence first, by the upload's time (not its age, which moves between two requests).
+    never = health.status == GateStatus.ACTIVE and health.last_upload_at is None
+    return (-len(health.needs_visit), -int(never), health.last_upload_at or "", health.gate)
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> int | None:

@@ -33,7 +33,9 @@ function go(name, params = {}) {
   else location.hash = hash;
 }
 
-function header(here) {
+// The nav keeps the time range chosen: moving to another view shows the same days.
+function header(here, params = {}) {
+  const kept = query({ from: params.from, to: params.to });
   document.title = t("title");
   document.getElementById("brand").textContent = t("title");
   document.getElementById("skip").textContent = t("skip");
@@ -42,7 +44,7 @@ function header(here) {
   const signedIn = Boolean(session.token());
   nav.replaceChildren(
     ...(signedIn ? NAV : []).map((name) =>
-      h("a", { href: `#/${name}`, "aria-current": here === name ? "page" : false, text: t(name) }),
+      h("a", { href: `#/${name}${kept}`, "aria-current": here === name ? "page" : false, text: t(name) }),
     ),
   );
   const toggle = document.getElementById("lang");
@@ -114,7 +116,7 @@ async function render() {
     return;
   }
   const { name, params } = route();
-  header(name);
+  header(name, params);
   main.replaceChildren(h("p", { class: "help", role: "status", text: t("loading") }));
   try {
     ctx ??= await context();

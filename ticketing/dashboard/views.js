@@ -119,9 +119,12 @@ function heading(text) {
   return h("h1", { tabindex: "-1", text });
 }
 
+// The API's rows as it answered them: the same rows and columns as the view's CSV.
 function rowsTable(caption, rows, columns) {
-  if (!rows.length) return h("p", { class: "empty", text: t("noRows") });
-  return table(caption, columns, rows);
+  if (!rows.length) return h("p", { class: "empty", "data-api": "rows", text: t("noRows") });
+  const box = table(caption, columns, rows);
+  box.dataset.api = "rows";
+  return box;
 }
 
 const col = (key, num = false, format = undefined) => ({ key, label: key, num, format });
