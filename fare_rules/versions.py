@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from fare_rules import _json
 from fare_rules.errors import DataFileError
@@ -34,6 +34,7 @@ from fare_rules.tariff import Tariff, load_tariff, tariff_to_json
 __all__ = [
     "PACKAGED_SEQ",
     "SINCE_ALWAYS",
+    "Announced",
     "Announcement",
     "AnnouncementProblem",
     "Document",
@@ -82,6 +83,11 @@ class Announcement:
     effective_from: datetime  # aware
     seq: int  # order of announcement
 
+    @property
+    def announcement(self) -> Announcement:
+        """Itself: the rules below choose among announcements as among versions."""
+        return self
+
 
 @dataclass(frozen=True, slots=True)
 class Version(Generic[D]):
@@ -104,13 +110,21 @@ def _rank(a: Announcement) -> tuple[datetime, int]:
     return a.effective_from, a.seq
 
 
-def in_force(versions: Iterable[Version[D]], at: datetime) -> Version[D] | None:
+class Announced(Protocol):
+    @property
+    def announcement(self) -> Announcement: ...
+
+
+A = TypeVar("A", bound=Announced)
+
+
+def in_force(versions: Iterable[A], at: datetime) -> A | None:
     """The version in force at `at` (module docstring), None before the earliest one."""
     started = [v for v in versions if v.announcement.effective_from <= at]
     return max(started, key=lambda v: _rank(v.announcement), default=None)
 
 
-def upcoming(versions: Iterable[Version[D]], at: datetime) -> Version[D] | None:
+def upcoming(versions: Iterable[A], at: datetime) -> A | None:
     """The next version to take effect after `at`, None when none is announced."""
     ahead = [v for v in versions if v.announcement.effective_from > at]
     if not ahead:

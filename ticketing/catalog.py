@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def load_catalog(policy_file: Path | None = None, tariff_file: Path | None = Non
     return Catalog(network, load_tariff(tariff_text, network), load_policy(policy_text))
 
 
+@lru_cache(maxsize=1)
 def packaged_catalog() -> Catalog:
-    """The network, tariff and policy shipped in fare_rules/data: what a gate that never synced decides with."""
+    """The network, tariff and policy shipped in fare_rules/data (what a gate holding no version uses)."""
     return load_catalog()

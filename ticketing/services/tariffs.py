@@ -10,6 +10,7 @@ date, a policy file since always; a published version from its `effective_from`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -82,7 +83,18 @@ def _policy_version(policy: Policy, seq: int) -> Version[Policy]:
 
 
 def _own_versions(ctx: ServiceContext) -> Versions:
-    """The packaged files, and the service's own files where they differ."""
+    """The packaged files, and the service's own files where they differ (built once per catalog)."""
+    known = _OWN.get(id(ctx.catalog))
+    if known is not None and known[0] is ctx.catalog:
+        return known[1]
+    if len(_OWN) >= _PARSED_MAX:
+        _OWN.clear()
+    versions = _build_own_versions(ctx)
+    _OWN[id(ctx.catalog)] = (ctx.catalog, versions)
+    return versions
+
+
+def _build_own_versions(ctx: ServiceContext) -> Versions:
     packaged, own = packaged_catalog(), ctx.catalog
     tariffs = [_tariff_version(packaged.tariff, PACKAGED_SEQ, own.policy)]
     if own.tariff != packaged.tariff:
@@ -96,6 +108,7 @@ def _own_versions(ctx: ServiceContext) -> Versions:
 _PARSED: dict[tuple[RulesKind, str, str], Tariff | Policy] = {}
 _PARSED_MAX = 64
 _CATALOGS: dict[tuple[int, int, int], Catalog] = {}
+_OWN: dict[int, tuple[Catalog, Versions]] = {}
 
 
 def _parsed(kind: RulesKind, text: str, network: Network) -> Tariff | Policy:
@@ -128,15 +141,45 @@ def load_versions(session: Session, ctx: ServiceContext) -> Versions:
 
 def catalog_at(session: Session, ctx: ServiceContext, at: datetime) -> Catalog:
     """The network with the tariff and the policy in force at `at`: what a sale at `at` is priced and
-    issued with, and what a gate decides a scan at `at` with."""
-    versions = load_versions(session, ctx)
-    found_tariff, found_policy = in_force(versions.tariffs, at), in_force(versions.policies, at)
+    issued with, and what a gate decides a scan at `at` with. Reads the published versions' dates, and the
+    document of a published one only when it is the one in force."""
+    own = _own_versions(ctx)
+    rows = session.exec(
+        select(
+            col(TariffVersion.seq),
+            col(TariffVersion.kind),
+            col(TariffVersion.version),
+            col(TariffVersion.effective_from),
+        )
+    ).all()
+    published = [Announcement(RulesKind(kind), version, start, seq) for seq, kind, version, start in rows]
+    tariff = _document_in_force(session, ctx, own.tariffs, published, RulesKind.TARIFF, at)
+    policy = _document_in_force(session, ctx, own.policies, published, RulesKind.POLICY, at)
     # Before 2025-01-21 no tariff is in force: the service's own is all there is to sell with.
-    tariff = found_tariff.document if found_tariff else ctx.catalog.tariff
-    policy = found_policy.document if found_policy else ctx.catalog.policy
+    return _catalog(ctx, tariff or ctx.catalog.tariff, policy or ctx.catalog.policy)
+
+
+def _document_in_force(  # noqa: PLR0917 - the versions of one kind and the instant
+    session: Session,
+    ctx: ServiceContext,
+    own: Sequence[Version[Any]],
+    published: Sequence[Announcement],
+    kind: RulesKind,
+    at: datetime,
+) -> Any:
+    chosen = in_force([*(v.announcement for v in own), *(a for a in published if a.kind is kind)], at)
+    if chosen is None:
+        return None
+    if chosen.seq <= FILE_SEQ:
+        return next(v.document for v in own if v.announcement.seq == chosen.seq)
+    text = session.exec(select(TariffVersion.document).where(col(TariffVersion.seq) == chosen.seq)).one()
+    return _parsed(kind, text, ctx.catalog.network)
+
+
+def _catalog(ctx: ServiceContext, tariff: Tariff, policy: Policy) -> Catalog:
+    """The same catalog object for the same versions: what the GTFS feed's cache keys on."""
     key = (id(ctx.catalog.network), id(tariff), id(policy))
     known = _CATALOGS.get(key)
-    # The same catalog object for the same versions: what the GTFS feed's cache keys on.
     if known is None or known.tariff is not tariff or known.policy is not policy:
         if len(_CATALOGS) >= _PARSED_MAX:
             _CATALOGS.clear()
