@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,14 +18,13 @@ from sqlmodel import Session, col, select
 from fare_rules.errors import FareRulesError
 from fare_rules.policy import service_day_of_date
 from ticketing import audit_cli, free_riders_cli, passes_cli, tariff_cli
-from ticketing.catalog import load_catalog
 from ticketing.context import build_context
 from ticketing.db import make_engine, migrate, utcnow
 from ticketing.errors import TicketingError
-from ticketing.keys import active_key, create_key, fingerprint_of, key_state, rotate_keys
+from ticketing.keys import active_key, create_key, fingerprint_of, key_state
 from ticketing.models import ApiToken, Role, SigningKey
 from ticketing.schemas import GateCreate
-from ticketing.services import gates, key_revocation, tariffs
+from ticketing.services import gates, signing_keys, tariffs
 from ticketing.services.api_tokens import create_token, list_tokens, revoke_token
 from ticketing.services.gtfs_feed import feed_date, feed_zip
 from ticketing.settings import Settings, load_settings, resolve_secrets
@@ -207,15 +206,13 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
     with Session(engine) as session:
         now = utcnow()
         if args.keys_command == "rotate":
-            catalog = load_catalog(settings.policy_file, settings.tariff_file)
-            lead = timedelta(hours=catalog.policy.key_lead_hours)
-            key = rotate_keys(session, settings.secret("key_passphrase"), lead, catalog.longest_validity, now)
+            key, _ = signing_keys.rotate(session, build_context(settings), now)
             print(
                 f"signing key {key.kid} published; it signs from {key.not_before:%Y-%m-%d %H:%M} UTC, older"
                 " keys until then and stay published until their tickets expire"
             )
         elif args.keys_command == "revoke":
-            done = key_revocation.revoke_and_reissue(session, build_context(settings), args.kid, now)
+            done = signing_keys.revoke_and_reissue(session, build_context(settings), args.kid, now)
             print(f"key {args.kid} revoked; {done.reissued} tickets reissued under key {done.signing_kid}")
             if done.signing_key_new:
                 print(

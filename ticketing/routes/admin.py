@@ -3,12 +3,10 @@ signing keys, enrol and revoke gates, list and revoke operator tokens."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from ticketing import keys
 from ticketing.deps import AdminDep, ContextDep, NowDep, SessionDep
 from ticketing.models import (
     ApiTokenPublic,
@@ -20,7 +18,7 @@ from ticketing.models import (
     PassStatus,
 )
 from ticketing.schemas import GateCreate, PassRevoke
-from ticketing.services import api_tokens, gates, key_revocation, passes
+from ticketing.services import api_tokens, gates, passes, signing_keys
 
 __all__ = ["router"]
 
@@ -60,9 +58,7 @@ def revoke_pass(
 def rotate(session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep) -> KeysetPublic:
     """Publish the next key at once; it signs from `not_before`, the policy's key_lead_hours from now (409
     key_waiting while one already waits)."""
-    lead = timedelta(hours=ctx.catalog.policy.key_lead_hours)
-    keys.rotate_keys(session, ctx.key_passphrase, lead, ctx.catalog.longest_validity, now)
-    return KeysetPublic.model_validate(keys.published_keyset(session, now))
+    return signing_keys.rotate(session, ctx, now)[1]
 
 
 @router.post("/keys/{kid}/revoke")
@@ -70,7 +66,7 @@ def revoke(
     kid: KeyId, session: SessionDep, ctx: ContextDep, now: NowDep, _admin: AdminDep
 ) -> KeyRevocationPublic:
     """Revoke a compromised key; its good tickets are signed again under the key in force (`reissued`)."""
-    return key_revocation.revoke_and_reissue(session, ctx, kid, now)
+    return signing_keys.revoke_and_reissue(session, ctx, kid, now)
 
 
 @router.post("/gates", status_code=201)

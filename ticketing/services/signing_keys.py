@@ -1,4 +1,5 @@
-"""Revoking a compromised issuer key, and signing its good tickets again under the key in force.
+"""The operator's key changes: publishing the next issuer key ahead, and revoking a compromised one, whose
+good tickets are signed again under the key in force. Both read the policy in force at the change.
 
 A reissued ticket keeps its serial and every signed field but the key id: its history (an entry, a pass's
 rides, anti-passback) stays one ticket's, and a gate that has not yet learnt the revocation still sees one
@@ -16,12 +17,13 @@ from sqlmodel import Session, col, select
 
 from fare_rules.policy import Policy
 from ticketing.context import ServiceContext
-from ticketing.keys import published_keyset, revoke_key
-from ticketing.models import KeyRevocationPublic, Ticket, TicketState, TicketStatus
+from ticketing.keys import published_keyset, revoke_key, rotate_keys
+from ticketing.models import KeyRevocationPublic, KeysetPublic, SigningKey, Ticket, TicketState, TicketStatus
+from ticketing.services import tariffs
 from ticketing.services.views import exits_seen, ticket_state
 from validator.codec import TicketBody, encode, peek
 
-__all__ = ["reissue_tickets", "revoke_and_reissue"]
+__all__ = ["reissue_tickets", "revoke_and_reissue", "rotate"]
 
 # A ticket that can still ride: unused, or a pass (or a single inside the paid area) in use.
 _GOOD: Final = frozenset({TicketState.UNUSED, TicketState.IN_USE})
@@ -30,11 +32,21 @@ _GOOD: Final = frozenset({TicketState.UNUSED, TicketState.IN_USE})
 _RIDES_PAST_VALIDITY: Final = timedelta(days=4)
 
 
+def rotate(session: Session, ctx: ServiceContext, now: datetime) -> tuple[SigningKey, KeysetPublic]:
+    """Publish the next key at once; it signs from the policy's key_lead_hours after `now` (409
+    key_waiting while one already waits). Commits. The new key, and the keyset now published."""
+    catalog = tariffs.catalog_at(session, ctx, now)
+    lead = timedelta(hours=catalog.policy.key_lead_hours)
+    key = rotate_keys(session, ctx.key_passphrase, lead, catalog.longest_validity, now)
+    return key, KeysetPublic.model_validate(published_keyset(session, now))
+
+
 def revoke_and_reissue(session: Session, ctx: ServiceContext, kid: int, now: datetime) -> KeyRevocationPublic:
     """Revoke key `kid` and reissue its good tickets under the key in force, in one commit. Running it again
     changes nothing and reissues nothing (the tickets already carry the new key)."""
     signing, new_key = revoke_key(session, ctx.key_passphrase, kid, now)
-    reissued = reissue_tickets(session, ctx, kid, ctx.catalog.policy, now) if signing else 0
+    policy = tariffs.catalog_at(session, ctx, now).policy
+    reissued = reissue_tickets(session, ctx, kid, policy, now) if signing else 0
     session.commit()
     answer = {
         **published_keyset(session, now),
