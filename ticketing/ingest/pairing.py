@@ -1,6 +1,6 @@
 """The second transaction of a journal upload (ticketing.ingest.pipeline): pair the uses stored into trips,
-set tickets' first uses, keep the trip counts (`rollups`), revoke double uses, withdraw refunds still in
-their hold.
+set tickets' first uses, keep the trip counts (`rollups`) and the anomaly candidates (`candidates`), revoke
+double uses, withdraw refunds still in their hold.
 
 Pairing is serial: two uploads pairing one credential at once would each miss the other's use. Uses are
 paired in feed order, under the `paired` counter row: its value is the last feed_seq paired. An upload
@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from ticketing.ingest import candidates as anomaly_candidates
 from ticketing.ingest import double_use, rollups
 from ticketing.ingest.adapter import adapter_for
 from ticketing.ingest.rules import DoubleUseRule
@@ -72,7 +73,9 @@ def pair_stored_uses(
     connection = session.connection()
     before = rollups.snapshot(connection, rows)
     candidates = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
-    rollups.add(connection, rollups.delta(before, rollups.snapshot(connection, rows)))
+    after = rollups.snapshot(connection, rows)
+    rollups.add(connection, rollups.delta(before, after))
+    anomaly_candidates.mark(connection, before, after, rows, doubled=candidates, rule=rule)
     double_use.block_double_uses(session, rows, now, rule, candidates=candidates)
     tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)
     session.connection().execute(

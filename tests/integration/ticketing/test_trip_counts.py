@@ -154,7 +154,7 @@ def _od_by_hand(trips: list[dict[str, Any]], q: Query) -> list[dict[str, Any]]:
 
 def _ridden_by_hand(trips: list[dict[str, Any]], q: Query) -> list[tuple[str, str, int, int, int]]:
     entered = sorted((t for t in trips if t["entry_station"]), key=lambda t: (t["started_at"], t["id"]))
-    firsts = {}
+    firsts: dict[int | None, int] = {}
     for t in entered:
         firsts.setdefault(t["ticket_serial"], t["id"])
     totals: dict[tuple[str, str], list[int]] = {}

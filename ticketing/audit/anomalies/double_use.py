@@ -1,5 +1,6 @@
 """Double use: tickets let in at two gates with no exit between (each gate offline, neither knowing the
-other), by the rule journal ingest revokes them by (ticketing.ingest.rules.entered_twice)."""
+other), by the rule journal ingest revokes them by (ticketing.ingest.rules.entered_twice). Only the tickets
+ingest noted as candidates (ticketing.ingest.candidates) are checked."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ticketing.audit.models import DoubleUseEntry, DoubleUseFindings, DoubleUseI
 from ticketing.audit.query import Query, iso
 from ticketing.audit.tables import REVOCATIONS, SCANS, in_range
 from ticketing.catalog import Catalog
+from ticketing.ingest.candidates import DOUBLE_USE, USE_TABLE
 from ticketing.ingest.rules import DoubleUseRule, StoredUse, entered_twice
 
 __all__ = ["find"]
@@ -45,9 +47,14 @@ def _doubled_uses(session: Session, q: Query, rule: DoubleUseRule) -> list[tuple
     t = SCANS
     accepted = [t.c.verdict == "accept", t.c.credential.like("t:%"), t.c.problem.is_(None)]
     assert q.since is not None
+    assert q.until is not None
+    # Two entries that make a double use are within open_entry of each other, one of them noted at ingest.
+    noted = sa.select(USE_TABLE.c.credential).where(
+        USE_TABLE.c.kind == DOUBLE_USE, USE_TABLE.c.at >= q.since - rule.open_entry, USE_TABLE.c.at < q.until
+    )
     candidates = (
         sa.select(t.c.credential)
-        .where(*accepted, t.c.direction == "entry", *in_range(t.c.at, q))
+        .where(*accepted, t.c.direction == "entry", *in_range(t.c.at, q), t.c.credential.in_(noted))
         .group_by(t.c.credential)
         .having(sa.func.count() > 1)
     )

@@ -13,8 +13,9 @@ from sqlmodel import Session
 from ticketing.audit.models import RefusedScan, TripSummary
 from ticketing.audit.query import Query, iso
 from ticketing.audit.tables import SCANS, TRIPS, in_range
+from ticketing.ingest.candidates import TRIP_TABLE
 
-__all__ = ["refused", "trip_as", "trips_of"]
+__all__ = ["noted_trips", "refused", "trip_as", "trips_of"]
 
 Trip = TypeVar("Trip", bound=TripSummary)
 
@@ -39,6 +40,22 @@ def refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, li
         for r in rows
     ]
     return int(total), items
+
+
+def noted_trips(session: Session, q: Query, kind: str, *where: ColumnElement[bool]) -> tuple[int, list[Any]]:
+    """How many trips ingest noted as `kind` (trip_anomalies) started in q's range, and the first q.limit of
+    them (trips rows, by start); `where` narrows trip_anomalies."""
+    a, t = TRIP_TABLE, TRIPS
+    noted = [a.c.kind == kind, *in_range(a.c.started_at, q), *where]
+    total = session.execute(sa.select(sa.func.count()).select_from(a).where(*noted)).scalar_one()
+    rows = session.execute(
+        sa.select(t)
+        .join(a, a.c.trip_id == t.c.id)
+        .where(*noted)
+        .order_by(t.c.started_at, t.c.id)
+        .limit(q.limit)
+    ).all()
+    return int(total), list(rows)
 
 
 def trip_as(model: type[Trip], row: Any, **extra: object) -> Trip:

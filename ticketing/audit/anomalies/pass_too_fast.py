@@ -1,5 +1,6 @@
 """Pass too fast: a pass seen at two stations closer in time than the train takes (hops x
-min_seconds_per_hop), so two people may share it."""
+min_seconds_per_hop), so two people may share it. Only the passes journal ingest noted as candidates
+(ticketing.ingest.candidates) are read."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ticketing.audit.query import Query, iso
 from ticketing.audit.tables import SCANS
 from ticketing.catalog import Catalog
 from ticketing.db import UTCDateTime
+from ticketing.ingest.candidates import PASS_TOO_FAST, USE_TABLE
 
 __all__ = ["find"]
 
@@ -50,7 +52,13 @@ def find(session: Session, q: Query, catalog: Catalog) -> PassTooFastFindings:
 def _pass_moves(session: Session, q: Query) -> Sequence[Any]:
     """Each accepted pass use at another station than the same pass's use before it (from an hour before
     the range, so a move into it is seen), with the station and time it came from."""
-    t = SCANS
+    t, n = SCANS, USE_TABLE
+    # A move into the range is noted at the time of its later use, which is in the range.
+    noted = sa.select(n.c.credential).where(
+        n.c.kind == PASS_TOO_FAST,
+        n.c.at >= q.since if q.since else sa.true(),
+        n.c.at < q.until if q.until else sa.true(),
+    )
     order = (t.c.at, t.c.gate_id, t.c.seq)
     seen = (
         sa.select(
@@ -66,6 +74,7 @@ def _pass_moves(session: Session, q: Query) -> Sequence[Any]:
         .where(
             t.c.verdict == "accept",
             t.c.credential.like("p:%"),
+            t.c.credential.in_(noted),
             t.c.problem.is_(None),
             t.c.at >= q.since - timedelta(hours=1) if q.since else sa.true(),
             t.c.at < q.until if q.until else sa.true(),

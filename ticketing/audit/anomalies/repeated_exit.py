@@ -1,17 +1,17 @@
 """Repeated exit: second exits of a trip already complete (two exit gates that did not know of each other),
-each with the trip it repeats: the ride was paid once and let out twice, so the QR may have been shared."""
+each with the trip it repeats: the ride was paid once and let out twice, so the QR may have been shared.
+Journal ingest notes them as it pairs (ticketing.ingest.candidates)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
-from ticketing.audit.anomalies.items import trip_as, trips_of
+from ticketing.audit.anomalies.items import noted_trips, trip_as, trips_of
 from ticketing.audit.models import RepeatedExitFindings, RepeatedExitItem, TripSummary
 from ticketing.audit.query import Query, iso
-from ticketing.audit.tables import TRIPS, in_range
+from ticketing.audit.tables import TRIPS
 from ticketing.catalog import Catalog
 
 __all__ = ["find"]
@@ -21,11 +21,9 @@ def find(session: Session, q: Query, _catalog: Catalog) -> RepeatedExitFindings:
     """The repeated exits of q's range, each with the complete trip it repeats (the latest that entered
     before it left)."""
     t = TRIPS
-    where = [t.c.status == "repeated_exit", *in_range(t.c.started_at, q)]
-    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
-    rows = session.execute(sa.select(t).where(*where).order_by(t.c.started_at, t.c.id).limit(q.limit)).all()
+    total, rows = noted_trips(session, q, "repeated_exit")
     if not rows:
-        return RepeatedExitFindings(count=int(total), items=[])
+        return RepeatedExitFindings(count=total, items=[])
     latest = max(r.exit_at for r in rows)
     complete = trips_of(
         session,
@@ -35,7 +33,7 @@ def find(session: Session, q: Query, _catalog: Catalog) -> RepeatedExitFindings:
         t.c.entry_at <= latest,
     )
     items = [_item(r, complete.get(r.credential, [])) for r in rows]
-    return RepeatedExitFindings(count=int(total), items=items)
+    return RepeatedExitFindings(count=total, items=items)
 
 
 def _item(row: Any, complete: list[Any]) -> RepeatedExitItem:

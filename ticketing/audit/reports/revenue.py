@@ -113,8 +113,11 @@ def _ridden_trips(session: Session, since: datetime, until: datetime) -> Sequenc
     fare counts on its first trip only: a double-used one was paid for once."""
     t = TRIPS
     earlier = sa.alias(t, "earlier")
+    # A ticket's trips are its credential's (t:<serial>): naming it lets each probe walk that credential's
+    # trips by index instead of every earlier trip.
     first_trip = sa.not_(
         sa.exists().where(
+            earlier.c.credential == t.c.credential,
             earlier.c.ticket_serial == t.c.ticket_serial,
             earlier.c.entry_station.is_not(None),
             sa.or_(

@@ -1,0 +1,161 @@
+"""Anomaly candidates, kept by journal ingest as it pairs, so that the anomaly queries read a few rows instead
+of a day's trips and scans (docs/audit.md: 2.7 s at 10 M events).
+
+- `trip_anomalies` (models.TripAnomaly) holds exactly the trips that an anomaly lists by its status: orphan
+  exits (entry_unseen), repeated exits, and complete single-ticket trips longer than OVERSTAY_FLOOR_S
+  (overstay, whose limit the policy sets: the query keeps those over it). It is kept by difference over the
+  trips pairing reads before and after (rollups.snapshot): a row comes when a trip becomes one and goes when
+  it no longer is (an orphan exit whose entry arrives).
+- `use_anomalies` (models.UseAnomaly) notes the uses that may be part of an anomaly the queries find from the
+  scans: a ticket's entry that has another entry at another gate within `open_entry` (double_use; the pairing
+  adapters name these tickets), and a pass use next, in time, to one at another station sooner than the
+  train allows (pass_too_fast). Two uses become next to each other only when the later-paired of them
+  arrives, and that one is checked against its neighbours then, so every such pair is noted. Never removed:
+  the queries check these credentials' uses by the same rules as before, and the rules decide.
+
+Both are read with the policy in force when the uses were paired: a policy that widens `open_entry` or
+`min_seconds_per_hop` applies to the uses paired after it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from fare_rules import FareRulesError
+from ticketing.ingest.rollups import Snapshot
+from ticketing.ingest.rules import DoubleUseRule
+from ticketing.models import ScanEvent, TripAnomaly, UseAnomaly, table_of
+
+__all__ = [
+    "DOUBLE_USE",
+    "OVERSTAY_FLOOR_S",
+    "PASS_TOO_FAST",
+    "TRIP_TABLE",
+    "USE_TABLE",
+    "fast_moves",
+    "mark",
+    "trip_kind",
+]
+
+TRIP_TABLE: sa.Table = table_of(TripAnomaly)
+USE_TABLE: sa.Table = table_of(UseAnomaly)
+_SCANS: sa.Table = table_of(ScanEvent)
+# A single-ticket trip longer than this is kept as a possible overstay; a policy limit below it (no line trip
+# takes 45 minutes) makes the overstay query read the trips instead.
+OVERSTAY_FLOOR_S = 45 * 60
+DOUBLE_USE, PASS_TOO_FAST = "double_use", "pass_too_fast"
+# Beyond this no two uses can be too fast (13 hops x 90 s is under 20 minutes); the pass query looks as far.
+_PASS_LOOKBACK = timedelta(hours=1)
+_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def trip_kind(trip: Mapping[str, Any]) -> str | None:
+    """The anomaly kind that lists this trip by its status, if any."""
+    if trip["status"] == "orphan_exit":
+        return "entry_unseen"
+    if trip["status"] == "repeated_exit":
+        return "repeated_exit"
+    long = (trip["duration_s"] or 0) > OVERSTAY_FLOOR_S
+    return "overstay" if trip["status"] == "complete" and trip["product"] == "single" and long else None
+
+
+def mark(
+    connection: Connection,
+    before: Snapshot,
+    after: Snapshot,
+    uses: Sequence[Mapping[str, Any]],
+    *,
+    doubled: Collection[int],
+    rule: DoubleUseRule,
+) -> None:
+    """Keep both tables for the uses just paired (`doubled`: the double-use candidates pairing named).
+    Not committed."""
+    _mark_trips(connection, before, after)
+    noted = [(DOUBLE_USE, u["at"], u["credential"]) for u in uses if _doubled(u, doubled)]
+    passes = [u for u in uses if u["credential"].startswith("p:") and u["at"] is not None]
+    if passes:
+        noted += [
+            (PASS_TOO_FAST, at, c) for c, at in fast_moves(_pass_uses(connection, passes), passes, rule)
+        ]
+    if noted:
+        insert: Any = _INSERT[connection.dialect.name](USE_TABLE)
+        rows = [{"kind": k, "at": at, "credential": c} for k, at, c in sorted(set(noted))]
+        connection.execute(insert.on_conflict_do_nothing(), rows)
+
+
+def _doubled(use: Mapping[str, Any], doubled: Collection[int]) -> bool:
+    return (
+        use["direction"] == "entry" and use["ticket_serial"] in doubled and use["credential"].startswith("t:")
+    )
+
+
+def _mark_trips(connection: Connection, before: Snapshot, after: Snapshot) -> None:
+    gone, kept = [], []
+    for trip_id, trip in after.trips.items():
+        was, kind = before.trips.get(trip_id), trip_kind(trip)
+        if kind is None:
+            if was is not None and trip_kind(was) is not None:
+                gone.append(trip_id)
+        elif was is None or _noted(was) != _noted(trip):
+            kept.append({"trip_id": trip_id, **_noted(trip)})
+    t = TRIP_TABLE
+    if gone:
+        connection.execute(sa.delete(t).where(t.c.trip_id.in_(gone)))
+    if kept:
+        insert: Any = _INSERT[connection.dialect.name](t)
+        update = {c: insert.excluded[c] for c in ("kind", "started_at", "duration_s")}
+        connection.execute(insert.on_conflict_do_update(index_elements=["trip_id"], set_=update), kept)
+
+
+def _noted(trip: Mapping[str, Any]) -> dict[str, Any]:
+    return {"kind": trip_kind(trip), "started_at": trip["started_at"], "duration_s": trip["duration_s"]}
+
+
+def _pass_uses(connection: Connection, passes: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """The stored accepted uses of these passes around them, in time order (the pass query's order)."""
+    t = _SCANS.c
+    first, last = min(u["at"] for u in passes), max(u["at"] for u in passes)
+    query = (
+        sa.select(t.credential, t.station, t.gate_id, t.seq, t.at)
+        .where(
+            t.credential.in_(sorted({u["credential"] for u in passes})),
+            t.verdict == "accept",
+            t.problem.is_(None),
+            t.at >= first - _PASS_LOOKBACK,
+            t.at <= last + _PASS_LOOKBACK,
+        )
+        .order_by(t.credential, t.at, t.gate_id, t.seq)
+    )
+    return list(connection.execute(query))
+
+
+def fast_moves(
+    stored: Iterable[Any], new: Sequence[Mapping[str, Any]], rule: DoubleUseRule
+) -> list[tuple[str, datetime]]:
+    """(credential, time of the later use) of each pair of uses next to each other in `stored` (in order, per
+    credential), one of them `new`, at two stations sooner than hops x per_hop apart."""
+    fresh = {(u["gate_id"], u["seq"]) for u in new}
+    by_credential: dict[str, list[Any]] = {}
+    for use in stored:
+        by_credential.setdefault(use.credential, []).append(use)
+    moves = []
+    for credential, seen in by_credential.items():
+        for a, b in itertools.pairwise(seen):
+            if (a.gate_id, a.seq) not in fresh and (b.gate_id, b.seq) not in fresh:
+                continue
+            if a.station is None or b.station is None or a.station == b.station:
+                continue
+            try:
+                soonest = rule.network.hops(a.station, b.station) * rule.per_hop
+            except FareRulesError:
+                continue
+            if b.at - a.at < soonest:
+                moves.append((credential, b.at))
+    return moves
