@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fare_rules.model import Direction, Flag
+from fare_rules.reasons import Reason
 from validator.core import ScanOutcome
 from validator.screen import card_to_compare, clock_warning, describe_outcome, money_lines, override_lines
 
@@ -228,6 +229,10 @@ def _outcome_lines(outcome: ScanOutcome) -> list[Text]:
     message = outcome.message
     lines = [Text(f" {message.vi}", style="bold"), Text(f" {message.en}")]
     lines += [Text(f" {line} ", style=_WARN_STYLE) for line in money_lines(outcome) + override_lines(outcome)]
+    if outcome.reason is Reason.FARE_EXCEEDED and outcome.owed_vnd and outcome.adjustment is None:
+        # How the agent lets the rider out once the difference is paid (docs/gate.md, settle).
+        settle = f"settle --last --collected {outcome.owed_vnd} --method cash|vietqr --agent ID"
+        lines.append(Text(f"  → {settle}"))
     if Flag.COMPARE_CARD in outcome.flags:
         lines.append(Text(_COMPARE_CARD, style=_WARN_STYLE))
     lines += [Text(line) for line in describe_outcome(outcome, with_card=False)]

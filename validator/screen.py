@@ -120,12 +120,11 @@ def override_lines(outcome: ScanOutcome) -> list[str]:
         return []
     action = "CHO QUA / ADMITTED" if by_hand.action is OverrideAction.ADMIT else "TỪ CHỐI / REFUSED"
     why = override_message(by_hand.reason)
-    said = by_hand.gate_reason.value if by_hand.gate_reason else "accept"
-    return [
-        f"THỦ CÔNG / BY HAND: {action} · NV / agent {by_hand.agent}",
-        f"{why.vi} / {why.en}",
-        f"cổng / the gate said: {said}",
-    ]
+    lines = [f"THỦ CÔNG / BY HAND: {action} · NV / agent {by_hand.agent}", f"{why.vi} / {why.en}"]
+    if outcome.input_kind is not InputKind.EMPTY:  # with no code shown the gate had nothing to say
+        said = by_hand.gate_reason.value if by_hand.gate_reason else "accept"
+        lines.append(f"cổng / the gate said: {said}")
+    return lines
 
 
 def item_label(item: str) -> str:

@@ -161,6 +161,7 @@ def open_store(path: Path | str) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
         _configure(conn)
+        _OPENED.add(_inode(path))
     except sqlite3.DatabaseError as exc:
         conn.close()
         if is_damaged(exc):
@@ -205,8 +206,7 @@ def describe_store_failure(exc: sqlite3.Error, data_dir: Path) -> str:
 def _check_existing(path: Path) -> None:
     """Refuse a file SQLite would silently treat as a new database, or cannot read; make it owner-only."""
     try:
-        with path.open("rb") as f:
-            head = f.read(len(_SQLITE_HEADER))
+        head = _header(path)
     except OSError as exc:
         raise StoreUnusable(f"{path} cannot be read ({exc.strerror})") from exc
     if not head:
@@ -218,6 +218,27 @@ def _check_existing(path: Path) -> None:
         raise StoreUnusable(f"{path} is not a SQLite database (damaged, or another file)")
     for file in (path, *(path.with_name(path.name + end) for end in _SIDE_FILES)):
         _make_owner_only(file)
+
+
+# The stores (device, inode) this process has opened. POSIX drops every lock a process holds on a file as
+# soon as it closes any descriptor of that file: reading the header of a store that SQLite already holds
+# open here (listen's background sync, its display) would cost SQLite its locks, and another process
+# closing the store would then delete the WAL under our connections, losing writes on either side.
+_OPENED: set[tuple[int, int]] = set()
+
+
+def _inode(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
+def _header(path: Path) -> bytes:
+    """The file's first bytes; for a store this process opened before, only whether it is empty (no
+    descriptor is opened and closed on it, so SQLite keeps its locks)."""
+    if _inode(path) in _OPENED:
+        return _SQLITE_HEADER if path.stat().st_size else b""
+    with path.open("rb") as f:
+        return f.read(len(_SQLITE_HEADER))
 
 
 def _make_owner_only(file: Path) -> None:

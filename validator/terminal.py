@@ -3,11 +3,15 @@ and the ages move, while the scanner's lines are read as before; and input that 
 scanner types a CCCD card's QR, number and name in full, into the same terminal.
 
 The display reads only its own copy of the view: each thread that holds a gate (the scan loop, the
-background sync) reads the store with its own connection and hands the display what it read.
+background sync) reads the store with its own connection and hands the display what it read. A thread of
+the display's own watches this gate's journal for what staff do from another terminal while `listen` holds
+this one (a settled exit, an override), and shows it as it shows a scan.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -22,22 +26,30 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from fare_rules.errors import FareRulesError
-from fare_rules.model import Direction
+from fare_rules.free import FreeCategory
+from fare_rules.model import Direction, Flag
+from fare_rules.overrides import OverrideAction, OverrideReason
+from fare_rules.products import Product
+from fare_rules.reasons import Reason
 from fare_rules.rules import gate_flags
+from fare_rules.settlement import PaymentMethod
 from validator import records
-from validator.core import ScanOutcome
+from validator.core import Adjustment, InputKind, Override, PassSeen, ScanOutcome, Verdict
 from validator.device import load_token
 from validator.display import ShiftCounts, StationView, SyncProblem, SyncState, render_station
 from validator.gate import Gate, StationState
+from validator.staff import ticket_from_json
+from validator.store import open_store
 from validator.sync import last_sync_error
 from validator.wire import parse_iso
 
 if sys.platform != "win32":
     import termios
 
-__all__ = ["StationScreen", "is_terminal", "read_sync_state", "unechoed"]
+__all__ = ["StationScreen", "is_terminal", "read_sync_state", "staff_action_outcome", "unechoed"]
 
 REFRESH_PER_SECOND = 2
+WATCH_INTERVAL = 0.5  # seconds between looks at the journal for staff actions from another terminal
 _TtyAttrs = list[Any]  # what termios.tcgetattr answers
 _FIRST_LISTS = ("revocations", "passes")
 
@@ -93,6 +105,11 @@ class StationScreen:
         self._data_dir = data_dir
         self._policy = gate.policy
         self._lock = threading.Lock()
+        self._gate_id = gate.config.gate_id
+        self._store = Path(gate.conn.execute("PRAGMA database_list").fetchone()[2])
+        self._watched = records.journal_head(gate.conn, self._gate_id)[0]  # earlier events: another shift's
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="display-journal", daemon=True)
         self._view = StationView(
             gate=gate.config.gate_id,
             station=_station_name(gate),
@@ -144,14 +161,107 @@ class StationScreen:
         flags = gate_flags(now, view.sync.lists_as_of, view.sync.clock_offset_seconds, self._policy)
         return render_station(replace(view, now=now, gate_flags=flags))
 
+    def _watch(self) -> None:
+        """Staff actions at this gate from another process (`settle`, `override`), shown as they land."""
+        conn: sqlite3.Connection | None = None
+        try:
+            while not self._stop.wait(WATCH_INTERVAL):
+                try:
+                    conn = conn or open_store(self._store)
+                    for outcome in self._staff_actions(conn):
+                        self._add(outcome)
+                except Exception as exc:  # reported and retried: the display must not stop the gate
+                    self.report(f"the display cannot read the journal: {exc}")
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _staff_actions(self, conn: sqlite3.Connection) -> list[ScanOutcome]:
+        rows = conn.execute(
+            "SELECT seq, event FROM journal WHERE gate = ? AND seq > ? ORDER BY seq",
+            (self._gate_id, self._watched),
+        ).fetchall()
+        if rows:
+            self._watched = int(rows[-1][0])
+        found = (staff_action_outcome(json.loads(event)) for _, event in rows)
+        return [outcome for outcome in found if outcome is not None]
+
+    def _add(self, outcome: ScanOutcome) -> None:
+        with self._lock:
+            view = self._view
+            self._view = replace(view, outcome=outcome, counts=view.counts.add(outcome), notice=None)
+        self._live.refresh()
+
     def __enter__(self) -> StationScreen:
         self._live.start()
+        self._watcher.start()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._stop.set()
+        self._watcher.join(timeout=5)
         self._live.stop()
+
+
+def staff_action_outcome(event: dict[str, Any]) -> ScanOutcome | None:
+    """A settled exit or an override, from its journal event; None for anything else (this gate's own
+    scans are shown as they are made) and for an event this version cannot read."""
+    if "adjustment" not in event and "override" not in event:
+        return None
+    try:
+        return ScanOutcome(
+            verdict=Verdict(event["verdict"]),
+            reason=Reason(event["reason"]) if event.get("reason") else None,
+            gate=str(event["gate"]),
+            station=str(event["station"]),
+            direction=Direction(event["direction"]),
+            at=parse_iso(event["at"]),
+            seq=int(event["seq"]),
+            input_kind=InputKind(event["input"]),
+            owed_vnd=int(event.get("owed_vnd") or 0),
+            flags=frozenset(Flag(f) for f in event.get("flags", ())),
+            recognised=_pass_of(event.get("pass")) or ticket_from_json(event.get("ticket")),
+            ticket=ticket_from_json(event.get("ticket")),
+            adjustment=_adjustment_of(event.get("adjustment")),
+            override=_override_of(event.get("override")),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _pass_of(data: object) -> PassSeen | None:
+    if not isinstance(data, dict):
+        return None
+    birth, product, category = data.get("birth_year"), data.get("product"), data.get("category")
+    return PassSeen(
+        pass_id=data.get("pass_id"),
+        product=Product(product) if product else None,
+        cccd_masked=data.get("cccd"),
+        initials=data.get("initials"),
+        birth_year=int(birth) if birth is not None else None,
+        category=FreeCategory(category) if category else None,
+    )
+
+
+def _adjustment_of(data: object) -> Adjustment | None:
+    if not isinstance(data, dict):
+        return None
+    method = PaymentMethod(data["method"])
+    return Adjustment(int(data["amount_vnd"]), method, str(data["agent"]), int(data["settlement_seq"]))
+
+
+def _override_of(data: object) -> Override | None:
+    if not isinstance(data, dict):
+        return None
+    said = data.get("gate_reason")
+    return Override(
+        OverrideAction(data["action"]),
+        OverrideReason(data["reason"]),
+        str(data["agent"]),
+        Reason(said) if said else None,
+    )
 
 
 @contextmanager

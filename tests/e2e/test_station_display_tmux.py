@@ -5,6 +5,7 @@ of its own tmux server), a keyboard-wedge scanner typing into it (`send-keys`), 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -106,11 +107,11 @@ def _cli(folder: Path, *argv: str) -> list[str]:
     return [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(folder), *argv]
 
 
-def _offline_gate(tmp_path: Path, issuer: TestIssuer) -> Path:
+def _offline_gate(tmp_path: Path, issuer: TestIssuer, station: str = "L1-01") -> Path:
     bundle = tmp_path / "bundle.json"
-    bundle.write_text(issuer.bundle(server_time=datetime.now(UTC)), encoding="utf-8")
+    bundle.write_text(issuer.bundle(station, server_time=datetime.now(UTC)), encoding="utf-8")
     folder = tmp_path / "gate"
-    init = _cli(folder, "init", "--station", "L1-01", "--gate", "L1-01-G1", "--bundle", str(bundle))
+    init = _cli(folder, "init", "--station", station, "--gate", f"{station}-G1", "--bundle", str(bundle))
     subprocess.run(init, cwd=ROOT, capture_output=True, check=True, timeout=60)
     return folder
 
@@ -182,6 +183,43 @@ def test_listen_plain_on_a_terminal_prints_lines_and_never_echoes_what_the_scann
     assert BLOCK not in shown  # lines, not the full screen
     assert "Nguyễn Thị Mẫu" not in ended
     assert CCCD_NUMBER not in ended
+
+
+def test_a_fare_owed_settled_and_an_override_from_a_second_terminal_show_on_the_listening_screen(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    issuer = TestIssuer()
+    short = issuer.ticket(origin=101, destination=103, fare_vnd=6000, issued_at=datetime.now(UTC))[1]
+    folder = _offline_gate(tmp_path, issuer, station="L1-09")
+    gate = Terminal(_cli(folder, "listen", "--direction", "exit"))
+    terminals.append(gate)
+
+    gate.wait_for("READY — SCAN")
+    gate.type_line(short)  # paid to L1-03, leaving at L1-09
+    owed = gate.wait_for("✖ DENY · TỪ CHỐI", "THU THÊM / FARE OWED:", "→ settle --last")
+    hint = re.search(r"→ settle --last --collected (\d+) --method", owed)
+    assert hint is not None, owed
+    second_terminal = [
+        _cli(folder, "settle", "--last", "--method", "cash", "--collected", hint[1], "--agent", "A17"),
+        _cli(folder, "override", "admit", "--reason", "evacuation", "--agent", "A17", "--direction", "exit"),
+    ]
+    settle = subprocess.run(
+        second_terminal[0], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    settled = gate.wait_for("✔ ACCEPT · MỜI QUA", "ĐÃ THU / COLLECTED:", "ra/exit ✔ 1 ✖ 1")
+    override = subprocess.run(
+        second_terminal[1], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert override.returncode == 0, override.stdout + override.stderr
+    by_hand = gate.wait_for("THỦ CÔNG / BY HAND: CHO QUA / ADMITTED · NV / agent A17", "ra/exit ✔ 2 ✖ 1")
+
+    assert (settle.returncode, override.returncode) == (0, 0), settle.stderr + override.stderr
+    amount = f"{int(hint[1]):,}".replace(",", ".")
+    assert f"THU THÊM / FARE OWED: {amount} ₫" in owed
+    assert f"ĐÃ THU / COLLECTED: {amount} ₫ · tiền mặt / cash · NV / agent A17" in settled
+    assert "single L1-01 → L1-03" in settled
+    assert "FARE OWED" not in settled
+    assert "Sơ tán khẩn cấp / Evacuation" in by_hand
 
 
 def _buy_single(server: ServerProcess) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -15,7 +16,16 @@ from fare_rules.overrides import OverrideAction, OverrideReason
 from fare_rules.products import Product
 from fare_rules.reasons import Reason
 from fare_rules.settlement import PaymentMethod
-from validator.core import Adjustment, InputKind, Override, PassSeen, ScanOutcome, TicketSeen, Verdict
+from validator.core import (
+    Adjustment,
+    InputKind,
+    Override,
+    PassSeen,
+    ScanOutcome,
+    TicketSeen,
+    Verdict,
+    event_for,
+)
 from validator.display import (
     VERDICT_HOLD,
     ShiftCounts,
@@ -25,6 +35,7 @@ from validator.display import (
     banner_lines,
     render_station,
 )
+from validator.terminal import staff_action_outcome
 
 NOW = datetime(2025, 3, 10, 3, 0, tzinfo=UTC)  # 10:00 in Ho Chi Minh City
 HCMC = timezone(timedelta(hours=7))
@@ -108,6 +119,7 @@ def test_a_denied_exit_shows_deny_the_reason_in_both_languages_and_the_fare_owed
     assert "Vượt quá ga đã trả tiền" in text
     assert "Beyond the paid station" in text
     assert "THU THÊM / FARE OWED: 12.000 ₫" in text
+    assert "→ settle --last --collected 12000 --method cash|vietqr --agent ID" in text
     assert "ACCEPT" not in text
 
 
@@ -268,3 +280,30 @@ def test_a_free_ride_shows_its_category_in_both_languages() -> None:
     assert "Miễn vé — người cao tuổi" in text
     assert "Free ride — senior" in text
     assert "Miễn vé / Free ride: senior F00003" in text
+
+
+def test_a_settled_exit_and_an_override_read_back_from_their_journal_events_as_they_were() -> None:
+    collected = Adjustment(12_000, PaymentMethod.VIETQR, "A17", settlement_seq=40)
+    settled = _outcome(direction=Direction.EXIT, owed_vnd=12_000, adjustment=collected, seq=41)
+    by_hand = _outcome(
+        override=Override(OverrideAction.REFUSE, OverrideReason.STAFF_JUDGEMENT, "A17", None),
+        verdict=Verdict.DENY,
+        input_kind=InputKind.EMPTY,
+        ticket=None,
+        recognised=None,
+        seq=42,
+    )
+
+    events = [json.loads(json.dumps(event_for(o, None, None))) for o in (settled, by_hand)]
+
+    read = [staff_action_outcome(event) for event in events]
+
+    assert read == [settled, by_hand]
+
+
+def test_a_plain_scan_or_an_unreadable_event_is_not_taken_for_a_staff_action() -> None:
+    scan = json.loads(json.dumps(event_for(_outcome(), "t:1001", None)))
+    broken = {**json.loads(json.dumps(event_for(_outcome(override=None, seq=3), None, None))), "override": {}}
+
+    assert staff_action_outcome(scan) is None
+    assert staff_action_outcome(broken) is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,35 @@ def test_a_store_left_readable_by_others_is_made_owner_only_when_opened(tmp_path
     open_store(path).close()
 
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+_OTHER_PROCESS = """
+import sys
+from validator.store import open_store, transaction
+conn = open_store(sys.argv[1])
+with transaction(conn):
+    conn.execute("INSERT INTO station_state (key, value) VALUES ('written_by', 'another process')")
+conn.close()
+"""
+
+
+def test_a_process_that_opens_its_store_twice_keeps_the_wal_of_a_gate_writing_beside_it(
+    tmp_path: Path,
+) -> None:
+    # A second connection in one process (listen's background sync, its display) must not cost the
+    # first its locks: else another process closing the store deletes the WAL under both, and writes
+    # made on either side of it are lost to the other.
+    path = tmp_path / "gate.db"
+    first = open_store(path)
+    second = open_store(path)
+
+    other = subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS, str(path)], capture_output=True, text=True, check=False
+    )
+    row = first.execute("SELECT value FROM station_state WHERE key = 'written_by'").fetchone()
+
+    assert other.returncode == 0, other.stderr
+    assert path.with_name("gate.db-wal").exists()
+    assert row == ("another process",)
+    first.close()
+    second.close()
