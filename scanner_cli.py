@@ -478,7 +478,7 @@ def _cmd_init(args: argparse.Namespace, ctx: _Context) -> int:
     signer = bundle.keyset[bundle.signer_kid]
     print(
         f"gate {args.gate} at {args.station} provisioned: {len(bundle.revocations)} revocations,"
-        f" {len(bundle.passes)} passes; issuer key {bundle.signer_kid}"
+        f" {len(bundle.passes)} passes, {len(bundle.free_riders)} free riders; issuer key {bundle.signer_kid}"
         f" fingerprint {key_fingerprint(signer)}"
     )
     return EXIT_OK
