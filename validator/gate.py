@@ -324,38 +324,9 @@ class Gate:
     def _decide_and_record(
         self, ev: _Evaluated, state: StationState, direction: Direction, now: datetime
     ) -> ScanOutcome:
-        flags = gate_flags(now, state.last_sync, state.clock_offset_seconds, self.policy)
         seq, prev_hash = records.journal_head(self.conn, self.config.gate_id)
-        outcome = ScanOutcome(
-            verdict=Verdict.DENY,
-            reason=ev.refusal,
-            gate=self.config.gate_id,
-            station=self.config.station,
-            direction=direction,
-            at=now,
-            seq=seq + 1,
-            input_kind=ev.kind,
-            recognised=ev.pass_seen or ev.ticket,
-            ticket=ev.ticket,
-            clock_offset_seconds=state.clock_offset_seconds,
-        )
-        if ev.credential is not None and ev.credential_key is not None:
-            outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked, ev.free)
-        outcome = replace(outcome, flags=outcome.flags | flags)
-        event = chain_next(
-            outcome.gate, outcome.seq, prev_hash, event_for(outcome, ev.credential_key, ev.holder_hash)
-        )
-        records.append_journal(self.conn, event, now)
-        if outcome.accepted and ev.credential_key is not None:
-            records.record_use(
-                self.conn,
-                ev.credential_key,
-                station=outcome.station,
-                direction=direction,
-                at=now,
-                gate=outcome.gate,
-                seq=outcome.seq,
-            )
+        outcome = self._judged(ev, state, direction, now, seq + 1)
+        self._record(outcome, ev, prev_hash)
         return outcome
 
     def _apply_rules(
@@ -381,7 +352,7 @@ class Gate:
             return replace(outcome, reason=decision.reason, owed_vnd=decision.owed_vnd, flags=decision.flags)
         return replace(outcome, verdict=Verdict.ACCEPT, reason=None, flags=decision.flags)
 
-    # --- staff actions' steps ---
+    # --- the steps a scan and a staff action share ---
 
     def _subject(
         self, subject: Subject, state: StationState, direction: Direction, now: datetime
@@ -430,7 +401,7 @@ class Gate:
             clock_offset_seconds=state.clock_offset_seconds,
         )
         if ev.credential is not None and ev.credential_key is not None:
-            outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked)
+            outcome = self._apply_rules(outcome, ev.credential, ev.credential_key, ev.revoked, ev.free)
         flags = gate_flags(now, state.last_sync, state.clock_offset_seconds, self.policy)
         return replace(outcome, flags=outcome.flags | flags)
 
