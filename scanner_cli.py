@@ -212,7 +212,7 @@ def _cmd_listen(args: argparse.Namespace, gate: Gate, ctx: _Context) -> int:
     """Lines or JSON for a pipe, `--plain` or `--json`; on a terminal, the full-screen station display."""
     # A scanner types a CCCD card's QR, number and name in full: a terminal must not echo it.
     with unechoed(sys.stdin):
-        if args.json or args.plain or not sys.stdout.isatty():
+        if args.json or args.plain or not StationScreen.fits(sys.stdout):
             return _listen_in_lines(args, gate, ctx)
         return _listen_on_screen(args, gate, ctx)
 

@@ -127,6 +127,12 @@ class StationScreen:
             get_renderable=self._render,
         )
 
+    @staticmethod
+    def fits(out: TextIO) -> bool:
+        """Whether `out` is a terminal that can show the display (not a pipe, a file or a dumb terminal)."""
+        console = Console(file=out)
+        return console.is_terminal and not console.is_dumb_terminal
+
     @property
     def counts(self) -> ShiftCounts:
         with self._lock:

@@ -222,6 +222,18 @@ def test_a_fare_owed_settled_and_an_override_from_a_second_terminal_show_on_the_
     assert "Sơ tán khẩn cấp / Evacuation" in by_hand
 
 
+def test_listen_on_a_dumb_terminal_prints_lines(tmp_path: Path, terminals: list[Terminal]) -> None:
+    folder = _offline_gate(tmp_path, TestIssuer())
+    gate = Terminal(["env", "TERM=dumb", *_cli(folder, "listen", "--direction", "entry")])
+    terminals.append(gate)
+
+    gate.wait_for("listening at gate L1-01-G1 (entry)")
+    gate.type_line("MQR:garbage")
+    shown = gate.wait_for("✖ DENY · TỪ CHỐI", "Ticket code damaged or incomplete")
+
+    assert BLOCK not in shown
+
+
 def _buy_single(server: ServerProcess) -> str:
     item = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
     order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
