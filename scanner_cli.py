@@ -63,7 +63,6 @@ from validator import (
     normalise_fingerprint,
     open_gate,
     override_item,
-    override_message,
     render_outcome,
     scan_item,
     settle_item,
@@ -452,14 +451,7 @@ def _cmd_override(args: argparse.Namespace, gate: Gate) -> int:
     )  # fmt: skip
     if args.json:
         print(json.dumps(outcome.to_json(), ensure_ascii=False))
-    else:
-        why = override_message(OverrideReason(args.reason))
-        said = outcome.override.gate_reason if outcome.override else None
-        shown = said.value if said else "accept"
-        print(
-            f"OVERRIDE {args.action.upper()} by {args.agent}: {args.reason} ({why.vi} / {why.en});"
-            f" {'no code shown' if args.item is None and not args.last else f'the gate said {shown}'}"
-        )
+    else:  # the screen says it was by hand, by whom, why, and what the gate itself said
         print(render_outcome(outcome, colour=sys.stdout.isatty()) + "\n")
     return EXIT_OK if outcome.accepted else EXIT_DENIED
 

@@ -181,8 +181,9 @@ def test_overrides_are_journaled_counted_by_status_and_reported_to_auditors(
     )
 
     assert (evacuation.returncode, by_hand.returncode, refused.returncode) == (0, 0, 1)
-    assert "OVERRIDE ADMIT by A17: evacuation" in evacuation.stdout
-    assert "the gate said fare_exceeded" in by_hand.stdout
+    assert "THỦ CÔNG / BY HAND: CHO QUA / ADMITTED · NV / agent A17" in evacuation.stdout
+    assert "Sơ tán khẩn cấp / Evacuation" in evacuation.stdout
+    assert "cổng / the gate said: fare_exceeded" in by_hand.stdout
     assert (_json(refused)["reason"], _json(refused)["override"]["reason"]) == (
         "staff_refused",
         "staff_judgement",
