@@ -15,10 +15,12 @@ from fare_rules.model import Direction, Flag
 from fare_rules.products import Product
 from fare_rules.reasons import Reason
 from validator import records
+from validator.bundle import BUNDLE_DOMAIN, load_bundle
 from validator.gate import Gate
 from validator.store import _SCHEMA, open_store, transaction
 from validator.testing import CCCD_NUMBER, TestIssuer, cccd_qr
 from validator.testing import TEST_NOW as NOW
+from validator.wire import b64url_encode, canonical_json
 
 Provision = Callable[..., Gate]
 ENTRY, EXIT = Direction.ENTRY, Direction.EXIT
@@ -198,3 +200,16 @@ def test_a_card_qr_claiming_an_age_its_number_does_not_encode_is_refused_cccd_in
     outcome = provision().scan(forged, ENTRY, NOW)
 
     assert (outcome.accepted, outcome.reason) == (False, Reason.CCCD_INVALID)
+
+
+def test_a_bundle_made_before_the_registry_still_loads_with_no_free_riders() -> None:
+    issuer = TestIssuer()
+    content = json.loads(issuer.bundle())
+    del content["signature"], content["free_riders"], content["cursors"]["free_riders"]
+    signature = issuer.key.sign(BUNDLE_DOMAIN + canonical_json(content))
+    content["signature"] = {"kid": issuer.kid, "alg": "Ed25519", "value": b64url_encode(signature)}
+
+    bundle = load_bundle(json.dumps(content))
+
+    assert bundle.free_riders == ()
+    assert "free_riders" not in bundle.cursors
