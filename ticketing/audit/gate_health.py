@@ -144,10 +144,12 @@ def _visits(health: GateHealth, policy: Policy) -> list[Visit]:
     return reasons
 
 
-def _urgency(health: GateHealth) -> tuple[int, int, str, str]:
-    # The longest silence first, by the upload's time (not its age, which moves between two requests).
+def _urgency(health: GateHealth) -> tuple[int, int, bool, str, str]:
+    # The longest silence first, by the upload's time (not its age, which moves between two requests); a gate
+    # with nothing to visit and no upload (not enrolled yet, retired) last.
     never = health.status == GateStatus.ACTIVE and health.last_upload_at is None
-    return (-len(health.needs_visit), -int(never), health.last_upload_at or "", health.gate)
+    silent = health.last_upload_at is None
+    return (-len(health.needs_visit), -int(never), silent, health.last_upload_at or "", health.gate)
 
 
 def _seconds(later: datetime | None, earlier: datetime | None) -> int | None:

@@ -55,19 +55,21 @@ function header(here, params = {}) {
   out.hidden = !signedIn;
 }
 
-// Stations and products (public), the local offset (public policy) and the gate ids (auditor): the filters.
+// Stations and products (public) and the local offset (public policy) for the filters; the gate ids (gate
+// health, an auditor's call) when a view with a gate filter first asks.
 async function context() {
-  const [network, policy, health] = await Promise.all([
-    publicJson("/v1/network"),
-    publicJson("/v1/policy"),
-    audit("gates"),
-  ]);
+  const [network, policy] = await Promise.all([publicJson("/v1/network"), publicJson("/v1/policy")]);
   const hours = policy.utc_offset_hours;
   const sign = hours < 0 ? "-" : "+";
+  let gates = null;
   return {
     stations: network.stations,
     products: network.products.map((p) => p.product),
-    gates: health.gates.map((g) => g.gate).sort(),
+    gates: [],
+    async loadGates() {
+      gates ??= audit("gates").then((health) => health.gates.map((g) => g.gate).sort());
+      this.gates = await gates;
+    },
     offsetHours: hours,
     offset: `${sign}${String(Math.abs(hours)).padStart(2, "0")}:00`,
     stationName: (station) => (lang() === "vi" ? station.name_vi : station.name_en),

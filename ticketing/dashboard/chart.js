@@ -35,11 +35,11 @@ export function table(caption, columns, rows, { rowClass, rowHeader = 0 } = {}) 
   return scroller(caption, h("table", {}, h("caption", { text: caption }), h("thead", {}, head), h("tbody", {}, body)));
 }
 
+// The axis top: four ticks of round values (whole numbers for counts).
 function niceMax(value) {
-  if (value <= 0) return 1;
+  if (value <= 4) return 4;
   const power = 10 ** Math.floor(Math.log10(value));
-  const step = [1, 2, 4, 5, 8, 10].find((m) => m * power >= value); // quarter ticks stay round
-  return step * power;
+  return [1, 2, 4, 8, 10].find((m) => m * power >= value) * power;
 }
 
 function legend(series) {
@@ -54,7 +54,7 @@ function legend(series) {
 export function barChart({ title, categories, series, format = String, categoryLabel }) {
   const group = Math.max(categories.length <= 16 ? 64 : 18, series.length * 12 + 8);
   const top = niceMax(Math.max(0, ...series.flatMap((serie) => serie.values)));
-  const LEFT = 12 + 7 * format(top).length; // room for the longest axis label
+  const LEFT = 12 + 7 * Math.max(...[0, 1, 2, 3, 4].map((k) => format((top * k) / 4).length)); // the longest label
   const width = LEFT + Math.max(categories.length, 1) * group + 8;
   const y = (value) => TOP + BAR_HEIGHT - (value / top) * BAR_HEIGHT;
   const svg = s("svg", {
@@ -128,8 +128,14 @@ function figure(title, svg, series, categories, format, categoryLabel) {
     { class: "figure" },
     h("figcaption", {}, h("strong", { text: title }), legend(series)),
     scroller(title, svg),
-    table(title, columns, rows),
+    data(table(title, columns, rows)),
   );
+}
+
+// A chart's table in a box of its own height: a long one (24 hours) scrolls inside it.
+function data(box) {
+  box.classList.add("data");
+  return box;
 }
 
 // A heat map: rows × columns of cells, shaded by value/max in six steps, each cell's text drawn in it.
@@ -171,6 +177,6 @@ export function heatMap({ title, rows, columns, value, text, corner, cellText })
     { class: "figure" },
     h("figcaption", {}, h("strong", { text: title })),
     scroller(title, svg),
-    table(title, matrix, rows.map((r) => ({ r, name: r.name }))),
+    data(table(title, matrix, rows.map((r) => ({ r, name: r.name })))),
   );
 }

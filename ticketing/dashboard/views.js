@@ -55,10 +55,8 @@ function buckets(from, to, bucket, ctx) {
   return out;
 }
 
-async function eachBucket(list, ask) {
-  const answers = [];
-  for (let i = 0; i < list.length; i += 6) answers.push(...(await Promise.all(list.slice(i, i + 6).map(ask))));
-  return answers;
+function eachBucket(list, ask) {
+  return Promise.all(list.map(ask)); // the browser keeps a few connections to the service and queues the rest
 }
 
 // --- the parts every view has ---------------------------------------------------------------------------
@@ -142,10 +140,12 @@ export async function ridershipView(main, params, ctx, go) {
   const bucket = params.bucket === "day" ? "day" : "hour";
   const asked = { from, to, station: params.station, bucket };
   main.replaceChildren(heading(t("ridership")), filters("ridership", ["from", "to", "station", "bucket"], params, ctx, go));
-  const answer = await audit("reports/ridership", asked);
   const list = buckets(from, to, bucket, ctx);
   const shown = list.length <= MAX_BUCKETS ? list : [];
-  const denied = await eachBucket(shown, (b) => audit("reports/denials", { from: b.from, to: b.to, station: params.station }));
+  const [answer, denied] = await Promise.all([
+    audit("reports/ridership", asked),
+    eachBucket(shown, (b) => audit("reports/denials", { from: b.from, to: b.to, station: params.station })),
+  ]);
   const sums = (key) => list.map((b) => answer.rows.filter((r) => r[bucket] === b.key).reduce((n, r) => n + r[key], 0));
   const series = [
     { name: t("entries"), values: sums("entries") },
@@ -200,9 +200,11 @@ export async function revenueView(main, params, ctx, go) {
   const { from, to } = range(params, ctx);
   const asked = { from, to };
   main.replaceChildren(heading(t("revenue")), filters("revenue", ["from", "to"], params, ctx, go));
-  const answer = await audit("reports/revenue", asked);
   const list = days(from, to).slice(0, MAX_BUCKETS);
-  const daily = await eachBucket(list, (day) => audit("reports/revenue", { from: day, to: nextDay(day) }));
+  const [answer, daily] = await Promise.all([
+    audit("reports/revenue", asked),
+    eachBucket(list, (day) => audit("reports/revenue", { from: day, to: nextDay(day) })),
+  ]);
   const products = [...new Set(daily.flatMap((d) => d.rows.map((r) => r.product)))].sort();
   const total = (rows, key, product) => rows.filter((r) => !product || r.product === product).reduce((n, r) => n + r[key], 0);
   const series = [
@@ -231,6 +233,7 @@ function totalsBy(rows, key) {
 export async function denialsView(main, params, ctx, go) {
   const { from, to } = range(params, ctx);
   const asked = { from, to, station: params.station, gate: params.gate };
+  await ctx.loadGates();
   main.replaceChildren(heading(t("denials")), filters("denials", ["from", "to", "station", "gate"], params, ctx, go));
   const answer = await audit("reports/denials", asked);
   const chart = (key, title, label) => {
@@ -354,6 +357,7 @@ const GATE_COLUMNS = [
 
 export async function gatesView(main, params, ctx, go) {
   const asked = { station: params.station, gate: params.gate };
+  await ctx.loadGates();
   main.replaceChildren(heading(t("gates")), filters("gates", ["station", "gate"], params, ctx, go));
   const answer = await audit("gates", asked);
   const minutes = (g) => (g.upload_age_s == null ? 0 : Math.round(g.upload_age_s / 60));
