@@ -19,10 +19,9 @@ from sqlmodel import Session, col, select
 
 from ticketing.errors import Conflict, NoSigningKey, NotFound
 from ticketing.issuing.key_terms import (
+    KeyChange,
     KeyTerm,
     KeyWaits,
-    RevocationPlan,
-    TermEnd,
     plan_revocation,
     plan_rotation,
     signing_kid,
@@ -84,7 +83,7 @@ def fingerprint_of(key: SigningKey) -> str:
 
 
 def key_terms(keys: list[SigningKey]) -> list[KeyTerm]:
-    return [KeyTerm(k.kid, k.not_before, k.retired_at, k.revoked) for k in keys]
+    return [KeyTerm(k.kid, k.not_before, k.retired_at, k.revoked, k.not_after) for k in keys]
 
 
 def key_state(key: SigningKey, now: datetime) -> str:
@@ -134,8 +133,8 @@ def rotate_keys(
             f"key {plan.kid} is already published ahead and signs from {plan.signs_from:%Y-%m-%d %H:%M} UTC",
             code="key_waiting",
         )
-    _end_terms(keys, plan.closed, session)
-    key = create_key(session, passphrase, now, plan.signs_from)
+    _apply(keys, plan, session)
+    key = create_key(session, passphrase, now, plan.new_key_from)
     session.commit()
     session.refresh(key)
     return key
@@ -149,29 +148,25 @@ def revoke_key(
     trusts it yet). Not committed: the caller commits it with the tickets it reissues."""
     keys = list(session.exec(select(SigningKey)).all())
     try:
-        plan: RevocationPlan = plan_revocation(key_terms(keys), kid, now)
+        plan = plan_revocation(key_terms(keys), kid, now)
     except KeyError:
         raise NotFound(f"no signing key {kid}", code="key_not_found") from None
-    _end_terms(keys, plan.reopened, session)
-    for key in keys:
-        if key.kid == kid:
-            key.revoked = True
-            key.retired_at = now if key.retired_at is None or key.retired_at > now else key.retired_at
-        elif key.kid == plan.brought_forward:
-            key.not_before = now
-        session.add(key)
-    if plan.new_key:
-        create_key(session, passphrase, now)
+    _apply(keys, plan, session)
+    if plan.new_key_from is not None:
+        create_key(session, passphrase, now, plan.new_key_from)
     session.flush()
-    return active_key(session, now), plan.new_key
+    return active_key(session, now), plan.new_key_from is not None
 
 
-def _end_terms(keys: list[SigningKey], ends: tuple[TermEnd, ...], session: Session) -> None:
+def _apply(keys: list[SigningKey], change: KeyChange, session: Session) -> None:
+    """Write the terms `change` gives back to the key rows that differ."""
     by_kid = {key.kid: key for key in keys}
-    for end in ends:
-        key = by_kid[end.kid]
-        key.retired_at, key.not_after = end.signs_until, end.not_after
-        session.add(key)
+    for term in change.terms:
+        key = by_kid[term.kid]
+        if key_terms([key]) != [term]:
+            key.not_before, key.retired_at = term.signs_from, term.signs_until
+            key.revoked, key.not_after = term.revoked, term.not_after
+            session.add(key)
 
 
 def published_keyset(session: Session, now: datetime) -> dict[str, list[dict[str, object]]]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ticketing.issuing.key_terms import (
+    KeyChange,
     KeyTerm,
     KeyWaits,
-    RevocationPlan,
-    Rotation,
-    TermEnd,
     plan_revocation,
     plan_rotation,
     signing_kid,
@@ -68,17 +68,20 @@ def test_a_rotation_publishes_the_next_key_a_lead_ahead_and_closes_the_open_term
 
     plan = plan_rotation([current], NOW, LEAD, LONGEST)
 
-    assert plan == Rotation(ACTIVATION, (TermEnd(1, ACTIVATION, ACTIVATION + LONGEST),))
+    assert plan == KeyChange(
+        (KeyTerm(1, current.signs_from, ACTIVATION, False, ACTIVATION + LONGEST),), ACTIVATION
+    )
 
 
 def test_a_rotation_leaves_terms_that_already_ended_as_they_are() -> None:
-    ended = KeyTerm(1, NOW - timedelta(days=90), NOW - timedelta(days=30))
+    ended = KeyTerm(1, NOW - timedelta(days=90), NOW - timedelta(days=30), not_after=NOW + timedelta(days=7))
     current = KeyTerm(2, NOW - timedelta(days=30))
 
     plan = plan_rotation([ended, current], NOW, LEAD, LONGEST)
 
-    assert isinstance(plan, Rotation)
-    assert [end.kid for end in plan.closed] == [2]
+    assert isinstance(plan, KeyChange)
+    assert plan.terms[0] == ended
+    assert plan.terms[1].signs_until == ACTIVATION
 
 
 def test_a_second_rotation_while_a_key_waits_is_refused() -> None:
@@ -86,34 +89,40 @@ def test_a_second_rotation_while_a_key_waits_is_refused() -> None:
 
 
 def test_with_every_key_revoked_the_next_key_signs_at_once() -> None:
-    plan = plan_rotation([KeyTerm(1, NOW - timedelta(days=9), NOW, revoked=True)], NOW, LEAD, LONGEST)
+    revoked = KeyTerm(1, NOW - timedelta(days=9), NOW, revoked=True)
 
-    assert plan == Rotation(NOW, ())
+    assert plan_rotation([revoked], NOW, LEAD, LONGEST) == KeyChange((revoked,), NOW)
 
 
 def test_revoking_the_signing_key_brings_the_key_published_ahead_forward() -> None:
-    assert plan_revocation(ROTATED, 1, NOW) == RevocationPlan(1, (), brought_forward=2, new_key=False)
+    plan = plan_revocation(ROTATED, 1, NOW)
+
+    assert plan == KeyChange((KeyTerm(1, OLD.signs_from, NOW, revoked=True), KeyTerm(2, NOW)), None)
 
 
 def test_revoking_the_only_key_asks_for_a_new_one_that_signs_at_once() -> None:
-    assert plan_revocation([KeyTerm(1, NOW - timedelta(days=9))], 1, NOW) == RevocationPlan(
-        1, (), brought_forward=None, new_key=True
+    only = KeyTerm(1, NOW - timedelta(days=9))
+
+    assert plan_revocation([only], 1, NOW) == KeyChange(
+        (KeyTerm(1, only.signs_from, NOW, revoked=True),), NOW
     )
 
 
 def test_revoking_the_key_published_ahead_gives_its_term_back_to_the_key_it_would_have_replaced() -> None:
-    plan = plan_revocation(ROTATED, 2, NOW)
+    closed = KeyTerm(1, OLD.signs_from, ACTIVATION, not_after=ACTIVATION + LONGEST)
 
-    assert plan == RevocationPlan(2, (TermEnd(1, None, None),), brought_forward=None, new_key=False)
+    plan = plan_revocation([closed, NEXT], 2, NOW)
+
+    assert plan == KeyChange((KeyTerm(1, OLD.signs_from), KeyTerm(2, ACTIVATION, NOW, revoked=True)), None)
 
 
-def test_revoking_a_retired_key_changes_no_term() -> None:
-    after = [
-        KeyTerm(1, NOW - timedelta(days=90), NOW - timedelta(days=9)),
-        KeyTerm(2, NOW - timedelta(days=9)),
-    ]
+def test_revoking_a_retired_key_changes_no_other_term() -> None:
+    retired = KeyTerm(1, NOW - timedelta(days=90), NOW - timedelta(days=9))
+    current = KeyTerm(2, NOW - timedelta(days=9))
 
-    assert plan_revocation(after, 1, NOW) == RevocationPlan(1, (), brought_forward=None, new_key=False)
+    assert plan_revocation([retired, current], 1, NOW) == KeyChange(
+        (KeyTerm(1, retired.signs_from, retired.signs_until, revoked=True), current), None
+    )
 
 
 def test_revoking_a_key_that_is_not_there_is_a_key_error() -> None:
@@ -125,3 +134,55 @@ def test_the_waiting_key_is_the_unrevoked_one_published_ahead() -> None:
     assert waiting_kid(ROTATED, NOW) == 2
     assert waiting_kid(ROTATED, ACTIVATION) is None
     assert waiting_kid([OLD, KeyTerm(2, ACTIVATION, revoked=True)], NOW) is None
+
+
+# --- whatever the operator does ----------------------------------------------------------------------------
+
+_STEPS = st.lists(
+    st.tuples(st.sampled_from(["rotate", "revoke"]), st.integers(0, 80), st.integers(0, 20)), max_size=12
+)
+
+
+def _rotated(terms: list[KeyTerm], now: datetime, new_kid: int) -> list[KeyTerm]:
+    before = signing_kid(terms, now)
+    plan = plan_rotation(terms, now, LEAD, LONGEST)
+    if isinstance(plan, KeyWaits):
+        assert plan.kid == waiting_kid(terms, now)
+        return terms
+    after = [*plan.terms, KeyTerm(new_kid, plan.new_key_from or now)]
+    starts = plan.new_key_from or now
+    if before is not None:  # nothing changes for gates until the lead time is over
+        assert starts == now + LEAD
+        assert signing_kid(after, starts - timedelta(seconds=1)) == before
+    assert signing_kid(after, starts) == new_kid
+    return after
+
+
+def _revoked(terms: list[KeyTerm], now: datetime, kid: int, new_kid: int) -> list[KeyTerm]:
+    plan = plan_revocation(terms, kid, now)
+    after = list(plan.terms)
+    if plan.new_key_from is not None:
+        after.append(KeyTerm(new_kid, plan.new_key_from))
+    assert signing_kid(after, now) not in (None, kid)
+    return after
+
+
+@given(steps=_STEPS)
+def test_whatever_the_operator_does_one_key_signs_at_every_instant_and_at_most_one_waits(
+    steps: list[tuple[str, int, int]],
+) -> None:
+    terms, now = [KeyTerm(1, NOW)], NOW
+    for number, (step, hours, pick) in enumerate(steps, start=2):
+        now += timedelta(hours=hours)
+        if step == "rotate":
+            terms = _rotated(terms, now, number)
+        else:
+            terms = _revoked(terms, now, terms[pick % len(terms)].kid, number)
+
+        ahead = [now + timedelta(hours=h) for h in range(0, 24 * 30, 7)]
+        assert all(signing_kid(terms, at) is not None for at in ahead)
+        assert sum(not t.revoked and t.signs_from > now for t in terms) <= 1
+        for term in terms:  # a retired key stays published while its tickets may be shown
+            if not term.revoked and term.signs_until is not None:
+                assert term.not_after is not None
+                assert term.not_after >= term.signs_until + LONGEST

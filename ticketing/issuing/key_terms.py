@@ -25,11 +25,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 __all__ = [
+    "KeyChange",
     "KeyTerm",
     "KeyWaits",
-    "RevocationPlan",
-    "Rotation",
-    "TermEnd",
     "plan_revocation",
     "plan_rotation",
     "signing_kid",
@@ -39,12 +37,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class KeyTerm:
-    """When one issuer key signs."""
+    """When one issuer key signs, and until when it stays published (`not_after`; None: while it may sign)."""
 
     kid: int
     signs_from: datetime
     signs_until: datetime | None = None
     revoked: bool = False
+    not_after: datetime | None = None
 
     def signs_at(self, at: datetime) -> bool:
         return (
@@ -53,20 +52,12 @@ class KeyTerm:
 
 
 @dataclass(frozen=True, slots=True)
-class TermEnd:
-    """A key's term closed (or reopened: both None), and until when it stays published."""
+class KeyChange:
+    """The terms of the existing keys after a rotation or a revocation, and, when a new key is made, the
+    instant it signs from."""
 
-    kid: int
-    signs_until: datetime | None
-    not_after: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Rotation:
-    """The new key's term starts at `signs_from`; `closed` ends the terms open until then."""
-
-    signs_from: datetime
-    closed: tuple[TermEnd, ...]
+    terms: tuple[KeyTerm, ...]
+    new_key_from: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +66,6 @@ class KeyWaits:
 
     kid: int
     signs_from: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RevocationPlan:
-    """What revoking `kid` changes besides its own flag."""
-
-    kid: int
-    reopened: tuple[TermEnd, ...]  # the terms a waiting key would have closed
-    brought_forward: int | None  # the waiting key that signs from now instead
-    new_key: bool  # nothing signs and nothing waits: a key that signs at once is needed
 
 
 def signing_kid(terms: Iterable[KeyTerm], at: datetime) -> int | None:
@@ -102,38 +83,40 @@ def waiting_kid(terms: Iterable[KeyTerm], at: datetime) -> int | None:
 
 def plan_rotation(
     terms: Sequence[KeyTerm], now: datetime, lead: timedelta, longest_validity: timedelta
-) -> Rotation | KeyWaits:
+) -> KeyChange | KeyWaits:
     """When the next key signs, and the terms that then close (see the module's docstring)."""
     waiting = waiting_kid(terms, now)
     if waiting is not None:
         return KeyWaits(waiting, _term(terms, waiting).signs_from)
     starts = now + lead if signing_kid(terms, now) is not None else now
-    closed = tuple(
-        TermEnd(term.kid, starts, starts + longest_validity)
-        for term in terms
+    after = tuple(
+        replace(term, signs_until=starts, not_after=starts + longest_validity)
         if not term.revoked and (term.signs_until is None or term.signs_until > starts)
+        else term
+        for term in terms
     )
-    return Rotation(starts, closed)
+    return KeyChange(after, new_key_from=starts)
 
 
-def plan_revocation(terms: Sequence[KeyTerm], kid: int, now: datetime) -> RevocationPlan:
-    """What else changes when key `kid` is revoked at `now` (see the module's docstring). KeyError when the
-    key is not among `terms`."""
+def plan_revocation(terms: Sequence[KeyTerm], kid: int, now: datetime) -> KeyChange:
+    """The terms after key `kid` is revoked at `now` (see the module's docstring). KeyError when the key is
+    not among `terms`."""
     revoked = _term(terms, kid)
-    after = [replace(term, revoked=True) if term.kid == kid else term for term in terms]
-    reopened: tuple[TermEnd, ...] = ()
-    if not revoked.revoked and revoked.signs_from > now:
-        reopened = tuple(
-            TermEnd(term.kid, None, None)
-            for term in after
+    stops = now if revoked.signs_until is None or revoked.signs_until > now else revoked.signs_until
+    after = [replace(term, revoked=True, signs_until=stops) if term.kid == kid else term for term in terms]
+    if not revoked.revoked and revoked.signs_from > now:  # a waiting key: its predecessor signs on
+        after = [
+            replace(term, signs_until=None, not_after=None)
             if not term.revoked and term.signs_until == revoked.signs_from
-        )
-        ends = {end.kid for end in reopened}
-        after = [replace(term, signs_until=None) if term.kid in ends else term for term in after]
+            else term
+            for term in after
+        ]
     if signing_kid(after, now) is not None:
-        return RevocationPlan(kid, reopened, None, new_key=False)
+        return KeyChange(tuple(after), new_key_from=None)
     waiting = waiting_kid(after, now)
-    return RevocationPlan(kid, reopened, waiting, new_key=waiting is None)
+    if waiting is None:
+        return KeyChange(tuple(after), new_key_from=now)
+    return KeyChange(tuple(replace(t, signs_from=now) if t.kid == waiting else t for t in after), None)
 
 
 def _term(terms: Iterable[KeyTerm], kid: int) -> KeyTerm:
