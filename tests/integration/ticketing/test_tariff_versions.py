@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from support.gate_sync import EnrolledGate, enrolled_gate
 from support.issuing import Api, bearer, single
 
 from fare_rules.reasons import Reason
 from ticketing.catalog import packaged_catalog
 from ticketing.cli import main
+from ticketing.db import alembic_config, make_engine, migrate
 from validator.versions import load_versions
 
 PACKAGED = packaged_catalog().tariff
@@ -241,3 +244,21 @@ def _fare_products(api: Api) -> set[str]:
     with zipfile.ZipFile(io.BytesIO(feed.content)) as archive:
         rows = csv.DictReader(io.TextIOWrapper(archive.open("fare_products.txt"), encoding="utf-8"))
         return {row["fare_product_id"] for row in rows}
+
+
+def test_migration_0014_goes_down_and_up_again_on_both_engines(database_url: str) -> None:
+    config = alembic_config(database_url)
+    command.downgrade(config, "0013")
+    engine = make_engine(database_url)
+    try:
+        gone = "tariff_versions" not in sa.inspect(engine).get_table_names()
+        migrate(database_url)
+        back = "tariff_versions" in sa.inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            counter = connection.execute(
+                sa.text("SELECT value FROM change_counters WHERE name = 'tariff_versions'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+    assert (gone, back, counter) == (True, True, 0)
