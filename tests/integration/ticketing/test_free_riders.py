@@ -188,6 +188,12 @@ def test_free_rides_reach_the_journal_store_with_their_category_and_pair_as_a_tr
         ("exit", "senior", "free_priority"),
     ]
     assert [tuple(t) for t in trips] == [("complete", "free_priority", 0)]
+    history = api.client.get(
+        "/v1/audit/trips",
+        params={"from": "2025-03-03", "to": "2025-03-04"},
+        headers={**bearer(auditor_token(api)), "X-Audit-CCCD": "079055001234"},
+    )
+    assert [(t["product"], t["fare_vnd"]) for t in history.json()["items"]] == [("free_priority", 0)]
 
 
 def test_the_free_priority_product_is_not_sold(api: Api) -> None:
