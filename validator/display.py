@@ -105,6 +105,8 @@ class SyncState:
     lists: tuple[tuple[str, datetime | None], ...]  # each list and when it was last synced (issuer clock)
     lists_as_of: datetime | None  # the older of revocations and passes: what staleness is judged on
     clock_offset_seconds: float | None  # server minus gate clock, as last measured
+    backlog: int = 0  # journal events not uploaded yet
+    uploads_stopped: SyncProblem | None = None  # the server refused a batch for good (sync --retry-journal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +275,7 @@ def _footer(view: StationView) -> list[Text]:
             f"ra/exit ✔ {counts.exit_accepted} ✖ {counts.exit_denied}",
         ),
         ("Đồng bộ / Sync", _sync_text(view)),
+        ("Nhật ký / Journal", _journal_text(view)),
         ("Danh sách / Lists", " · ".join(f"{name} {_ago(view.now, at)}" for name, at in view.sync.lists)),
     ]
     lines = []
@@ -291,12 +294,23 @@ def _sync_text(view: StationView) -> str:
     error = sync.last_error
     if error is None:
         return f"{last} · OK" if sync.last_success else last
-    codes = (
-        error.code
-        if not error.server_code or error.server_code == error.code
-        else (f"{error.code} (server: {error.server_code})")
-    )
-    return f"{last} · ✖ FAILED {_ago(view.now, error.at)}: {codes} — {error.detail}"
+    return f"{last} · ✖ FAILED {_ago(view.now, error.at)}: {_codes(error)} — {error.detail}"
+
+
+def _journal_text(view: StationView) -> str:
+    sync = view.sync
+    waiting = f"{sync.backlog} to upload" if sync.backlog else "all uploaded"
+    stopped = sync.uploads_stopped
+    if stopped is not None:
+        since = _ago(view.now, stopped.at)
+        return f"{waiting} · ✖ UPLOADS STOPPED {since}: {_codes(stopped)} — {stopped.detail}"
+    return waiting
+
+
+def _codes(problem: SyncProblem) -> str:
+    if not problem.server_code or problem.server_code == problem.code:
+        return problem.code
+    return f"{problem.code} (server: {problem.server_code})"
 
 
 def _ago(now: datetime, at: datetime | None) -> str:

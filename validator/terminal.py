@@ -40,7 +40,7 @@ from validator.display import ShiftCounts, StationView, SyncProblem, SyncState, 
 from validator.gate import Gate, StationState
 from validator.staff import ticket_from_json
 from validator.store import open_store
-from validator.sync import last_sync_error
+from validator.sync import journal_stopped, last_sync_error
 from validator.wire import parse_iso
 
 if sys.platform != "win32":
@@ -64,22 +64,28 @@ def read_sync_state(gate: Gate, data_dir: Path) -> SyncState:
         )
     }
     names = [*_FIRST_LISTS, *sorted(set(synced) - set(_FIRST_LISTS))]
-    error = last_sync_error(conn, gate.config.gate_id)
+    gate_id = gate.config.gate_id
     offset = records.get_state(conn, "clock_offset_seconds")
     return SyncState(
         online=bool(gate.config.server_url and load_token(data_dir)),
         last_success=_time(records.get_state(conn, "last_sync")),
-        last_error=None
-        if error is None
-        else SyncProblem(
-            code=str(error.get("code")),
-            server_code=error.get("server_code"),
-            at=_time(error.get("at")),
-            detail=str(error.get("detail") or ""),
-        ),
+        last_error=_problem(last_sync_error(conn, gate_id)),
         lists=tuple((name, synced.get(name)) for name in names),
         lists_as_of=StationState.read(conn).last_sync,
         clock_offset_seconds=float(offset) if offset is not None else None,
+        backlog=records.journal_backlog(conn, gate_id),
+        uploads_stopped=_problem(journal_stopped(conn, gate_id)),
+    )
+
+
+def _problem(record: dict[str, Any] | None) -> SyncProblem | None:
+    if record is None:
+        return None
+    return SyncProblem(
+        code=str(record.get("code")),
+        server_code=record.get("server_code"),
+        at=_time(record.get("at")),
+        detail=str(record.get("detail") or ""),
     )
 
 

@@ -200,6 +200,17 @@ def test_a_failed_sync_shows_its_code_the_servers_code_and_when() -> None:
     assert "✖ FAILED 30 s ago: journal_refused (server: broken_chain) — batch refused" in text
 
 
+def test_the_journal_line_shows_what_waits_for_upload_and_when_the_server_stopped_uploads() -> None:
+    refused = SyncProblem("journal_stopped", "broken_chain", NOW - timedelta(minutes=3), "batch 41 refused")
+    waiting = _joined(_screen(_view(sync=replace(SYNCED, backlog=7))))
+    stopped = _joined(_screen(_view(sync=replace(SYNCED, backlog=7, uploads_stopped=refused)), width=120))
+    done = _joined(_screen(_view()))
+
+    assert "Nhật ký / Journal 7 to upload" in waiting
+    assert "7 to upload · ✖ UPLOADS STOPPED 3 min ago: journal_stopped (server: broken_chain)" in stopped
+    assert "Nhật ký / Journal all uploaded" in done
+
+
 def test_a_gate_never_synced_says_so_and_a_list_never_synced_shows_never() -> None:
     sync = SyncState(False, None, None, (("revocations", None), ("passes", None)), None, None)
 
