@@ -178,6 +178,8 @@ class Gate:
                 credential=ev.credential_key, holder_hash=ev.holder_hash,
             )  # fmt: skip
             prev_hash = self._append(seq + 1, prev_hash, event, now)
+            accepted = isinstance(decided, Settled)
+            staff.record_action(self.conn, event, accepted=accepted, collected_vnd=collected_vnd)
             exited = None
             if isinstance(decided, Settled):
                 adjustment = Adjustment(decided.collected_vnd, method, agent, seq + 1)
@@ -227,7 +229,8 @@ class Gate:
                 owed_vnd=0,
                 override=Override(action, reason, agent, None if judged.accepted else judged.reason),
             )
-            self._record(outcome, ev, prev_hash)
+            event = self._record(outcome, ev, prev_hash)
+            staff.record_action(self.conn, event, accepted=admit)
             return outcome
 
     # --- shell steps ---
@@ -410,8 +413,8 @@ class Gate:
         records.append_journal(self.conn, chained, at)
         return chained.hash
 
-    def _record(self, outcome: ScanOutcome, ev: _Evaluated, prev_hash: str) -> None:
-        """Journal `outcome` after `prev_hash`; an admitted credential's use with it."""
+    def _record(self, outcome: ScanOutcome, ev: _Evaluated, prev_hash: str) -> dict[str, Any]:
+        """Journal `outcome` after `prev_hash`, and an admitted credential's use with it; the event."""
         event = event_for(outcome, ev.credential_key, ev.holder_hash)
         self._append(outcome.seq, prev_hash, event, outcome.at)
         if outcome.accepted and ev.credential_key is not None:
@@ -424,6 +427,7 @@ class Gate:
                 gate=outcome.gate,
                 seq=outcome.seq,
             )
+        return event
 
 
 def _no_pass(masked: str) -> PassSeen:

@@ -34,6 +34,7 @@ __all__ = [
     "Subject",
     "credential_of",
     "last_refused_event",
+    "record_action",
     "settled_before",
     "settlement_event",
     "staff_counts",
@@ -153,14 +154,23 @@ def settlement_event(
     return event
 
 
+def record_action(
+    conn: sqlite3.Connection, event: dict[str, Any], *, accepted: bool, collected_vnd: int = 0
+) -> None:
+    """Keep a staff action's journal event in `staff_actions` too (same transaction)."""
+    conn.execute(
+        "INSERT INTO staff_actions (gate, seq, kind, credential, accepted, collected_vnd)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (event["gate"], event["seq"], event["kind"], event.get("credential"), int(accepted), collected_vnd),
+    )
+
+
 def settled_before(conn: sqlite3.Connection, credential: str | None) -> bool:
-    """Whether any gate of this store accepted a settlement for `credential` (a trip is settled once).
-    Staff actions are rare: the journal is read whole rather than kept indexed for them."""
+    """Whether any gate of this store accepted a settlement for `credential` (a trip is settled once)."""
     if credential is None:
         return False
     row = conn.execute(
-        "SELECT 1 FROM journal WHERE json_extract(event, '$.kind') = 'settlement'"
-        " AND json_extract(event, '$.credential') = ? AND json_extract(event, '$.reason') IS NULL LIMIT 1",
+        "SELECT 1 FROM staff_actions WHERE credential = ? AND kind = 'settlement' AND accepted = 1 LIMIT 1",
         (credential,),
     ).fetchone()
     return row is not None
@@ -229,12 +239,9 @@ class StaffCounts:
 
 def staff_counts(conn: sqlite3.Connection, gate: str) -> StaffCounts:
     row = conn.execute(
-        "SELECT sum(kind = 'override' AND verdict = 'accept'), sum(kind = 'override' AND verdict = 'deny'),"
-        " sum(settled), sum(CASE WHEN settled THEN collected ELSE 0 END) FROM ("
-        " SELECT json_extract(event, '$.kind') AS kind, json_extract(event, '$.verdict') AS verdict,"
-        " (json_extract(event, '$.kind') = 'settlement'"
-        " AND json_extract(event, '$.reason') IS NULL) AS settled,"
-        " json_extract(event, '$.settlement.collected_vnd') AS collected FROM journal WHERE gate = ?)",
+        "SELECT sum(kind = 'override' AND accepted), sum(kind = 'override' AND NOT accepted),"
+        " sum(kind = 'settlement' AND accepted), sum(CASE WHEN accepted THEN collected_vnd ELSE 0 END)"
+        " FROM staff_actions WHERE gate = ?",
         (gate,),
     ).fetchone()
     return StaffCounts(*(int(v or 0) for v in row))

@@ -30,7 +30,7 @@ __all__ = [
     "transaction",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10_000
 # The store holds the CCCD hash key: owner only, like the device key and the token. SQLite gives the -wal and
 # -shm files the mode of the database file.
@@ -124,6 +124,20 @@ CREATE TABLE rule_versions (
     document TEXT NOT NULL,
     PRIMARY KEY (kind, version)
 );
+""",
+    # Staff actions (validator/staff.py), beside their journal events: a trip is settled once, and `status`
+    # counts them, without reading the whole journal (or indexing every scan's event for it).
+    4: """
+CREATE TABLE staff_actions (
+    gate TEXT NOT NULL,
+    seq INTEGER NOT NULL,          -- the journal event
+    kind TEXT NOT NULL CHECK (kind IN ('settlement', 'override')),
+    credential TEXT,
+    accepted INTEGER NOT NULL,     -- a settlement accepted, an override that admitted
+    collected_vnd INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (gate, seq)
+);
+CREATE INDEX staff_actions_by_credential ON staff_actions (credential, kind);
 """,
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +214,19 @@ def test_a_settled_exit_keeps_the_flags_of_the_exit_decision(
 
     assert settled.exit is not None
     assert Flag.ENTRY_UNSEEN in settled.exit.flags
+
+
+def test_a_trip_settled_at_one_gate_of_a_station_database_is_refused_at_the_next(
+    issuer: TestIssuer, provision: Provision, tmp_path: Path
+) -> None:
+    _, ticket = issuer.ticket(origin=101, destination=105)
+    station = tmp_path / "station.db"
+    first = provision("L1-09", "L1-09-G1", db=station)
+    second = provision("L1-09", "L1-09-G2", db=station)
+    first.settle(Shown(ticket), OWED, CASH, "A17", LATER)
+
+    again = second.settle(Shown(ticket), OWED, CASH, "B02", LATER + timedelta(minutes=1))
+
+    assert (again.accepted, again.reason) == (False, Reason.ALREADY_SETTLED)
+    assert staff_counts(second.conn, "L1-09-G2").settlements == 0
+    assert staff_counts(second.conn, "L1-09-G1").collected_vnd == OWED
