@@ -17,6 +17,7 @@ The rule, written once here:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ from fare_rules.policy import Policy, load_policy, policy_to_json, service_day_o
 from fare_rules.tariff import Tariff, load_tariff, tariff_to_json
 
 __all__ = [
+    "MAX_POLICY_NUMBER",
     "PACKAGED_SEQ",
     "SINCE_ALWAYS",
     "Announced",
@@ -53,6 +55,9 @@ __all__ = [
 # The packaged files rank below every other version with the same effective_from (the file a service is
 # configured with is seq 0, published versions 1 and up).
 PACKAGED_SEQ = -1
+# No number of a policy is this large but by mistake, and a larger one would overflow the date arithmetic of
+# a sale or a scan (a million days is 2,700 years): refused before it reaches the service's sales or a gate.
+MAX_POLICY_NUMBER = 1_000_000
 # When a document without a date of its own (a policy file) takes effect.
 SINCE_ALWAYS = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -160,6 +165,10 @@ def parse_document(kind: RulesKind, text: str, network: Network) -> tuple[Docume
         tariff = load_tariff(text, network)
         return tariff, tariff_to_json(tariff)
     policy = load_policy(text)
+    for setting in dataclasses.fields(policy):
+        value = getattr(policy, setting.name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_POLICY_NUMBER:
+            raise DataFileError(f"policy.{setting.name}: {value} is beyond {MAX_POLICY_NUMBER:,}")
     return policy, policy_to_json(policy)
 
 

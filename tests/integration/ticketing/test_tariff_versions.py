@@ -262,3 +262,13 @@ def test_migration_0014_goes_down_and_up_again_on_both_engines(database_url: str
         engine.dispose()
 
     assert (gone, back, counter) == (True, True, 0)
+
+
+def test_a_policy_number_no_sale_or_scan_could_work_with_is_refused(api: Api) -> None:
+    answer = publish(api, {"max_trip_minutes": 10**30}, TOMORROW, kind="policy")
+
+    assert (answer.status_code, answer.json()["code"]) == (422, "invalid_document")
+    assert (
+        api.client.get("/v1/admin/tariffs", headers=bearer(api.admin_token)).json()[-1]["source"]
+        == "packaged"
+    )

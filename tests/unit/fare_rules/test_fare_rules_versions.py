@@ -8,6 +8,7 @@ from fare_rules_factories import NETWORK, TARIFF, shipped
 
 from fare_rules import DEFAULT_POLICY, DataFileError, Tariff
 from fare_rules.versions import (
+    MAX_POLICY_NUMBER,
     Announcement,
     AnnouncementProblem,
     RulesKind,
@@ -144,3 +145,12 @@ def test_a_bad_document_is_refused_naming_its_field() -> None:
 def test_a_policy_without_an_id_is_named_by_its_settings() -> None:
     assert policy_version_id(DEFAULT_POLICY) == policy_version_id(DEFAULT_POLICY)
     assert policy_version_id(DEFAULT_POLICY).startswith("policy-")
+
+
+@pytest.mark.parametrize("setting", ["max_trip_minutes", "monthly_days", "refund_hold_minutes"])
+def test_a_policy_number_too_large_to_be_meant_is_refused(setting: str) -> None:
+    too_large = json.dumps({setting: MAX_POLICY_NUMBER + 1})
+
+    with pytest.raises(DataFileError, match=setting):
+        parse_document(RulesKind.POLICY, too_large, NETWORK)
+    assert parse_document(RulesKind.POLICY, json.dumps({setting: 240}), NETWORK)
