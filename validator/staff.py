@@ -24,6 +24,7 @@ from validator.core import ScanOutcome, TicketSeen
 from validator.wire import iso, parse_iso
 
 __all__ = [
+    "RECALL_EVENTS",
     "SETTLE_VERDICT",
     "LastRefused",
     "NoCredential",
@@ -176,17 +177,22 @@ def settled_before(conn: sqlite3.Connection, credential: str | None) -> bool:
     return row is not None
 
 
+# How far back `--last` looks: the agent acts on a refusal just made, and the read holds the write lock.
+RECALL_EVENTS = 500
+
+
 def last_refused_event(conn: sqlite3.Connection, gate: str, direction: str) -> dict[str, Any]:
-    """The journal event of `gate`'s last refused scan (not a staff action) in `direction`."""
-    rows = conn.execute(
-        "SELECT event FROM journal WHERE gate = ? AND json_extract(event, '$.kind') IS NULL"
-        " AND json_extract(event, '$.verdict') = 'deny' AND json_extract(event, '$.direction') = ?"
-        " ORDER BY seq DESC LIMIT 1",
-        (gate, direction),
+    """The journal event of `gate`'s last refused scan (not a staff action) in `direction`, among its last
+    RECALL_EVENTS events."""
+    row = conn.execute(
+        "SELECT event FROM (SELECT seq, event FROM journal WHERE gate = ? ORDER BY seq DESC LIMIT ?)"
+        " WHERE json_extract(event, '$.kind') IS NULL AND json_extract(event, '$.verdict') = 'deny'"
+        " AND json_extract(event, '$.direction') = ? ORDER BY seq DESC LIMIT 1",
+        (gate, RECALL_EVENTS, direction),
     ).fetchone()
-    if rows is None:
-        raise NothingToRecall(f"gate {gate} has refused no {direction} scan: scan the code instead")
-    event: dict[str, Any] = json.loads(rows[0])
+    if row is None:
+        raise NothingToRecall(f"gate {gate} refused no {direction} scan lately: scan the code instead")
+    event: dict[str, Any] = json.loads(row[0])
     return event
 
 
