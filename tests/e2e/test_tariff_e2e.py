@@ -1,6 +1,6 @@
-"""A tariff change announced ahead, through real processes: `python -m ticketing tariff publish` on the real
-server, a real `scanner_cli.py` gate that syncs and is then cut off, scans today and (under faketime) a day
-later; the gate's fare owed equals the server's quote for the same instant, before and after the change."""
+"""A tariff change announced for tomorrow, through real processes: `python -m ticketing tariff publish` on
+the real server, a real `scanner_cli.py` gate that syncs and is then cut off, scans today and (under faketime)
+a day later; the gate's fare owed is the server's quote for the same instant, before and after the change."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from support.server import ROOT, ServerProcess, running
 
 pytestmark = pytest.mark.e2e
 
-LATER = "+1d"  # faketime: a day from now, after the new tariff's instant
+LATER = "+1d"  # faketime: a day from now, after the start of tomorrow's service day
 HCMC = timezone(timedelta(hours=7))
 
 
@@ -78,10 +78,11 @@ def _owed_at_exit(folder: Path, payload: str, clock: str | None = None) -> Any:
 def test_a_tariff_announced_ahead_lands_at_its_time_on_a_gate_cut_off_and_agrees_with_the_server(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    instant = (datetime.now(UTC) + timedelta(hours=12)).astimezone(HCMC).isoformat(timespec="seconds")
-    published = server.cli(
-        "tariff", "publish", str(_dearer_tariff(tmp_path / "t.json")), "--effective-from", instant
-    )
+    # Tomorrow's service day (04:00 local): at most a day ahead, so faketime +1d is past it.
+    service_day = (datetime.now(UTC).astimezone(HCMC) - timedelta(hours=4)).date()
+    tomorrow = (service_day + timedelta(days=1)).isoformat()
+    tariff_file = str(_dearer_tariff(tmp_path / "t.json"))
+    published = server.cli("tariff", "publish", tariff_file, "--effective-from", tomorrow)
     (today_ticket, paid), (later_ticket, _) = _buy_single(server), _buy_single(server)
     folder = tmp_path / "gate"
     code = server.cli("gates", "add", "--station", "L1-09", "--gate", "L1-09-G1").strip().splitlines()[-1]
