@@ -220,13 +220,20 @@ def test_revenue_per_day_by_product_adds_up_to_the_apis_answer_for_each_day(page
     today = seeded.day + timedelta(days=1)
     sold_today = _api(world, "reports/revenue", **{"from": today.isoformat(), "to": seeded.days(2)["to"]})
 
-    chart = _table(page, "figure")
+    chart = _table(page, "figure >> nth=0")
+    free = _api(world, "reports/free_rides", **seeded.days(2)).json()["rows"]
     shown = _table(page, "[data-api=rows]")
 
     assert [r["Ngày"] for r in chart] == [seeded.day.isoformat()[5:], today.isoformat()[5:]]
     assert _number(chart[0]["Cước các chuyến đã đi"]) == sum(r["fares_ridden_vnd"] for r in ride_day) > 0
     assert _number(chart[1]["Bán single"]) == sum(r["sold_vnd"] for r in sold_today.json()["rows"]) > 0
     assert [{k: v if k in _KEYS else _number(v) for k, v in r.items()} for r in shown] == whole
+    free_shown = _table(page, "[data-api=free_rides]")
+    free_chart = _table(page, "figure >> nth=1")
+    assert [
+        (r["category"], r["station"], _number(r["entries"]), _number(r["exits"])) for r in free_shown
+    ] == [(r["category"], r["station"], r["entries"], r["exits"]) for r in free]
+    assert _number(free_chart[0]["senior"]) == sum(r["entries"] for r in free) == 1
     _keep_screenshot(page, "dashboard-revenue")
 
 

@@ -113,8 +113,8 @@ class Seeded:
 
 
 def seed_morning(server: ServerProcess, folder: Path, riders: int = 6) -> Seeded:
-    """Yesterday morning: riders from Bến Thành and Thảo Điền, a refused code, a ticket used twice while gates
-    were offline, an overstay, and a gate whose journal lost two events."""
+    """Yesterday morning: riders from Bến Thành and Thảo Điền, a senior riding free, a refused code, a ticket
+    used twice while gates were offline, an overstay, and a gate whose journal lost two events."""
     day = datetime.now(LOCAL).date() - timedelta(days=1)
     morning = datetime.combine(day, time(7, 30), LOCAL)
 
@@ -134,6 +134,14 @@ def seed_morning(server: ServerProcess, folder: Path, riders: int = 6) -> Seeded
     for i, ticket in enumerate(back):
         g6.add("entry", _at(40 + i), ticket)
         g1.add("exit", _at(52 + i), ticket)
+    senior = {  # a rider of 60 or more on her CCCD card: a free ride (fare_rules.free)
+        "input": "cccd",
+        "credential": "p:free-senior-1",
+        "holder_hash": "5e" * 16,
+        "pass": {"pass_id": "free-senior-1", "product": "free_priority", "category": "senior"},
+    }
+    g1.add("entry", _at(30), **senior)
+    x5.add("exit", _at(49), **senior)
     g1.add("entry", _at(20), input="other", verdict="deny", reason="not_our_code")
     g1.add("entry", _at(21), singles[1], verdict="deny", reason="already_inside")
     g1.add("entry", _at(70), doubled)

@@ -118,10 +118,10 @@ function heading(text) {
 }
 
 // The API's rows as it answered them: the same rows and columns as the view's CSV.
-function rowsTable(caption, rows, columns) {
-  if (!rows.length) return h("p", { class: "empty", "data-api": "rows", text: t("noRows") });
+function rowsTable(caption, rows, columns, name = "rows") {
+  if (!rows.length) return h("p", { class: "empty", "data-api": name, text: t("noRows") });
   const box = table(caption, columns, rows);
-  box.dataset.api = "rows";
+  box.dataset.api = name;
   return box;
 }
 
@@ -196,30 +196,52 @@ const REVENUE_COLUMNS = [
   "ridden_after_refund_vnd", "trips", "fares_ridden_vnd", "owed_vnd",
 ];
 
+// Free rides (60+ by the CCCD's birth date, the registry's categories) are a report of their own, counted in
+// scans, not money: a chart beside the revenue's. Fare adjustments are the revenue report's `adjustments`.
 export async function revenueView(main, params, ctx, go) {
   const { from, to } = range(params, ctx);
   const asked = { from, to };
   main.replaceChildren(heading(t("revenue")), filters("revenue", ["from", "to"], params, ctx, go));
   const list = days(from, to).slice(0, MAX_BUCKETS);
-  const [answer, daily] = await Promise.all([
+  const oneDay = (kind) => (day) => audit(`reports/${kind}`, { from: day, to: nextDay(day) });
+  const [answer, free, daily, freeDaily] = await Promise.all([
     audit("reports/revenue", asked),
-    eachBucket(list, (day) => audit("reports/revenue", { from: day, to: nextDay(day) })),
+    audit("reports/free_rides", asked),
+    eachBucket(list, oneDay("revenue")),
+    eachBucket(list, oneDay("free_rides")),
   ]);
   const products = [...new Set(daily.flatMap((d) => d.rows.map((r) => r.product)))].sort();
-  const total = (rows, key, product) => rows.filter((r) => !product || r.product === product).reduce((n, r) => n + r[key], 0);
+  const sum = (rows, key, keep = () => true) => rows.filter(keep).reduce((n, r) => n + r[key], 0);
   const series = [
-    ...products.map((product) => ({ name: `${t("sold")} ${product}`, values: daily.map((d) => total(d.rows, "sold_vnd", product)) })),
-    { name: t("faresRidden"), values: daily.map((d) => total(d.rows, "fares_ridden_vnd")) },
-    { name: t("refunds"), values: daily.map((d) => total(d.rows, "refunded_vnd")) },
-    { name: t("adjustments"), values: daily.map((d) => total(d.rows, "owed_vnd")) },
+    ...products.map((product) => ({ name: `${t("sold")} ${product}`, values: daily.map((d) => sum(d.rows, "sold_vnd", (r) => r.product === product)) })),
+    { name: t("faresRidden"), values: daily.map((d) => sum(d.rows, "fares_ridden_vnd")) },
+    { name: t("refunds"), values: daily.map((d) => sum(d.rows, "refunded_vnd")) },
+    { name: t("adjustments"), values: daily.map((d) => sum(d.adjustments ?? [], "collected_vnd")) },
   ];
+  const categories = [...new Set(freeDaily.flatMap((d) => d.rows.map((r) => r.category)))].sort();
+  const freeSeries = categories.map((category) => ({
+    name: category,
+    values: freeDaily.map((d) => sum(d.rows, "entries", (r) => r.category === category)),
+  }));
   const columns = [col("product"), col("station"), ...REVENUE_COLUMNS.map((k) => (k.endsWith("_vnd") ? vnd(k) : count(k)))];
+  const labels = list.map((day) => day.slice(5));
   main.append(
     results(
-      barChart({ title: t("revenueChart"), categories: list.map((day) => day.slice(5)), series, format: money, categoryLabel: t("day") }),
+      barChart({ title: t("revenueChart"), categories: labels, series, format: money, categoryLabel: t("day") }),
       h("h2", { text: t("apiRows") }),
       rowsTable(t("revenue"), answer.rows, columns),
       csvButton("reports/revenue", asked, `revenue-${from}`),
+      h("h2", { text: t("adjustmentsRows") }),
+      rowsTable(t("adjustments"), answer.adjustments ?? [], [
+        col("station"), col("gate"), col("method"), count("settlements"), vnd("collected_vnd"),
+        count("double_settlements"), vnd("double_collected_vnd"), count("refused_settlements"),
+      ], "adjustments"),
+      h("h2", { text: t("freeRides") }),
+      freeSeries.length
+        ? barChart({ title: t("freeRidesChart"), categories: labels, series: freeSeries, format: num, categoryLabel: t("day") })
+        : null,
+      rowsTable(t("freeRides"), free.rows, [col("category"), col("station"), count("entries"), count("exits"), count("refused")], "free_rides"),
+      csvButton("reports/free_rides", asked, `free-rides-${from}`),
     ),
   );
 }
