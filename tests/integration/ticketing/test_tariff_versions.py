@@ -7,19 +7,26 @@ import csv
 import io
 import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from sqlmodel import Session
 from support.gate_sync import EnrolledGate, enrolled_gate
 from support.issuing import Api, bearer, single
 
+from fare_rules.model import Direction
 from fare_rules.reasons import Reason
 from ticketing.catalog import packaged_catalog
 from ticketing.cli import main
+from ticketing.context import build_context
 from ticketing.db import alembic_config, make_engine, migrate
+from ticketing.services.gates import export_bundle
+from validator.bundle import load_bundle
+from validator.station import open_gate, provision_from_bundle
 from validator.versions import load_versions
 
 PACKAGED = packaged_catalog().tariff
@@ -272,3 +279,25 @@ def test_a_policy_number_no_sale_or_scan_could_work_with_is_refused(api: Api) ->
         api.client.get("/v1/admin/tariffs", headers=bearer(api.admin_token)).json()[-1]["source"]
         == "packaged"
     )
+
+
+def test_an_offline_bundle_from_the_service_carries_the_versions_to_a_gate(api: Api, tmp_path: Path) -> None:
+    publish(api, dearer_to("L1-09", by=500))
+    order = api.paid_order(single("L1-01", "L1-05"))
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:
+        text, _ = export_bundle(session, build_context(api.settings), "L1-09", None, api.clock())
+    engine.dispose()
+    folder = tmp_path / "offline-gate"
+    provision_from_bundle(
+        folder, None, load_bundle(text), station="L1-09", gate_id="L1-09-G1", now=api.clock()
+    )
+    gate = open_gate(folder)
+
+    try:
+        owed = gate.scan(order["tickets"][0]["qr_payload"], Direction.EXIT, api.clock() + timedelta(days=1))
+    finally:
+        gate.conn.close()
+
+    assert load_bundle(text).cursors["tariffs"] == 1
+    assert owed.owed_vnd == PACKAGED.single_fare("L1-01", "L1-09") + 500 - order["amount_vnd"]
