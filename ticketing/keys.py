@@ -126,7 +126,7 @@ def rotate_keys(
 ) -> SigningKey:
     """Publish the next key, signing from `now + lead` (at once when no key signs). Refused (409
     key_waiting) while a key published ahead still waits. Commits."""
-    keys = list(session.exec(select(SigningKey)).all())
+    keys = _locked_keys(session)
     plan = plan_rotation(key_terms(keys), now, lead, longest_validity)
     if isinstance(plan, KeyWaits):
         raise Conflict(
@@ -146,7 +146,7 @@ def revoke_key(
     """Mark a compromised key revoked: it stops signing at once and gates refuse its tickets. Returns the
     key in force afterwards (the one waiting, brought forward, or a new one) and whether it is new (no gate
     trusts it yet). Not committed: the caller commits it with the tickets it reissues."""
-    keys = list(session.exec(select(SigningKey)).all())
+    keys = _locked_keys(session)
     try:
         plan = plan_revocation(key_terms(keys), kid, now)
     except KeyError:
@@ -156,6 +156,14 @@ def revoke_key(
         create_key(session, passphrase, now, plan.new_key_from)
     session.flush()
     return active_key(session, now), plan.new_key_from is not None
+
+
+def _locked_keys(session: Session) -> list[SigningKey]:
+    """Every key row, locked until the commit so that two rotations or revocations run one after the other
+    (SQLite's BEGIN IMMEDIATE does it there). Read again once locked: on PostgreSQL the locking statement
+    does not see a key inserted by the transaction it waited for."""
+    session.exec(select(SigningKey).with_for_update()).all()
+    return list(session.exec(select(SigningKey).execution_options(populate_existing=True)).all())
 
 
 def _apply(keys: list[SigningKey], change: KeyChange, session: Session) -> None:

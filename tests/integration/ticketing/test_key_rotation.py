@@ -3,6 +3,8 @@ the SQL choice of the signing key against the pure rule, and a real gate that sy
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,17 +12,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlmodel import Session
+from sqlmodel import Session, select
 from support.gate_sync import enrolled_gate
-from support.issuing import NOW, Api, bearer, monthly, single
+from support.issuing import NOW, Api, bearer, monthly, seed, single
 
 from fare_rules.model import Direction
 from fare_rules.reasons import Reason
 from ticketing.cli import main
 from ticketing.context import build_context
 from ticketing.db import alembic_config, make_engine, migrate, utcnow
+from ticketing.errors import Conflict
 from ticketing.issuing.key_terms import KeyTerm, signing_kid
-from ticketing.keys import active_kid_column
+from ticketing.keys import active_kid_column, rotate_keys
 from ticketing.models import SigningKey
 from ticketing.services.gates import export_bundle
 from validator.bundle import load_bundle
@@ -174,6 +177,30 @@ def test_revoking_the_only_key_makes_a_new_one_that_signs_and_reissues_at_once(a
     assert revoked["signing_key_new"] is True  # no gate trusts it yet: the operator recovers them
     assert reissued["key_id"] == fresh["key_id"] == revoked["signing_kid"]
     assert revoked["reissued"] == 1
+
+
+def test_two_rotations_at_once_publish_one_key_and_refuse_the_other(database_url: str) -> None:
+    seed(database_url, b"test-passphrase")
+    engine = make_engine(database_url)
+    both = threading.Barrier(2)
+
+    def rotate_once(_: int) -> str:
+        with Session(engine) as session:
+            both.wait()
+            try:
+                rotate_keys(session, b"test-passphrase", LEAD, timedelta(days=37), NOW)
+            except Conflict as refused:
+                return refused.code
+            return "rotated"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(rotate_once, range(2)))
+    with Session(engine) as session:
+        waiting = [key.kid for key in session.exec(select(SigningKey)).all() if key.not_before > NOW]
+    engine.dispose()
+
+    assert outcomes == ["key_waiting", "rotated"]
+    assert len(waiting) == 1
 
 
 # --- the SQL choice of the signing key is the pure rule's --------------------------------------------------
