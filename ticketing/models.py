@@ -245,7 +245,7 @@ class Ticket(TicketBase, table=True):
     serial: int = Field(sa_type=sa.BigInteger, unique=True)  # uint63: fits a signed BIGINT
     order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
     order_item_id: int = Field(foreign_key="order_items.id")
-    issued_at: datetime = Field(sa_column=_utc())
+    issued_at: datetime = Field(sa_column=_utc(index=True))
     valid_from: datetime = Field(sa_column=_utc())
     valid_until: datetime = Field(sa_column=_utc())
     first_used_at: datetime | None = Field(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from fare_rules import FareRulesError
 from ticketing.ingest.rollups import Snapshot
 from ticketing.ingest.rules import DoubleUseRule
-from ticketing.models import ScanEvent, TripAnomaly, UseAnomaly, table_of
+from ticketing.models import TripAnomaly, UseAnomaly, table_of
 
 __all__ = [
     "DOUBLE_USE",
@@ -46,7 +46,6 @@ __all__ = [
 
 TRIP_TABLE: sa.Table = table_of(TripAnomaly)
 USE_TABLE: sa.Table = table_of(UseAnomaly)
-_SCANS: sa.Table = table_of(ScanEvent)
 # A single-ticket trip longer than this is kept as a possible overstay; a policy limit below it (no line trip
 # takes 45 minutes) makes the overstay query read the trips instead.
 OVERSTAY_FLOOR_S = 45 * 60
@@ -81,9 +80,8 @@ def mark(
     noted = [(DOUBLE_USE, u["at"], u["credential"]) for u in uses if _doubled(u, doubled)]
     passes = [u for u in uses if u["credential"].startswith("p:") and u["at"] is not None]
     if passes:
-        noted += [
-            (PASS_TOO_FAST, at, c) for c, at in fast_moves(_pass_uses(connection, passes), passes, rule)
-        ]
+        moves = fast_moves(_pass_uses(after, passes), passes, rule)
+        noted += [(PASS_TOO_FAST, at, credential) for credential, at in moves]
     if noted:
         insert: Any = _INSERT[connection.dialect.name](USE_TABLE)
         rows = [{"kind": k, "at": at, "credential": c} for k, at, c in sorted(set(noted))]
@@ -118,22 +116,31 @@ def _noted(trip: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": trip_kind(trip), "started_at": trip["started_at"], "duration_s": trip["duration_s"]}
 
 
-def _pass_uses(connection: Connection, passes: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """The stored accepted uses of these passes around them, in time order (the pass query's order)."""
-    t = _SCANS.c
-    first, last = min(u["at"] for u in passes), max(u["at"] for u in passes)
-    query = (
-        sa.select(t.credential, t.station, t.gate_id, t.seq, t.at)
-        .where(
-            t.credential.in_(sorted({u["credential"] for u in passes})),
-            t.verdict == "accept",
-            t.problem.is_(None),
-            t.at >= first - _PASS_LOOKBACK,
-            t.at <= last + _PASS_LOOKBACK,
-        )
-        .order_by(t.credential, t.at, t.gate_id, t.seq)
-    )
-    return list(connection.execute(query))
+class _Use(NamedTuple):
+    credential: str
+    station: str | None
+    gate_id: str
+    seq: int
+    at: datetime
+
+
+def _pass_uses(after: Snapshot, passes: Sequence[Mapping[str, Any]]) -> list[_Use]:
+    """The paired uses of these passes an hour either side of them, in time order (the pass query's), from
+    the trips pairing has just read: each paired use is a trip's entry or exit, and rollups.snapshot reads
+    an hour beyond the pairing window. A use stored and not paired yet checks its neighbours when it is."""
+    since = min(u["at"] for u in passes) - _PASS_LOOKBACK
+    until = max(u["at"] for u in passes) + _PASS_LOOKBACK
+    wanted = {u["credential"] for u in passes}
+    found = []
+    for t in after.trips.values():
+        if t["credential"] not in wanted:
+            continue
+        for side in ("entry", "exit"):
+            at = t[f"{side}_at"]
+            if at is not None and since <= at <= until:
+                station, gate, seq = t[f"{side}_station"], t[f"{side}_gate"], t[f"{side}_seq"]
+                found.append(_Use(t["credential"], station, gate, seq, at))
+    return sorted(found, key=lambda u: (u.credential, u.at, u.gate_id, u.seq))
 
 
 def fast_moves(

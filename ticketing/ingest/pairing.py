@@ -73,7 +73,7 @@ def pair_stored_uses(
     connection = session.connection()
     before = rollups.snapshot(connection, rows)
     candidates = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
-    after = rollups.snapshot(connection, rows)
+    after = rollups.snapshot(connection, rows, firsts=False)
     rollups.add(connection, rollups.delta(before, after))
     anomaly_candidates.mark(connection, before, after, rows, doubled=candidates, rule=rule)
     double_use.block_double_uses(session, rows, now, rule, candidates=candidates)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from ticketing.db import UTCDateTime
+from ticketing.ingest.pg_arrays import ColumnArrays
 from ticketing.ingest.rules import PAIRING_WINDOW
 from ticketing.models import Trip, TripCount, table_of
 
@@ -42,10 +44,12 @@ AMOUNTS = ("n", "fare_vnd", "ridden_vnd", "owed_vnd", "duration_s")
 TripKey = tuple[datetime, str, str, str, bool]
 _COLUMNS = (
     "id", "credential", "started_at", "product", "ticket_serial", "entry_station", "exit_station", "status",
-    "fare_vnd", "owed_vnd", "duration_s",
+    "fare_vnd", "owed_vnd", "duration_s", "entry_gate", "entry_seq", "entry_at", "exit_gate", "exit_seq",
+    "exit_at",
 )  # fmt: skip
-# The same upsert on both engines; each dialect has its own construct for it.
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+# The pairing window, and an hour more: ticketing.ingest.candidates reads the uses around a pass's from the
+# trips, an hour either side, and a trip's exit is at most PAIRING_WINDOW after its start.
+_WINDOW = PAIRING_WINDOW + timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +86,18 @@ def counted(trips: Iterable[Mapping[str, Any]]) -> Counter[tuple[TripKey, str]]:
 
 
 def delta(before: Snapshot, after: Snapshot) -> list[tuple[TripKey, dict[str, int]]]:
-    """What changed between two snapshots of the same trips (`after` may hold new ones), per key in key
-    order (one lock order for every upload). A trip read before and not after (a ticket's first trip that is
-    no longer first, outside the window) has not changed: it is counted as it was."""
-    trips = {**before.trips, **after.trips}
-    change = counted(trips.values())
-    change.subtract(counted(before.trips.values()))
+    """What changed between two snapshots of the same trips (`after` may hold new ones and lack a ticket's
+    first trip, unchanged), per key in key order (one lock order for every upload). Only the trips that
+    changed are counted, with the other trips of their tickets (one of them may be or become the first)."""
+    changed = {i for i, t in after.trips.items() if before.trips.get(i) != t}
+    serials = {t["ticket_serial"] for i in changed for t in (after.trips[i], before.trips.get(i)) if t}
+    serials.discard(None)
+
+    def touched(trips: Mapping[int, Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return [t for i, t in trips.items() if i in changed or t["ticket_serial"] in serials]
+
+    change = counted(touched({**before.trips, **after.trips}))
+    change.subtract(counted(touched(before.trips)))
     out: dict[TripKey, dict[str, int]] = {}
     for (key, amount), value in change.items():
         if value:
@@ -95,23 +105,55 @@ def delta(before: Snapshot, after: Snapshot) -> list[tuple[TripKey, dict[str, in
     return sorted(out.items())
 
 
-def snapshot(connection: Connection, uses: Sequence[Mapping[str, Any]]) -> Snapshot:
-    """The trips that pairing these uses (scan_events rows) can change or replace as a ticket's first trip."""
+def snapshot(connection: Connection, uses: Sequence[Mapping[str, Any]], *, firsts: bool = True) -> Snapshot:
+    """The trips that pairing these uses (scan_events rows) can change, and (`firsts`) each ticket's first
+    trip, which a late entry may replace. After pairing the firsts are not needed: those outside the window
+    have not changed, and delta counts them as they were."""
     credentials = sorted({u["credential"] for u in uses})
     if not credentials:
         return Snapshot({})
+    since = min(u["at"] for u in uses) - _WINDOW
+    until = max(u["at"] for u in uses) + _WINDOW
+    tickets = [c for c in credentials if c.startswith("t:")] if firsts else []
+    if connection.dialect.name == "postgresql":
+        params = {"credentials": credentials, "tickets": tickets, "since": since, "until": until}
+        return Snapshot({r.id: dict(r._mapping) for r in connection.execute(_PG_SNAPSHOT, params)})
     t = _TRIPS.c
-    first, last = min(u["at"] for u in uses), max(u["at"] for u in uses)
     window = sa.select(*(t[c] for c in _COLUMNS)).where(
-        t.credential.in_(credentials),
-        t.started_at >= first - PAIRING_WINDOW,
-        t.started_at <= last + PAIRING_WINDOW,
+        t.credential.in_(credentials), t.started_at >= since, t.started_at <= until
     )
-    found: dict[int, Mapping[str, Any]] = {r.id: dict(r._mapping) for r in connection.execute(window)}
-    tickets = [c for c in credentials if c.startswith("t:")]
+    trips: dict[int, Mapping[str, Any]] = {r.id: dict(r._mapping) for r in connection.execute(window)}
     if tickets:
-        found.update({r.id: dict(r._mapping) for r in connection.execute(_first_trips(tickets))})
-    return Snapshot(found)
+        trips.update({r.id: dict(r._mapping) for r in connection.execute(_first_trips(tickets))})
+    return Snapshot(trips)
+
+
+# The same two reads as one statement, each an index probe per credential on (credential, started_at)
+# whatever the statistics say: as IN lists, or as joins the planner may flatten (OFFSET 0 keeps each
+# subquery per credential), a table whose statistics lag behind ingest was read whole.
+_PG_SNAPSHOT = (
+    sa.text(
+        f"""
+SELECT w.* FROM unnest(:credentials) AS c(credential) CROSS JOIN LATERAL (
+  SELECT {", ".join(_COLUMNS)} FROM trips
+  WHERE trips.credential = c.credential AND started_at >= :since AND started_at <= :until
+  OFFSET 0
+) w
+UNION ALL
+SELECT f.* FROM unnest(:tickets) AS c(credential) CROSS JOIN LATERAL (
+  SELECT {", ".join(_COLUMNS)} FROM trips
+  WHERE trips.credential = c.credential AND entry_station IS NOT NULL ORDER BY started_at, id LIMIT 1
+) f
+"""  # noqa: S608 (our column names)
+    )
+    .bindparams(
+        sa.bindparam("credentials", type_=postgresql.ARRAY(sa.Text)),
+        sa.bindparam("tickets", type_=postgresql.ARRAY(sa.Text)),
+        sa.bindparam("since", type_=UTCDateTime()),
+        sa.bindparam("until", type_=UTCDateTime()),
+    )
+    .columns(*(sa.column(c, _TRIPS.c[c].type) for c in _COLUMNS))
+)
 
 
 def _first_trips(credentials: list[str]) -> sa.Select[Any]:
@@ -129,11 +171,33 @@ def add(connection: Connection, change: Sequence[tuple[TripKey, Mapping[str, int
     """Add `change` (delta's) to the counts. Not committed."""
     if not change:
         return
-    insert: Any = _INSERT[connection.dialect.name](TABLE)
+    if connection.dialect.name == "postgresql":
+        _add_pg(connection, change)
+        return
+    insert = sqlite.insert(TABLE)
     statement = insert.on_conflict_do_update(
         index_elements=list(KEY), set_={a: TABLE.c[a] + insert.excluded[a] for a in AMOUNTS}
     )
     connection.execute(statement, [{**dict(zip(KEY, k, strict=True)), **v} for k, v in change])
+
+
+_KINDS = ("timestamp", "text", "text", "text", "boolean", *("bigint" for _ in AMOUNTS))
+
+
+def _add_pg(connection: Connection, change: Sequence[tuple[TripKey, Mapping[str, int]]]) -> None:
+    """One statement over column arrays, as scan_counts are added (a batch touches a few hundred keys)."""
+    arrays = ColumnArrays()
+    columns = [[*key, *(amounts[a] for a in AMOUNTS)] for key, amounts in change]
+    names = (*KEY, *AMOUNTS)
+    sources = [
+        arrays.add(n, k, [c[i] for c in columns]) for i, (n, k) in enumerate(zip(names, _KINDS, strict=True))
+    ]
+    connection.exec_driver_sql(
+        f"INSERT INTO trip_counts ({', '.join(names)}) SELECT * FROM unnest({', '.join(sources)})"  # noqa: S608
+        f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET"
+        f" {', '.join(f'{a} = trip_counts.{a} + excluded.{a}' for a in AMOUNTS)}",
+        arrays.params,
+    )
 
 
 def summed(session: Session, hours: tuple[datetime, datetime], columns: Sequence[str], **equal: Any) -> Any:

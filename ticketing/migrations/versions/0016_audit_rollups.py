@@ -7,7 +7,8 @@
 - `use_anomalies`: uses that may be a double use or a pass moving too fast. Filled wider than ingest keeps
   it (another entry at another gate within a day; a pass's next use at another station within an hour), as
   the policy's numbers are not known here: the queries check every candidate by the rules;
-- an index on `tickets.refunded_at`, which the used_after_refund anomaly reads by range.
+- indexes on `tickets.issued_at` and `tickets.refunded_at`, which the revenue report's sold columns and the
+  used_after_refund anomaly read by range.
 
 Both engines.
 
@@ -125,11 +126,13 @@ def upgrade() -> None:
     accepted_e, accepted_o = _ACCEPTED.format(t="e"), _ACCEPTED.format(t="o")
     op.execute(_DOUBLE_USES.format(accepted_e=accepted_e, accepted_o=accepted_o, day=within["day"]))
     op.execute(_FAST_MOVES.format(accepted_s=_ACCEPTED.format(t="s"), hour=within["hour"]))
+    op.create_index("ix_tickets_issued_at", "tickets", ["issued_at"])
     op.create_index("ix_tickets_refunded_at", "tickets", ["refunded_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_tickets_refunded_at", table_name="tickets")
+    op.drop_index("ix_tickets_issued_at", table_name="tickets")
     op.drop_table("use_anomalies")
     op.drop_table("trip_anomalies")
     op.drop_table("trip_counts")
