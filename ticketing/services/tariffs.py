@@ -112,7 +112,7 @@ _OWN: dict[int, tuple[Catalog, Versions]] = {}
 
 
 def _parsed(kind: RulesKind, text: str, network: Network) -> Tariff | Policy:
-    # Rows never change, and a sale reads every one: parse each document once per process.
+    # Rows never change: parse each document once per process, not at every sale it prices.
     key = (kind, network.id, text)
     found = _PARSED.get(key)
     if found is None:
