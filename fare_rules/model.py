@@ -36,7 +36,7 @@ class Flag(StrEnum):
     ENTRY_UNSEEN = "entry_unseen"  # exit admitted although this gate never saw the entry
     WITHIN_TOLERANCE = "within_tolerance"  # admitted only thanks to the clock tolerance at a validity edge
     ACTIVATED = "activated"  # this entry activated a day or 3-day pass
-    STALE_LISTS = "stale_lists"  # revocations or passes older than the policy allows
+    STALE_LISTS = "stale_lists"  # a list scans are decided from is older than the policy allows
     CLOCK_SUSPECT = "clock_suspect"  # the gate clock is too far from the server's
     EXIT_UNSEEN = "exit_unseen"  # entry admitted although the previous entry's exit was never seen
     COMPARE_CARD = "compare_card"  # free by the birth date on an unsigned card QR: compare it with the rider

@@ -66,7 +66,7 @@ class StationState:
     @classmethod
     def read(cls, conn: sqlite3.Connection) -> StationState:
         values = dict(conn.execute("SELECT key, value FROM station_state").fetchall())
-        lists_at = [values.get("revocations_synced_at"), values.get("passes_synced_at")]
+        lists_at = [values.get(f"{name}_synced_at") for name in records.DECIDING_LISTS]
         known = [parse_iso(v) for v in lists_at if v]
         offset = values.get("clock_offset_seconds")
         key = values.get("cccd_hash_key")

@@ -18,6 +18,7 @@ from validator.store import from_micros, to_micros
 from validator.wire import b64url_decode, b64url_encode, canonical_json, iso, parse_iso
 
 __all__ = [
+    "DECIDING_LISTS",
     "FreeRiderRecord",
     "GateConfig",
     "KeyRecord",
@@ -48,6 +49,10 @@ __all__ = [
     "upsert_revocations",
     "uses_of",
 ]
+
+# The lists a scan is decided from: the oldest of them dates what the gate knows (stale_lists). A list never
+# synced counts as no sync at all.
+DECIDING_LISTS = ("revocations", "passes", "free_riders")
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,7 +168,7 @@ def provision_from_bundle(
             )
             apply_lists(conn, bundle.revocations, bundle.passes, bundle.cursors, bundle.free_riders)
             store_versions(conn, [parse_version_item(v, rules.network) for v in bundle.tariffs])
-            for name in ("revocations_synced_at", "passes_synced_at", "free_riders_synced_at"):
+            for name in (f"{listed}_synced_at" for listed in records.DECIDING_LISTS):
                 # The lists are as old as the bundle, not as old as this init; and a bundle older than the
                 # last sync must not make them look older (apply_lists kept the newer contents).
                 known = records.get_state(conn, name)

@@ -124,8 +124,8 @@ def test_a_bundle_older_than_the_last_sync_keeps_the_newer_lists_synced_time(
     gate = open_gate(folder)
     synced = NOW + timedelta(hours=6)
     with transaction(gate.conn):  # as an online sync would record it
-        for name in ("revocations_synced_at", "passes_synced_at"):
-            records.set_state(gate.conn, name, iso(synced))
+        for name in records.DECIDING_LISTS:
+            records.set_state(gate.conn, f"{name}_synced_at", iso(synced))
     older = load_bundle(issuer.bundle(server_time=NOW - timedelta(days=2)))
 
     provision_from_bundle(folder, None, older, station="L1-01", gate_id="G1", now=NOW)

@@ -13,11 +13,14 @@ from fare_rules.cccd import holder_hash
 from fare_rules.model import Direction, Flag
 from fare_rules.products import Product
 from fare_rules.reasons import Reason, message_for
+from validator import records
 from validator.codec import KeyEntry
 from validator.gate import Gate
 from validator.journal import GENESIS_HASH, chain_hash
+from validator.store import transaction
 from validator.testing import CCCD_NUMBER, TestIssuer, cccd_qr
 from validator.testing import TEST_NOW as NOW
+from validator.wire import iso
 
 ENTRY, EXIT = Direction.ENTRY, Direction.EXIT
 Provision = Callable[..., Gate]
@@ -302,3 +305,18 @@ def test_decisions_on_stale_lists_are_flagged_on_screen_and_in_the_journal(
     )
     assert Flag.STALE_LISTS in outcome.flags
     assert "stale_lists" in event["flags"]
+
+
+def test_a_free_rider_list_older_than_the_policy_allows_flags_decisions_stale_even_with_fresh_passes(
+    issuer: TestIssuer, provision: Provision
+) -> None:
+    _, ticket = issuer.ticket(issued_at=NOW + timedelta(hours=1))
+    gate = provision()
+    fresh = iso(NOW + timedelta(days=2))
+    with transaction(gate.conn):  # revocations and passes synced since the bundle; free riders not
+        records.set_state(gate.conn, "revocations_synced_at", fresh)
+        records.set_state(gate.conn, "passes_synced_at", fresh)
+
+    outcome = gate.scan(ticket, ENTRY, NOW + timedelta(days=2, minutes=1))
+
+    assert Flag.STALE_LISTS in outcome.flags
