@@ -148,6 +148,7 @@ class StationScreen:
         """A scan's outcome, big, at once; `gate` is the scanning thread's, to read the sync state with."""
         sync = read_sync_state(gate, self._data_dir)
         with self._lock:
+            self._policy = gate.policy  # the version the scan was decided with: its clock and list limits
             view = self._view
             self._view = replace(
                 view, outcome=outcome, counts=view.counts.add(outcome), sync=sync, notice=None
@@ -169,8 +170,8 @@ class StationScreen:
     def _render(self) -> RenderableType:
         now = datetime.now(UTC)
         with self._lock:
-            view = self._view
-        flags = gate_flags(now, view.sync.lists_as_of, view.sync.clock_offset_seconds, self._policy)
+            view, policy = self._view, self._policy
+        flags = gate_flags(now, view.sync.lists_as_of, view.sync.clock_offset_seconds, policy)
         return render_station(replace(view, now=now, gate_flags=flags))
 
     def _watch(self) -> None:
