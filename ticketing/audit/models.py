@@ -128,8 +128,10 @@ class TripItem(_Answer):
     exit_at: str | None
     duration_s: int | None
     fare_vnd: int
-    owed_vnd: int
+    owed_vnd: int  # a fare owed settled at the exit: the amount collected
     flags: list[str]
+    adjustment_method: str | None = None  # how that amount was collected (cash, vietqr), at exit_gate
+    adjustment_agent: str | None = None  # by which staff id
 
 
 class TripsPage(_Answer):

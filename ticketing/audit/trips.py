@@ -21,6 +21,7 @@ from ticketing.audit.pages import CSV_PAGE, Key, every_row
 from ticketing.audit.query import Query, decode_cursor, encode_cursor, iso
 from ticketing.audit.tables import PASSES, TRIPS
 from ticketing.audit.who import who_of
+from ticketing.ingest.adjustments import SETTLEMENTS
 
 __all__ = ["trips_csv", "trips_page"]
 
@@ -55,9 +56,11 @@ def _select(where: Sequence[ColumnElement[bool]], after: Key | None, limit: int)
     conditions = list(where)
     if after is not None:
         conditions += [t.c.started_at >= after[0], sa.tuple_(t.c.started_at, t.c.id) > sa.tuple_(*after)]
+    s = SETTLEMENTS.c  # a settled exit's adjustment: the settlement that let it out
+    settled = sa.and_(s.gate_id == t.c.exit_gate, s.exit_seq == t.c.exit_seq)
     return (
-        sa.select(t, PASSES.c.holder_masked)
-        .select_from(t.outerjoin(PASSES, PASSES.c.id == t.c.pass_id))
+        sa.select(t, PASSES.c.holder_masked, s.method, s.agent)
+        .select_from(t.outerjoin(PASSES, PASSES.c.id == t.c.pass_id).outerjoin(SETTLEMENTS, settled))
         .where(*conditions)
         .order_by(t.c.started_at, t.c.id)
         .limit(limit)
@@ -86,6 +89,8 @@ def _item(row: Any) -> dict[str, object]:
         "fare_vnd": row.fare_vnd,
         "owed_vnd": row.owed_vnd,
         "flags": [f for f in row.flags.split(",") if f],
+        "adjustment_method": row.method,
+        "adjustment_agent": row.agent,
     }
 
 

@@ -43,6 +43,7 @@ class GateSettlement(SQLModel, table=True):
         sa.UniqueConstraint("gate_id", "seq", name="uq_gate_settlements_gate_seq"),
         sa.Index("ix_gate_settlements_at", "at"),
         sa.Index("ix_gate_settlements_credential", "credential"),
+        sa.Index("ix_gate_settlements_exit", "gate_id", "exit_seq"),  # a trip's exit finds its adjustment
     )
 
     id: int | None = Field(

@@ -63,6 +63,18 @@ def test_a_settled_exit_completes_the_trip_with_its_adjustment(api: Api, tmp_pat
     assert (adjustment.collected_vnd, adjustment.exit_seq) == (owed, trip.exit_seq)
 
 
+def test_an_auditor_sees_a_trips_adjustment_amount_method_gate_and_agent(api: Api, tmp_path: Path) -> None:
+    gate, _, owed = _owed_exit(api, tmp_path)
+    gate.gate.settle(LastRefused(), owed, PaymentMethod.VIETQR, "A17", NOW + timedelta(minutes=31))
+    gate.sync()
+
+    answer = get(api, "trips", auditor_token(api), **RANGE)
+
+    (trip,) = answer.json()["items"]
+    shown = (trip["owed_vnd"], trip["adjustment_method"], trip["exit_gate"], trip["adjustment_agent"])
+    assert shown == (owed, "vietqr", "L1-09-G1", "A17")
+
+
 def test_the_revenue_report_shows_adjustments_by_station_gate_and_method(api: Api, tmp_path: Path) -> None:
     gate, payload, owed = _owed_exit(api, tmp_path)
     over = gate.gate.settle(

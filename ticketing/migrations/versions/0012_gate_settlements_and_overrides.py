@@ -1,7 +1,8 @@
 """Station staff's actions at the gate, as journal ingest stores them beside the scans: `gate_settlements`
 (a fare owed settled at the exit, or a refused attempt: amount collected and owed, method, agent, the exit
 it let out) and `gate_overrides` (an agent's admit or refuse by hand: reason, agent, what the gate said).
-Both keyed by the journal event (gate, seq), indexed by time for the reports.
+Both keyed by the journal event (gate, seq), indexed by time for the reports; a settlement also by the exit it
+let out (gate, exit_seq), which a trip's exit names.
 
 Both engines.
 
@@ -44,6 +45,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_gate_settlements_at", "gate_settlements", ["at"])
     op.create_index("ix_gate_settlements_credential", "gate_settlements", ["credential"])
+    op.create_index("ix_gate_settlements_exit", "gate_settlements", ["gate_id", "exit_seq"])
     op.create_table(
         "gate_overrides",
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
@@ -65,6 +67,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_gate_overrides_at", table_name="gate_overrides")
     op.drop_table("gate_overrides")
+    op.drop_index("ix_gate_settlements_exit", table_name="gate_settlements")
     op.drop_index("ix_gate_settlements_credential", table_name="gate_settlements")
     op.drop_index("ix_gate_settlements_at", table_name="gate_settlements")
     op.drop_table("gate_settlements")
