@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -40,6 +41,7 @@ from fare_rules.versions import (
 from ticketing.catalog import Catalog, packaged_catalog
 from ticketing.context import ServiceContext
 from ticketing.errors import Conflict, InvalidRequest
+from ticketing.models import table_of
 from ticketing.services.common import next_seq
 from ticketing.tariff_models import TariffVersion, TariffVersionCreate, TariffVersionPublic, VersionState
 
@@ -109,6 +111,10 @@ _PARSED: dict[tuple[RulesKind, str, str], Tariff | Policy] = {}
 _PARSED_MAX = 64
 _CATALOGS: dict[tuple[int, int, int], Catalog] = {}
 _OWN: dict[int, tuple[Catalog, Versions]] = {}
+# Built once: every sale runs the first (Core statements, compiled once and cached by SQLAlchemy).
+_TABLE = table_of(TariffVersion)
+_ANNOUNCEMENTS = sa.select(_TABLE.c.seq, _TABLE.c.kind, _TABLE.c.version, _TABLE.c.effective_from)
+_DOCUMENT = sa.select(_TABLE.c.document).where(_TABLE.c.seq == sa.bindparam("seq"))
 
 
 def _parsed(kind: RulesKind, text: str, network: Network) -> Tariff | Policy:
@@ -144,14 +150,7 @@ def catalog_at(session: Session, ctx: ServiceContext, at: datetime) -> Catalog:
     issued with, and what a gate decides a scan at `at` with. Reads the published versions' dates, and the
     document of a published one only when it is the one in force."""
     own = _own_versions(ctx)
-    rows = session.exec(
-        select(
-            col(TariffVersion.seq),
-            col(TariffVersion.kind),
-            col(TariffVersion.version),
-            col(TariffVersion.effective_from),
-        )
-    ).all()
+    rows = session.connection().execute(_ANNOUNCEMENTS).all()
     published = [Announcement(RulesKind(kind), version, start, seq) for seq, kind, version, start in rows]
     tariff = _document_in_force(session, ctx, own.tariffs, published, RulesKind.TARIFF, at)
     policy = _document_in_force(session, ctx, own.policies, published, RulesKind.POLICY, at)
@@ -172,7 +171,7 @@ def _document_in_force(  # noqa: PLR0917 - the versions of one kind and the inst
         return None
     if chosen.seq <= FILE_SEQ:
         return next(v.document for v in own if v.announcement.seq == chosen.seq)
-    text = session.exec(select(TariffVersion.document).where(col(TariffVersion.seq) == chosen.seq)).one()
+    text = session.connection().execute(_DOCUMENT, {"seq": chosen.seq}).scalar_one()
     return _parsed(kind, text, ctx.catalog.network)
 
 
