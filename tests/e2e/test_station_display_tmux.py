@@ -222,6 +222,21 @@ def test_a_fare_owed_settled_and_an_override_from_a_second_terminal_show_on_the_
     assert "Sơ tán khẩn cấp / Evacuation" in by_hand
 
 
+def test_a_monochrome_display_still_shows_the_verdict_in_block_letters_and_words(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    folder = _offline_gate(tmp_path, TestIssuer())
+    gate = Terminal(["env", "NO_COLOR=1", *_cli(folder, "listen", "--direction", "entry")])
+    terminals.append(gate)
+
+    gate.wait_for("READY — SCAN")
+    gate.type_line("MQR:garbage")
+    shown = gate.wait_for("✖ DENY · TỪ CHỐI", "Ticket code damaged or incomplete")
+
+    assert sum(BLOCK * 4 in line for line in shown.splitlines()) >= 5
+    assert RED_BACKGROUND not in gate.coloured()
+
+
 def test_listen_on_a_dumb_terminal_prints_lines(tmp_path: Path, terminals: list[Terminal]) -> None:
     folder = _offline_gate(tmp_path, TestIssuer())
     gate = Terminal(["env", "TERM=dumb", *_cli(folder, "listen", "--direction", "entry")])
