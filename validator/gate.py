@@ -196,7 +196,7 @@ class Gate:
     def fare_owed(self, subject: Subject, now: datetime) -> int:
         """The fare owed to let `subject` out here now, 0 when none is (what a VietQR asks for); writes
         nothing."""
-        state = StationState.read(self.conn)
+        state = self._read_state(now)
         self._refresh_keyset(state)
         ev = self._subject(subject, state, Direction.EXIT, now)
         judged = self._judged(ev, state, Direction.EXIT, now, 0)

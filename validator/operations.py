@@ -277,7 +277,8 @@ def gate_status(gate: Gate, data_dir: Path) -> dict[str, Any]:
     state = StationState.read(conn)
     get = records.get_state
 
-    flags = gate_flags(now, state.last_sync, state.clock_offset_seconds, gate.policy)
+    policy = gate.versions.at(conn, now)[1]  # the staleness and clock limits in force now
+    flags = gate_flags(now, state.last_sync, state.clock_offset_seconds, policy)
 
     def count(table: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names

@@ -22,6 +22,7 @@ from validator.device import load_or_create_device_key, public_key_text
 from validator.gate import Gate
 from validator.operations import gate_status
 from validator.records import GateConfig
+from validator.staff import Shown
 from validator.station import load_rules, open_gate, provision
 from validator.store import open_store, transaction
 from validator.sync import SyncClient, SyncError, enroll
@@ -196,3 +197,15 @@ def test_a_tariff_page_altered_on_the_way_fails_its_signature_and_nothing_is_kep
 
     assert refused.value.code == "bad_signature"
     assert load_versions(gate.conn) == []
+
+
+def test_the_fare_owed_a_settlement_asks_for_is_the_one_in_force(tmp_path: Path, server: FakeServer) -> None:
+    server.issuer.announce(RulesKind.TARIFF, dearer_l1_09(500), TOMORROW, "2025-03-02")
+    gate, key, token = _enrolled(tmp_path, server)
+    _sync(gate, key, server, token)
+    _, payload = server.issuer.ticket(fare_vnd=PAID, issued_at=NOW - timedelta(hours=1))
+
+    today, tomorrow = (gate.fare_owed(Shown(payload), at) for at in (NOW, TOMORROW))
+
+    before = PACKAGED.single_fare("L1-01", "L1-09") - PAID
+    assert (today, tomorrow) == (before, before + 500)
