@@ -163,7 +163,9 @@ def _gate_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("item", metavar="ITEM")
     p.add_argument("--json", action="store_true")
     p.add_argument("--decoder", choices=sorted(DECODERS), default="zxing")
-    p = sub.add_parser("status", help="gate, station, last sync, list ages, clock offset, journal backlog")
+    p = sub.add_parser(
+        "status", help="gate, station, last sync, list ages, clock offset, journal backlog, tariff and policy"
+    )
     p.add_argument("--json", action="store_true")
 
 
