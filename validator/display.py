@@ -241,8 +241,10 @@ def _outcome_lines(outcome: ScanOutcome) -> list[Text]:
     who = card_to_compare(outcome)
     if who:
         lines += [Text("  Đối chiếu thẻ / Compare with the card:"), Text(f"    {who}", style="bold")]
-    # The gate-wide flags are shown as warnings of their own.
-    shown_flags = sorted(f.value for f in outcome.flags - {Flag.CLOCK_SUSPECT, Flag.STALE_LISTS})
+    # These have lines of their own (the gate's warnings, the card to compare).
+    shown_flags = sorted(
+        f.value for f in outcome.flags - {Flag.CLOCK_SUSPECT, Flag.STALE_LISTS, Flag.COMPARE_CARD}
+    )
     if shown_flags:
         lines.append(Text(f"  flags: {', '.join(shown_flags)}", style="dim"))
     return lines
