@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def _inside_beyond_the_paid_station(issuer: TestIssuer, provision: Provision) ->
     return exit_gate, ticket
 
 
-def _journal(gate: Gate) -> list[dict[str, object]]:
+def _journal(gate: Gate) -> list[dict[str, Any]]:
     rows = gate.conn.execute("SELECT event FROM journal WHERE gate = ? ORDER BY seq", (gate.config.gate_id,))
     return [json.loads(text) for (text,) in rows]
 
