@@ -103,6 +103,17 @@ def terminals() -> Iterator[list[Terminal]]:
         terminal.close()
 
 
+def _redrawn_at(screen: str, height: int) -> bool:
+    """The screen was drawn again at its new size: the clock ends the header line, the list ages the last
+    line (a frame of the old size, cropped, has neither)."""
+    lines = screen.splitlines()
+    return (
+        len(lines) == height
+        and re.search(r"\d\d:\d\d:\d\d\s*$", lines[0]) is not None
+        and lines[-1].startswith(" Danh sách / Lists")
+    )
+
+
 def _cli(folder: Path, *argv: str) -> list[str]:
     return [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(folder), *argv]
 
@@ -126,7 +137,8 @@ def test_listen_on_a_terminal_shows_each_verdict_full_screen_with_counts_sync_st
     gate = Terminal(_cli(folder, "listen", "--direction", "entry"))
     terminals.append(gate)
 
-    ready = gate.wait_for("READY — SCAN")
+    # Each wait names a text near the bottom of the screen, so the frame it reads is painted whole.
+    ready = gate.wait_for("READY — SCAN", "offline gate (provisioned from a bundle)", "Danh sách / Lists")
     gate.type_line(ticket)
     accepted = gate.wait_for("✔ ACCEPT · MỜI QUA", "vào/entry ✔ 1 ✖ 0")
     accepted_colours = gate.coloured()
@@ -136,7 +148,7 @@ def test_listen_on_a_terminal_shows_each_verdict_full_screen_with_counts_sync_st
     denied = gate.wait_for("✖ DENY · TỪ CHỐI", "vào/entry ✔ 2 ✖ 1")
     denied_colours = gate.coloured()
     gate.resize(80, 24)
-    wait_until(lambda: len(gate.screen().splitlines()) == 24, timeout=SCREEN_TIMEOUT, what="an 80x24 screen")
+    wait_until(lambda: _redrawn_at(gate.screen(), 24), timeout=SCREEN_TIMEOUT, what="a redrawn 80x24 screen")
     small = gate.wait_for("✖ DENY · TỪ CHỐI", "Already inside (no exit recorded)")
     gate.keys("C-d")  # the end of input ends the shift
     ended = gate.wait_for("exit status")
@@ -196,7 +208,7 @@ def test_a_fare_owed_settled_and_an_override_from_a_second_terminal_show_on_the_
 
     gate.wait_for("READY — SCAN")
     gate.type_line(short)  # paid to L1-03, leaving at L1-09
-    owed = gate.wait_for("✖ DENY · TỪ CHỐI", "THU THÊM / FARE OWED:", "→ settle --last")
+    owed = gate.wait_for("✖ DENY · TỪ CHỐI", "THU THÊM / FARE OWED:", "--method cash|vietqr --agent ID")
     hint = re.search(r"→ settle --last --collected (\d+) --method", owed)
     assert hint is not None, owed
     second_terminal = [
