@@ -60,12 +60,12 @@ def subject_of(item: str | None, last: bool, decoder: QrDecoder) -> Subject | Re
 def settlement_qr(gate: Gate, subject: Subject) -> SettlementQr | None:
     """The VietQR for the fare owed to let `subject` out now; None when nothing is owed. NoPayee when the
     policy has no account. Writes nothing: the settlement is recorded once the agent saw the transfer."""
+    owed = gate.fare_owed(subject, datetime.now(UTC))  # also puts the policy in force now on the gate
+    if owed == 0:
+        return None
     payee = gate.policy.settlement_payee
     if payee is None:
         raise NoPayee("the policy names no settlement payee: settle in cash")
-    owed = gate.fare_owed(subject, datetime.now(UTC))
-    if owed == 0:
-        return None
     # The gate and its next journal event: the transfer's purpose says where the fare was settled.
     next_seq = records.journal_head(gate.conn, gate.config.gate_id)[0] + 1
     reference = ("".join(c for c in gate.config.gate_id if c.isalnum()) + f"S{next_seq}")[-25:]
