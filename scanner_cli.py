@@ -142,7 +142,7 @@ def _gate_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     for name, text in (
         ("scan", "scan image files or payload texts"),
-        ("listen", "one payload per line on stdin"),
+        ("listen", "one payload per line on stdin; on a terminal, the full-screen station display"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--direction", required=True, choices=[d.value for d in Direction])
