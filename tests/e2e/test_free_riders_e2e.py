@@ -6,8 +6,6 @@ report counts the rides by category."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.gate_cli import gate, require_faketime
 from support.server import ROOT, ServerProcess, running
 
 from validator.testing import CCCD_NUMBER, cccd_qr
@@ -29,24 +28,13 @@ LATER = "+3d"  # faketime: the gate's clock three days on, past the entry's last
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    if shutil.which("faketime") is None:
-        if os.environ.get("CI"):
-            pytest.fail("faketime is missing under CI: `make test` installs it (apt-get install faketime)")
-        pytest.skip("faketime is not installed (apt-get install faketime; `make test` does it as root)")
+    require_faketime()
     with running(ServerProcess(tmp_path / "server")) as started:
         yield started
 
 
-def _gate(folder: Path, *argv: str, clock: str | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(folder), *argv]
-    env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    if clock is not None:
-        command = ["faketime", "-f", clock, *command]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-
-
 def _scan(folder: Path, payload: str, direction: str = "entry", clock: str | None = None) -> dict[str, Any]:
-    done = _gate(folder, "scan", "--direction", direction, "--json", payload, clock=clock)
+    done = gate(folder, "scan", "--direction", direction, "--json", payload, clock=clock)
     answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return answer
 
@@ -90,13 +78,13 @@ def test_a_free_rider_added_by_staff_rides_free_at_a_synced_gate_until_the_entry
     listed = _staff(server, "list")
     code = server.cli("gates", "add", "--station", "L1-01", "--gate", "L1-01-G1").strip().splitlines()[-1]
     folder = tmp_path / "gate"
-    enrolled = _gate(folder, "enroll", "--server", server.url, "--code", code)
+    enrolled = gate(folder, "enroll", "--server", server.url, "--code", code)
 
     ride = _scan(folder, CARD)
     out = _scan(folder, CARD, "exit")
     senior = _scan(folder, SENIOR_CARD)
     expired = _scan(folder, CARD, clock=LATER)
-    uploaded = _gate(folder, "sync")
+    uploaded = gate(folder, "sync")
     until = (today + timedelta(days=5)).isoformat()
     report = server.cli("audit", "report", "free_rides", "--from", today.isoformat(), "--to", until)
 

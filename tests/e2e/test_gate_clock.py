@@ -6,10 +6,6 @@ by the issuer's clock."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from support.server import ROOT, ServerProcess, running
+from support.gate_cli import buy_single, gate, require_faketime
+from support.server import ServerProcess, running
 
 pytestmark = pytest.mark.e2e
 
@@ -26,31 +23,9 @@ SLOW = "-10m"  # faketime: this process's clock runs ten minutes behind
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    if shutil.which("faketime") is None:
-        if os.environ.get("CI"):
-            pytest.fail("faketime is missing under CI: `make test` installs it (apt-get install faketime)")
-        pytest.skip("faketime is not installed (apt-get install faketime; `make test` does it as root)")
+    require_faketime()
     with running(ServerProcess(tmp_path / "server")) as started:
         yield started
-
-
-def _gate(folder: Path, *argv: str, clock: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`scanner_cli.py --data-dir FOLDER ARGV...` as its own process, under faketime when `clock` is set."""
-    command = [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(folder), *argv]
-    env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}  # timeouts keep real time
-    if clock is not None:
-        command = ["faketime", "-f", clock, *command]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-
-
-def _buy_single(server: ServerProcess) -> str:
-    item = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
-    order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
-    paid = httpx.post(
-        f"{server.url}/v1/sandbox/orders/{order['id']}/pay",
-        headers={"Authorization": f"Bearer {order['access_token']}"},
-    )
-    return str(paid.json()["tickets"][0]["qr_payload"])
 
 
 def _audit_scans(server: ServerProcess) -> list[dict[str, Any]]:
@@ -70,14 +45,14 @@ def test_a_gate_ten_minutes_slow_says_so_flags_its_scans_uploads_and_is_correcte
 ) -> None:
     folder = tmp_path / "gate"
     code = server.cli("gates", "add", "--station", "L1-01", "--gate", "L1-01-G1").strip().splitlines()[-1]
-    assert _gate(folder, "enroll", "--server", server.url, "--code", code).returncode == 0
-    ticket = _buy_single(server)  # bought a moment ago, by the issuer's clock
+    assert gate(folder, "enroll", "--server", server.url, "--code", code).returncode == 0
+    ticket = buy_single(server)["tickets"][0]["qr_payload"]  # bought a moment ago, by the issuer's clock
 
-    slow_sync = _gate(folder, "sync", clock=SLOW)
-    status = json.loads(_gate(folder, "status", "--json", clock=SLOW).stdout)
-    scanned = _gate(folder, "scan", "--direction", "entry", ticket, clock=SLOW)
-    as_json = json.loads(_gate(folder, "scan", "--direction", "entry", "--json", ticket, clock=SLOW).stdout)
-    uploaded = _gate(folder, "sync", clock=SLOW)
+    slow_sync = gate(folder, "sync", clock=SLOW)
+    status = json.loads(gate(folder, "status", "--json", clock=SLOW).stdout)
+    scanned = gate(folder, "scan", "--direction", "entry", ticket, clock=SLOW)
+    as_json = json.loads(gate(folder, "scan", "--direction", "entry", "--json", ticket, clock=SLOW).stdout)
+    uploaded = gate(folder, "sync", clock=SLOW)
     scans = _audit_scans(server)
 
     assert slow_sync.returncode == 3

@@ -10,12 +10,12 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import zxingcpp
 from PIL import Image
+from support.gate_cli import buy_single, enrol, gate, gate_json
 from support.server import ROOT, ServerProcess, running
 
 from validator.vietqr import parse_emv
@@ -29,31 +29,8 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield started
 
 
-def _gate(folder: Path, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "scanner_cli.py", "--data-dir", str(folder), *argv]
-    return subprocess.run(
-        command, check=False, cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=60
-    )
-
-
-def _json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return body
-
-
-def _enrol(server: ServerProcess, folder: Path, station: str, gate: str) -> None:
-    code = server.cli("gates", "add", "--station", station, "--gate", gate).strip().splitlines()[-1]
-    done = _gate(folder, "enroll", "--server", server.url, "--code", code)
-    assert done.returncode == 0, done.stderr
-
-
 def _buy(server: ServerProcess, origin: str, destination: str) -> str:
-    item = {"product": "single", "origin": origin, "destination": destination}
-    order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
-    auth = {"Authorization": f"Bearer {order['access_token']}"}
-    paid = httpx.post(f"{server.url}/v1/sandbox/orders/{order['id']}/pay", headers=auth)
-    assert paid.status_code == 200, paid.text
-    return str(paid.json()["tickets"][0]["qr_payload"])
+    return str(buy_single(server, origin, destination)["tickets"][0]["qr_payload"])
 
 
 def _range() -> dict[str, str]:
@@ -65,13 +42,13 @@ def _range() -> dict[str, str]:
 def owed_exit(server: ServerProcess, tmp_path: Path) -> tuple[Path, Path, str, int]:
     """Gates at L1-01 and L1-09; a ticket to L1-05 entered at L1-01, refused at L1-09 with a fare owed."""
     entry, leave = tmp_path / "L1-01-G1", tmp_path / "L1-09-G1"
-    _enrol(server, entry, "L1-01", "L1-01-G1")
-    _enrol(server, leave, "L1-09", "L1-09-G1")
+    enrol(server, entry, "L1-01", "L1-01-G1")
+    enrol(server, leave, "L1-09", "L1-09-G1")
     ticket = _buy(server, "L1-01", "L1-05")
-    assert _gate(entry, "scan", "--direction", "entry", ticket).returncode == 0
-    assert _gate(entry, "sync").returncode == 0
-    assert _gate(leave, "sync").returncode == 0
-    refused = _json(_gate(leave, "scan", "--direction", "exit", "--json", ticket))
+    assert gate(entry, "scan", "--direction", "entry", ticket).returncode == 0
+    assert gate(entry, "sync").returncode == 0
+    assert gate(leave, "sync").returncode == 0
+    refused = gate_json(gate(leave, "scan", "--direction", "exit", "--json", ticket))
     assert (refused["verdict"], refused["reason"]) == ("deny", "fare_exceeded")
     return entry, leave, ticket, int(refused["owed_vnd"])
 
@@ -82,10 +59,10 @@ def test_a_fare_owed_settled_in_cash_lets_the_rider_out_and_the_revenue_report_s
     _, leave, ticket, owed = owed_exit
     settle = ("settle", "--method", "cash", "--agent", "A17", "--json")
 
-    over = _gate(leave, *settle, "--collected", str(owed + 1000), "--last")
-    settled = _gate(leave, *settle, "--collected", str(owed), "--last")
-    again = _gate(leave, *settle, "--collected", str(owed), ticket)
-    assert _gate(leave, "sync").returncode == 0
+    over = gate(leave, *settle, "--collected", str(owed + 1000), "--last")
+    settled = gate(leave, *settle, "--collected", str(owed), "--last")
+    again = gate(leave, *settle, "--collected", str(owed), ticket)
+    assert gate(leave, "sync").returncode == 0
     auditor = server.cli("tokens", "create", "--role", "auditor").strip().splitlines()[-1]
     revenue = httpx.get(
         f"{server.url}/v1/audit/reports/revenue",
@@ -93,13 +70,13 @@ def test_a_fare_owed_settled_in_cash_lets_the_rider_out_and_the_revenue_report_s
         headers={"Authorization": f"Bearer {auditor}"},
     ).json()
 
-    assert (over.returncode, _json(over)["reason"]) == (1, "over_collected")
-    assert (settled.returncode, _json(settled)["accepted"]) == (0, True)
-    assert _json(settled)["exit"]["verdict"] == "accept"
-    assert _json(settled)["exit"]["adjustment"] == {
-        "amount_vnd": owed, "method": "cash", "agent": "A17", "settlement_seq": _json(settled)["seq"],
+    assert (over.returncode, gate_json(over)["reason"]) == (1, "over_collected")
+    assert (settled.returncode, gate_json(settled)["accepted"]) == (0, True)
+    assert gate_json(settled)["exit"]["verdict"] == "accept"
+    assert gate_json(settled)["exit"]["adjustment"] == {
+        "amount_vnd": owed, "method": "cash", "agent": "A17", "settlement_seq": gate_json(settled)["seq"],
     }  # fmt: skip
-    assert (again.returncode, _json(again)["reason"]) == (1, "already_settled")
+    assert (again.returncode, gate_json(again)["reason"]) == (1, "already_settled")
     columns = ("station", "gate", "method", "settlements", "collected_vnd")
     assert [tuple(a[c] for c in columns) for a in revenue["adjustments"]] == [
         ("L1-09", "L1-09-G1", "cash", 1, owed)
@@ -115,9 +92,9 @@ def test_a_vietqr_for_exactly_the_fare_owed_is_shown_before_the_settlement_is_re
     png = tmp_path / "vietqr.png"
     settle = ("settle", "--last", "--method", "vietqr", "--collected", str(owed), "--agent", "A17")
 
-    unconfirmed = _gate(leave, *settle, "--qr-out", str(png), stdin="n\n")
+    unconfirmed = gate(leave, *settle, "--qr-out", str(png), stdin="n\n")
     payload = zxingcpp.read_barcodes(Image.open(png))[0].text
-    confirmed = _gate(leave, *settle, stdin="y\n")
+    confirmed = gate(leave, *settle, stdin="y\n")
 
     assert unconfirmed.returncode == 1
     assert "nothing was recorded" in unconfirmed.stderr
@@ -134,10 +111,10 @@ def test_overrides_are_journaled_counted_by_status_and_reported_to_auditors(
     entry, leave, _, _ = owed_exit
     other = _buy(server, "L1-01", "L1-05")
 
-    evacuation = _gate(
+    evacuation = gate(
         leave, "override", "admit", "--reason", "evacuation", "--agent", "A17", "--direction", "exit"
     )
-    by_hand = _gate(
+    by_hand = gate(
         leave,
         "override",
         "admit",
@@ -149,7 +126,7 @@ def test_overrides_are_journaled_counted_by_status_and_reported_to_auditors(
         "exit",
         "--last",
     )
-    refused = _gate(
+    refused = gate(
         entry,
         "override",
         "refuse",
@@ -162,9 +139,9 @@ def test_overrides_are_journaled_counted_by_status_and_reported_to_auditors(
         "--json",
         other,
     )
-    status = json.loads(_gate(leave, "status", "--json").stdout)
-    assert _gate(leave, "sync").returncode == 0
-    assert _gate(entry, "sync").returncode == 0
+    status = json.loads(gate(leave, "status", "--json").stdout)
+    assert gate(leave, "sync").returncode == 0
+    assert gate(entry, "sync").returncode == 0
     command = [
         sys.executable,
         "-m",
@@ -184,7 +161,7 @@ def test_overrides_are_journaled_counted_by_status_and_reported_to_auditors(
     assert "THỦ CÔNG / BY HAND: CHO QUA / ADMITTED · NV / agent A17" in evacuation.stdout
     assert "Sơ tán khẩn cấp / Evacuation" in evacuation.stdout
     assert "cổng / the gate said: fare_exceeded" in by_hand.stdout
-    assert (_json(refused)["reason"], _json(refused)["override"]["reason"]) == (
+    assert (gate_json(refused)["reason"], gate_json(refused)["override"]["reason"]) == (
         "staff_refused",
         "staff_judgement",
     )

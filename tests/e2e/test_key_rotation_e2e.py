@@ -6,18 +6,15 @@ a new QR, which a synced gate accepts, while the old QR is refused as key_revoke
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support.server import ROOT, ServerProcess, running
+from support.gate_cli import buy_single, enrol, gate, require_faketime
+from support.server import ServerProcess, running
 
 pytestmark = pytest.mark.e2e
 
@@ -26,40 +23,13 @@ PAST_ACTIVATION = "+49h"  # the shipped policy publishes a key 48 hours before i
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    if shutil.which("faketime") is None:
-        if os.environ.get("CI"):
-            pytest.fail("faketime is missing under CI: `make test` installs it (apt-get install faketime)")
-        pytest.skip("faketime is not installed (apt-get install faketime; `make test` does it as root)")
+    require_faketime()
     with running(ServerProcess(tmp_path / "server")) as started:
         yield started
 
 
-def _gate(folder: Path, *argv: str, clock: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`scanner_cli.py --data-dir FOLDER ARGV...` as its own process, under faketime when `clock` is set."""
-    command = [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(folder), *argv]
-    env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    if clock is not None:
-        command = ["faketime", "-f", clock, *command]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-
-
-def _enrolled_gate(server: ServerProcess, folder: Path) -> None:
-    code = server.cli("gates", "add", "--station", "L1-01", "--gate", "L1-01-G1").strip().splitlines()[-1]
-    enrolled = _gate(folder, "enroll", "--server", server.url, "--code", code)
-    assert enrolled.returncode == 0, enrolled.stderr
-
-
-def _buy_single(server: ServerProcess) -> dict[str, Any]:
-    item = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
-    order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
-    headers = {"Authorization": f"Bearer {order['access_token']}"}
-    paid = httpx.post(f"{server.url}/v1/sandbox/orders/{order['id']}/pay", headers=headers)
-    assert paid.status_code == 200, paid.text
-    return {**paid.json(), "access_token": order["access_token"]}
-
-
 def _entry(folder: Path, payload: str, clock: str | None = None) -> dict[str, Any]:
-    scanned = _gate(folder, "scan", "--direction", "entry", "--json", payload, clock=clock)
+    scanned = gate(folder, "scan", "--direction", "entry", "--json", payload, clock=clock)
     outcome: dict[str, Any] = json.loads(scanned.stdout)
     return outcome
 
@@ -74,14 +44,14 @@ def test_a_gate_that_synced_before_the_activation_and_went_offline_accepts_a_tic
     server: ServerProcess, tmp_path: Path
 ) -> None:
     folder = tmp_path / "gate"
-    _enrolled_gate(server, folder)
+    enrol(server, folder)
     new_kid = _published_kid(server.cli("keys", "rotate"))
-    synced = _gate(folder, "sync")
+    synced = gate(folder, "sync")
     server.stop()
     server.clock = PAST_ACTIVATION  # two days on: the key published ahead now signs
     server.start()
 
-    ticket = _buy_single(server)["tickets"][0]
+    ticket = buy_single(server)["tickets"][0]
     entered = _entry(folder, ticket["qr_payload"], clock=PAST_ACTIVATION)  # no sync since the rotation
 
     assert synced.returncode == 0, synced.stderr
@@ -93,17 +63,17 @@ def test_after_a_revocation_the_order_shows_a_new_qr_a_synced_gate_accepts_and_t
     server: ServerProcess, tmp_path: Path
 ) -> None:
     folder = tmp_path / "gate"
-    _enrolled_gate(server, folder)
-    order = _buy_single(server)
+    enrol(server, folder)
+    order = buy_single(server)
     old = order["tickets"][0]
     next_kid = _published_kid(server.cli("keys", "rotate"))
-    assert _gate(folder, "sync").returncode == 0  # the gate holds the key published ahead
+    assert gate(folder, "sync").returncode == 0  # the gate holds the key published ahead
 
     revoked = server.cli("keys", "revoke", str(old["key_id"]))
     shown = httpx.get(
         f"{server.url}/v1/orders/{order['id']}", headers={"Authorization": f"Bearer {order['access_token']}"}
     ).json()["tickets"][0]
-    synced = _gate(folder, "sync")
+    synced = gate(folder, "sync")
     refused = _entry(folder, old["qr_payload"])
     admitted = _entry(folder, shown["qr_payload"])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support.gate_cli import buy_single, gate, require_faketime
 from support.server import ROOT, ServerProcess, running
 
 pytestmark = pytest.mark.e2e
@@ -26,21 +26,9 @@ HCMC = timezone(timedelta(hours=7))
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    if shutil.which("faketime") is None:
-        if os.environ.get("CI"):
-            pytest.fail("faketime is missing under CI: `make test` installs it (apt-get install faketime)")
-        pytest.skip("faketime is not installed (apt-get install faketime; `make test` does it as root)")
+    require_faketime()
     with running(ServerProcess(tmp_path / "server")) as started:
         yield started
-
-
-def _gate(folder: Path, *argv: str, clock: str | None = None) -> subprocess.CompletedProcess[str]:
-    """`scanner_cli.py --data-dir FOLDER ARGV...` as its own process, under faketime when `clock` is set."""
-    command = [sys.executable, str(ROOT / "scanner_cli.py"), "--data-dir", str(folder), *argv]
-    env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    if clock is not None:
-        command = ["faketime", "-f", clock, *command]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def _dearer_tariff(path: Path) -> Path:
@@ -54,12 +42,7 @@ def _dearer_tariff(path: Path) -> Path:
 
 
 def _buy_single(server: ServerProcess) -> tuple[str, int]:
-    item = {"product": "single", "origin": "L1-01", "destination": "L1-05"}
-    order = httpx.post(f"{server.url}/v1/orders", json={"items": [item]}).json()
-    paid = httpx.post(
-        f"{server.url}/v1/sandbox/orders/{order['id']}/pay",
-        headers={"Authorization": f"Bearer {order['access_token']}"},
-    ).json()
+    paid = buy_single(server)
     return str(paid["tickets"][0]["qr_payload"]), int(paid["amount_vnd"])
 
 
@@ -69,7 +52,7 @@ def _quote(server: ServerProcess) -> int:
 
 
 def _owed_at_exit(folder: Path, payload: str, clock: str | None = None) -> Any:
-    done = _gate(folder, "scan", "--direction", "exit", "--json", payload, clock=clock)
+    done = gate(folder, "scan", "--direction", "exit", "--json", payload, clock=clock)
     scanned = json.loads(done.stdout.strip().splitlines()[-1])
     assert (done.returncode, scanned["reason"]) == (1, "fare_exceeded"), done.stdout + done.stderr
     return scanned["owed_vnd"]
@@ -86,16 +69,16 @@ def test_a_tariff_announced_ahead_lands_at_its_time_on_a_gate_cut_off_and_agrees
     (today_ticket, paid), (later_ticket, _) = _buy_single(server), _buy_single(server)
     folder = tmp_path / "gate"
     code = server.cli("gates", "add", "--station", "L1-09", "--gate", "L1-09-G1").strip().splitlines()[-1]
-    assert _gate(folder, "enroll", "--server", server.url, "--code", code).returncode == 0
-    assert _gate(folder, "sync").returncode == 0
+    assert gate(folder, "enroll", "--server", server.url, "--code", code).returncode == 0
+    assert gate(folder, "sync").returncode == 0
     quoted_today = _quote(server)
-    held = json.loads(_gate(folder, "status", "--json").stdout)["tariff"]
+    held = json.loads(gate(folder, "status", "--json").stdout)["tariff"]
 
     server.stop()  # the network is down from here on
     owed_today = _owed_at_exit(folder, today_ticket)
     owed_later = _owed_at_exit(folder, later_ticket, clock=LATER)
-    later_status = json.loads(_gate(folder, "status", "--json", clock=LATER).stdout)["tariff"]
-    shown = _gate(folder, "status").stdout
+    later_status = json.loads(gate(folder, "status", "--json", clock=LATER).stdout)["tariff"]
+    shown = gate(folder, "status").stdout
     server.clock = LATER
     server.start()
     quoted_later = _quote(server)
