@@ -177,14 +177,12 @@ def test_ridership_shows_the_apis_rows_and_per_hour_totals_with_denials(page: Pa
     shown = _table(page, "[data-api=rows]")
     chart = {r["Giờ"]: r for r in _table(page, "figure")}
 
-    assert shown == [
-        {"station": r["station"], "hour": r["hour"], "entries": str(r["entries"]), "exits": str(r["exits"])}
-        for r in rows
-    ]
+    assert shown == [{k: str(r[k]) for k in ("station", "hour", "entries", "exits", "denials")} for r in rows]
     for hour in ("07", "08"):
         in_hour = [r for r in rows if r["hour"].startswith(f"{day}T{hour}")]
         assert _number(chart[f"{hour}h"]["Lượt vào"]) == sum(r["entries"] for r in in_hour)
         assert _number(chart[f"{hour}h"]["Lượt ra"]) == sum(r["exits"] for r in in_hour)
+        assert _number(chart[f"{hour}h"]["Lượt bị từ chối"]) == sum(r["denials"] for r in in_hour)
     assert _number(chart["08h"]["Lượt bị từ chối"]) == sum(r["denials"] for r in denied_8h) > 0
     assert len(chart) == 24
     _keep_screenshot(page, "dashboard-ridership")

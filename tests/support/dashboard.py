@@ -134,7 +134,7 @@ def seed_morning(server: ServerProcess, folder: Path, riders: int = 6) -> Seeded
     for i, ticket in enumerate(back):
         g6.add("entry", _at(40 + i), ticket)
         g1.add("exit", _at(52 + i), ticket)
-    senior = {  # a rider of 60 or more on her CCCD card: a free ride (fare_rules.free)
+    senior: dict[str, Any] = {  # a rider of 60 or more on her CCCD card: a free ride (fare_rules.free)
         "input": "cccd",
         "credential": "p:free-senior-1",
         "holder_hash": "5e" * 16,

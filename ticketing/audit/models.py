@@ -145,21 +145,24 @@ class TripsPage(_Answer):
 
 
 class RidershipByHour(_Answer):
-    """Accepted entries and exits at a station in a local hour (`2025-03-03T07:00+07:00`)."""
+    """Accepted entries and exits at a station in a local hour (`2025-03-03T07:00+07:00`), and the scans
+    refused there (as the denials report counts them)."""
 
     station: str | None
     hour: str
     entries: int
     exits: int
+    denials: int
 
 
 class RidershipByDay(_Answer):
-    """Accepted entries and exits at a station on a local day (`2025-03-03`)."""
+    """Accepted entries and exits at a station on a local day (`2025-03-03`), and the scans refused there."""
 
     station: str | None
     day: str
     entries: int
     exits: int
+    denials: int
 
 
 class OdRow(_Answer):

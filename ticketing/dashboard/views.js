@@ -7,7 +7,7 @@ import { barChart, hBarChart, heatMap, table } from "./chart.js";
 import { announce, h } from "./dom.js";
 import { kindLabel, money, num, t, visitLabel } from "./i18n.js";
 
-// At most this many buckets are asked one by one (denials per hour, revenue per day): the API answers a range.
+// At most this many days are asked one by one (revenue per day: the report answers a whole range), and drawn.
 const MAX_BUCKETS = 62;
 const ANOMALY_KINDS = [
   "double_use", "passback", "overstay", "entry_unseen", "repeated_exit", "used_after_refund", "journal_gap",
@@ -140,24 +140,20 @@ export async function ridershipView(main, params, ctx, go) {
   const bucket = params.bucket === "day" ? "day" : "hour";
   const asked = { from, to, station: params.station, bucket };
   main.replaceChildren(heading(t("ridership")), filters("ridership", ["from", "to", "station", "bucket"], params, ctx, go));
+  const answer = await audit("reports/ridership", asked);
+  // Every bucket of the range on the chart, the empty ones too (the API answers only those with scans).
   const list = buckets(from, to, bucket, ctx);
-  const shown = list.length <= MAX_BUCKETS ? list : [];
-  const [answer, denied] = await Promise.all([
-    audit("reports/ridership", asked),
-    eachBucket(shown, (b) => audit("reports/denials", { from: b.from, to: b.to, station: params.station })),
-  ]);
   const sums = (key) => list.map((b) => answer.rows.filter((r) => r[bucket] === b.key).reduce((n, r) => n + r[key], 0));
   const series = [
     { name: t("entries"), values: sums("entries") },
     { name: t("exits"), values: sums("exits") },
+    { name: t("denials"), values: sums("denials") },
   ];
-  if (shown.length) series.push({ name: t("denials"), values: denied.map((d) => d.rows.reduce((n, r) => n + r.denials, 0)) });
   main.append(
     results(
       barChart({ title: t("ridershipChart"), categories: list.map((b) => b.label), series, format: num, categoryLabel: t(bucket) }),
-      shown.length ? null : h("p", { class: "help", text: t("tooManyBuckets") }),
       h("h2", { text: t("apiRows") }),
-      rowsTable(t("ridership"), answer.rows, [col("station"), col(bucket), count("entries"), count("exits")]),
+      rowsTable(t("ridership"), answer.rows, [col("station"), col(bucket), count("entries"), count("exits"), count("denials")]),
       csvButton("reports/ridership", asked, `ridership-${from}`),
     ),
   );

@@ -351,15 +351,15 @@ def test_a_batch_whose_clock_offset_is_not_a_number_of_seconds_is_refused_and_st
 DAY = {"from": "2025-03-03", "to": "2025-03-04"}
 
 
-def test_ridership_counts_entries_and_exits_per_station_and_hour(
+def test_ridership_counts_entries_exits_and_denials_per_station_and_hour(
     api: Api, morning: dict[str, Any], token: str
 ) -> None:
     rows = get(api, "reports/ridership", token, **DAY).json()["rows"]
 
     assert rows == [
-        {"station": "L1-01", "hour": "2025-03-03T07:00+07:00", "entries": 2, "exits": 0},
-        {"station": "L1-05", "hour": "2025-03-03T07:00+07:00", "entries": 0, "exits": 2},
-        {"station": "L1-01", "hour": "2025-03-03T08:00+07:00", "entries": 1, "exits": 0},
+        {"station": "L1-01", "hour": "2025-03-03T07:00+07:00", "entries": 2, "exits": 0, "denials": 1},
+        {"station": "L1-05", "hour": "2025-03-03T07:00+07:00", "entries": 0, "exits": 2, "denials": 0},
+        {"station": "L1-01", "hour": "2025-03-03T08:00+07:00", "entries": 1, "exits": 0, "denials": 0},
     ]
 
 
@@ -520,7 +520,7 @@ def test_every_audit_answer_is_described_in_the_openapi_schema(api: Api) -> None
         path: ops["get"]["responses"]["200"]["content"] for path, ops in paths.items() if "/audit/" in path
     }
 
-    tables = {f"/v1/audit/{p}" for p in ("scans", "trips", "reports/{kind}", "anomalies")}
+    tables = {f"/v1/audit/{p}" for p in ("scans", "trips", "reports/{kind}", "anomalies", "gates")}
     undescribed = [path for path, content in answers.items() if not content["application/json"].get("schema")]
     without_csv = [path for path, content in answers.items() if path in tables and "text/csv" not in content]
 

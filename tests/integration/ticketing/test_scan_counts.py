@@ -96,15 +96,17 @@ def _ridership_by_hand(rows: list[dict[str, Any]], q: Query) -> list[dict[str, A
     totals: dict[tuple[str | None, str], list[int]] = {}
     for r in rows:
         at = r["at"]
-        if r["verdict"] != "accept" or r["problem"] or at is None or not q.since <= at < q.until:
+        if r["verdict"] not in ("accept", "deny") or at is None or not q.since <= at < q.until:
             continue
         if q.station is not None and r["station"] != q.station:
             continue
-        sums = totals.setdefault((r["station"], _local(at, q.bucket)), [0, 0])
-        sums[0 if r["direction"] == "entry" else 1] += 1
+        if r["verdict"] == "accept" and r["problem"]:
+            continue
+        sums = totals.setdefault((r["station"], _local(at, q.bucket)), [0, 0, 0])
+        sums[2 if r["verdict"] == "deny" else 0 if r["direction"] == "entry" else 1] += 1
     out = [
-        {"station": station, q.bucket: bucket, "entries": entries, "exits": exits}
-        for (station, bucket), (entries, exits) in totals.items()
+        {"station": station, q.bucket: bucket, "entries": entries, "exits": exits, "denials": denials}
+        for (station, bucket), (entries, exits, denials) in totals.items()
     ]
     return sorted(out, key=lambda r: (r[q.bucket], r["station"] or ""))
 
@@ -205,4 +207,6 @@ def test_a_batch_uploaded_twice_is_counted_once(api: Api, tmp_path: Path) -> Non
         get(api, "reports/ridership", token, **day).json(),
         get(api, "reports/denials", token, **day).json(),
     ) == first
-    assert first[0]["rows"] == [{"station": "L1-01", "day": "2025-03-03", "entries": 1, "exits": 0}]
+    assert first[0]["rows"] == [
+        {"station": "L1-01", "day": "2025-03-03", "entries": 1, "exits": 0, "denials": 1}
+    ]

@@ -1,4 +1,5 @@
-"""Ridership: accepted entries and exits per station and local hour or day.
+"""Ridership: accepted entries and exits, and refused scans (as the denials report counts them), per station
+and local hour or day.
 
 Whole hours come from scan_counts (kept by journal ingest), the rest of the range from the scans; buckets
 are computed in SQL (date_trunc on PostgreSQL, strftime on SQLite) so only the aggregate leaves the database.
@@ -26,15 +27,17 @@ ROWS: dict[str, type[RidershipByHour] | type[RidershipByDay]] = {
     "day": RidershipByDay,
 }
 
-_Totals = dict[tuple[str | None, str], list[int]]  # (station, bucket) -> [entries, exits]
+_Totals = dict[tuple[str | None, str], list[int]]  # (station, bucket) -> [entries, exits, denials]
 
 
 def rows(session: Session, q: Query) -> list[RidershipByHour] | list[RidershipByDay]:
     """The rows over q's range, by bucket then station."""
     totals = sorted(_totals(session, q).items(), key=lambda item: (item[0][1], item[0][0] or ""))
     if q.bucket == "day":
-        return [RidershipByDay(station=s, day=b, entries=e, exits=x) for (s, b), (e, x) in totals]
-    return [RidershipByHour(station=s, hour=b, entries=e, exits=x) for (s, b), (e, x) in totals]
+        return [
+            RidershipByDay(station=s, day=b, entries=e, exits=x, denials=n) for (s, b), (e, x, n) in totals
+        ]
+    return [RidershipByHour(station=s, hour=b, entries=e, exits=x, denials=n) for (s, b), (e, x, n) in totals]
 
 
 def _totals(session: Session, q: Query) -> _Totals:
@@ -44,9 +47,10 @@ def _totals(session: Session, q: Query) -> _Totals:
     totals: _Totals = {}
     for since, until in parts:
         for r in _scanned(session, q, since, until):
-            sums = totals.setdefault((r.station, _bucket_text(r.bucket, q)), [0, 0])
+            sums = totals.setdefault((r.station, _bucket_text(r.bucket, q)), [0, 0, 0])
             sums[0] += r.entries
             sums[1] += r.exits
+            sums[2] += r.denials
     if whole is not None:
         columns = ("station", "hour", "direction")
         counted = scan_counts.summed(
@@ -54,22 +58,27 @@ def _totals(session: Session, q: Query) -> _Totals:
         )
         for r in counted:
             local = (r.hour + timedelta(hours=q.utc_offset_hours)).replace(tzinfo=None)
-            sums = totals.setdefault((r.station or None, _bucket_text(local, q)), [0, 0])
+            sums = totals.setdefault((r.station or None, _bucket_text(local, q)), [0, 0, 0])
             if r.direction in ("entry", "exit"):
                 sums[0 if r.direction == "entry" else 1] += int(r.n)
+        for r in scan_counts.summed(session, whole, ("station", "hour"), verdict="deny", station=q.station):
+            local = (r.hour + timedelta(hours=q.utc_offset_hours)).replace(tzinfo=None)
+            totals.setdefault((r.station or None, _bucket_text(local, q)), [0, 0, 0])[2] += int(r.n)
     return totals
 
 
 def _scanned(session: Session, q: Query, since: datetime, until: datetime) -> Sequence[Any]:
     t = SCANS
     bucket = _bucket(session, t.c.at, q).label("bucket")
-    entries = sa.func.sum(sa.case((t.c.direction == "entry", 1), else_=0)).label("entries")
-    exits = sa.func.sum(sa.case((t.c.direction == "exit", 1), else_=0)).label("exits")
-    where = [t.c.verdict == "accept", t.c.problem.is_(None), t.c.at >= since, t.c.at < until]
+    used = sa.and_(t.c.verdict == "accept", t.c.problem.is_(None))
+    entries = sa.func.sum(sa.case((sa.and_(used, t.c.direction == "entry"), 1), else_=0)).label("entries")
+    exits = sa.func.sum(sa.case((sa.and_(used, t.c.direction == "exit"), 1), else_=0)).label("exits")
+    denials = sa.func.sum(sa.case((t.c.verdict == "deny", 1), else_=0)).label("denials")
+    where = [t.c.verdict.in_(("accept", "deny")), t.c.at >= since, t.c.at < until]
     if q.station is not None:
         where.append(t.c.station == q.station)
     return session.execute(
-        sa.select(t.c.station, bucket, entries, exits).where(*where).group_by(t.c.station, bucket)
+        sa.select(t.c.station, bucket, entries, exits, denials).where(*where).group_by(t.c.station, bucket)
     ).all()
 
 
