@@ -25,8 +25,11 @@ def refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, li
     t = SCANS
     where = [t.c.verdict == "deny", t.c.reason.in_(reasons), *in_range(t.c.at, q)]
     total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    # The refusals by (reason, at), then sorted: walking the range's scans by time for the first few read a
+    # whole day of scans when the reasons are rare. OFFSET 0 keeps the planner from merging the two.
+    found = sa.select(t).where(*where).offset(0).subquery()
     rows = session.execute(
-        sa.select(t).where(*where).order_by(t.c.at, t.c.gate_id, t.c.seq).limit(q.limit)
+        sa.select(found).order_by(found.c.at, found.c.gate_id, found.c.seq).limit(q.limit)
     ).all()
     items = [
         RefusedScan(
