@@ -82,6 +82,7 @@ const CONTROLS = {
   product: (p, ctx) => field(t("product"), select("product", p.product, [["", t("all")], ...ctx.products.map((x) => [x, x])])),
   bucket: (p) => field(t("bucket"), select("bucket", p.bucket || "hour", [["hour", t("byHour")], ["day", t("byDay")]])),
   kind: (p) => field(t("kind"), select("kind", p.kind, [["", t("all")], ...ANOMALY_KINDS.map((k) => [k, kindLabel(k)])])),
+  limit: (p) => field(t("limit"), h("input", { id: "limit", name: "limit", type: "number", min: "1", max: "1000", inputmode: "numeric", value: p.limit ?? "" })),
 };
 
 function filters(view, names, params, ctx, go) {
@@ -323,7 +324,7 @@ function anomalySection(kind, found, go) {
 export async function anomaliesView(main, params, ctx, go) {
   const { from, to } = range(params, ctx);
   const asked = { from, to, kind: params.kind, limit: params.limit };
-  main.replaceChildren(heading(t("anomalies")), filters("anomalies", ["from", "to", "kind"], params, ctx, go));
+  main.replaceChildren(heading(t("anomalies")), filters("anomalies", ["from", "to", "kind", "limit"], params, ctx, go));
   const answer = await audit("anomalies", asked);
   const found = Object.entries(answer.anomalies);
   main.append(
