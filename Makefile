@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_DIR ?= var
+PORT ?= 8000
 
 .PHONY: run test lint typecheck unit bench fuzz setup zbar chromium faketime tmux clean
 
@@ -63,7 +64,7 @@ tmux:
 	fi
 
 run: setup
-	$(PY) -m ticketing serve --data-dir $(DATA_DIR) --init-if-missing
+	$(PY) -m ticketing serve --data-dir $(DATA_DIR) --port $(PORT) --init-if-missing
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -108,7 +108,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = parser.add_subparsers(dest="audit_command", required=True)
     _filters(sub.add_parser("scans", help="list scans, refused ones too"), "scans", SCAN_FILTERS)
     _filters(sub.add_parser("trips", help="list trips"), "trips", TRIP_FILTERS)
-    report = sub.add_parser("report", help="ridership | od | revenue | denials | overrides over --from/--to")
+    report = sub.add_parser("report", help=" | ".join(REPORT_KINDS) + " over --from/--to")
     kinds = report.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind in REPORT_KINDS:
         _filters(kinds.add_parser(kind, help=_REPORT_HELP[kind]), "report", REPORT_FILTERS[kind])
