@@ -149,13 +149,14 @@ def test_a_wrong_token_gets_a_clear_message_and_the_right_one_is_kept_in_the_tab
 
 def test_a_revoked_token_ends_the_session_with_a_message(page: Page, world: World) -> None:
     server, _, _ = world
-    token = auditor_token(server)
+    created = server.cli("tokens", "create", "--role", "auditor", "--label", "revoked-in-the-test")
+    token = created.strip().splitlines()[-1]
     page.goto(server.url + "/audit/")
     page.get_by_label("Mã truy cập kiểm toán").fill(token)
     page.get_by_role("button", name="Đăng nhập").click()
     expect(page.locator("#nav a").first).to_be_visible()
     listed = [line.split() for line in server.cli("tokens", "list").splitlines()]
-    server.cli("tokens", "revoke", next(words[0] for words in listed[::-1] if words[1] == "auditor"))
+    server.cli("tokens", "revoke", next(words[0] for words in listed if words[-1] == "revoked-in-the-test"))
 
     page.locator("#nav a", has_text="Tình trạng cổng").click()
 
