@@ -135,6 +135,7 @@ def test_a_wrong_token_gets_a_clear_message_and_the_right_one_is_kept_in_the_tab
     page.get_by_label("Mã truy cập kiểm toán").fill("mqa_auditor_not-a-real-token")
     page.get_by_role("button", name="Đăng nhập").click()
     expect(page.get_by_role("alert")).to_contain_text("Mã này không được chấp nhận")
+    expect(page.get_by_role("button", name="Đăng xuất")).to_be_hidden()  # signed out: nothing to sign out of
     _keep_screenshot(page, "dashboard-sign-in")
 
     _sign_in(page, world)
@@ -144,6 +145,7 @@ def test_a_wrong_token_gets_a_clear_message_and_the_right_one_is_kept_in_the_tab
     assert token not in page.evaluate("JSON.stringify(localStorage)")
     page.get_by_role("button", name="Đăng xuất").click()
     expect(page.get_by_label("Mã truy cập kiểm toán")).to_be_visible()
+    expect(page.get_by_role("button", name="Đăng xuất")).to_be_hidden()
     assert page.evaluate("sessionStorage.getItem('metro-qr.audit.token')") is None
 
 
