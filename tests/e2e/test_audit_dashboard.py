@@ -227,7 +227,7 @@ def test_revenue_per_day_by_product_adds_up_to_the_apis_answer_for_each_day(page
 
     assert [r["Ngày"] for r in chart] == [seeded.day.isoformat()[5:], today.isoformat()[5:]]
     assert _number(chart[0]["Cước các chuyến đã đi"]) == sum(r["fares_ridden_vnd"] for r in ride_day) > 0
-    assert _number(chart[1]["Bán single"]) == sum(r["sold_vnd"] for r in sold_today.json()["rows"]) > 0
+    assert _number(chart[1]["Bán Vé lượt"]) == sum(r["sold_vnd"] for r in sold_today.json()["rows"]) > 0
     assert [{k: v if k in _KEYS else _number(v) for k, v in r.items()} for r in shown] == whole
     free_shown = _table(page, "[data-api=free_rides]")
     free_chart = _table(page, "figure >> nth=1")

@@ -146,6 +146,26 @@ const TEXT = {
   },
 };
 
+// Product codes as riders and staff name them (the riders' app's names; free_priority is the free riders').
+const PRODUCTS = {
+  vi: {
+    single: "Vé lượt",
+    day: "Vé 1 ngày",
+    three_day: "Vé 3 ngày",
+    monthly: "Vé tháng",
+    monthly_student: "Vé tháng HSSV",
+    free_priority: "Miễn phí (ưu tiên)",
+  },
+  en: {
+    single: "Single journey",
+    day: "Day pass",
+    three_day: "3-day pass",
+    monthly: "Monthly pass",
+    monthly_student: "Student monthly pass",
+    free_priority: "Free (priority)",
+  },
+};
+
 const KINDS = {
   vi: {
     double_use: "Dùng hai lần",
@@ -200,6 +220,10 @@ export function setLang(next) {
 
 export function t(key) {
   return TEXT[current][key] ?? key;
+}
+
+export function productLabel(product) {
+  return PRODUCTS[current][product] ?? product;
 }
 
 export function kindLabel(kind) {

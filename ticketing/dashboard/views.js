@@ -5,7 +5,7 @@
 import { audit, downloadCsv } from "./api.js";
 import { barChart, hBarChart, heatMap, table } from "./chart.js";
 import { announce, h } from "./dom.js";
-import { kindLabel, money, num, t, visitLabel } from "./i18n.js";
+import { kindLabel, money, num, productLabel, t, visitLabel } from "./i18n.js";
 
 // At most this many days are asked one by one (revenue per day: the report answers a whole range), and drawn.
 const MAX_BUCKETS = 62;
@@ -210,7 +210,7 @@ export async function revenueView(main, params, ctx, go) {
   const products = [...new Set(daily.flatMap((d) => d.rows.map((r) => r.product)))].sort();
   const sum = (rows, key, keep = () => true) => rows.filter(keep).reduce((n, r) => n + r[key], 0);
   const series = [
-    ...products.map((product) => ({ name: `${t("sold")} ${product}`, values: daily.map((d) => sum(d.rows, "sold_vnd", (r) => r.product === product)) })),
+    ...products.map((product) => ({ name: `${t("sold")} ${productLabel(product)}`, values: daily.map((d) => sum(d.rows, "sold_vnd", (r) => r.product === product)) })),
     { name: t("faresRidden"), values: daily.map((d) => sum(d.rows, "fares_ridden_vnd")) },
     { name: t("refunds"), values: daily.map((d) => sum(d.rows, "refunded_vnd")) },
     { name: t("adjustments"), values: daily.map((d) => sum(d.adjustments ?? [], "collected_vnd")) },
