@@ -329,7 +329,7 @@ def test_scans_a_gate_recorded_with_its_clock_off_show_the_time_corrected_by_its
         (True, 600, iso(at(10))),
         (False, 600, None),
     ]
-    assert [(r["clock_suspect"], r["corrected_at"]) for r in rows] == [("True", iso(at(10))), ("False", "")]
+    assert [(r["clock_suspect"], r["corrected_at"]) for r in rows] == [("true", iso(at(10))), ("false", "")]
 
 
 @pytest.mark.parametrize("offset", [True, "600", 10**12, -1e300], ids=["bool", "text", "huge", "huge_float"])
