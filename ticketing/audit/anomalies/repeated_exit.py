@@ -4,6 +4,7 @@ Journal ingest notes them as it pairs (ticketing.ingest.candidates)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -13,11 +14,12 @@ from ticketing.audit.models import RepeatedExitFindings, RepeatedExitItem, TripS
 from ticketing.audit.query import Query, iso
 from ticketing.audit.tables import TRIPS
 from ticketing.catalog import Catalog
+from ticketing.ingest.rules import PAIRING_WINDOW
 
 __all__ = ["find"]
 
 
-def find(session: Session, q: Query, _catalog: Catalog) -> RepeatedExitFindings:
+def find(session: Session, q: Query, catalog: Catalog) -> RepeatedExitFindings:
     """The repeated exits of q's range, each with the complete trip it repeats (the latest that entered
     before it left)."""
     t = TRIPS
@@ -25,12 +27,16 @@ def find(session: Session, q: Query, _catalog: Catalog) -> RepeatedExitFindings:
     if not rows:
         return RepeatedExitFindings(count=total, items=[])
     latest = max(r.exit_at for r in rows)
+    # The trip a repeated exit repeats entered within passback_reset_minutes of it (rules.repeats_exit), and
+    # stays complete; later entries only come closer. A pass's month of trips before that is not read.
+    reach = max(PAIRING_WINDOW, timedelta(minutes=catalog.policy.passback_reset_minutes))
     complete = trips_of(
         session,
         t.c.credential,
         {r.credential for r in rows},
         t.c.status == "complete",
         t.c.entry_at <= latest,
+        t.c.entry_at >= min(r.exit_at for r in rows) - reach,
     )
     items = [_item(r, complete.get(r.credential, [])) for r in rows]
     return RepeatedExitFindings(count=total, items=items)
