@@ -69,6 +69,7 @@ _HELP: dict[str, str] = {
 }
 _HELP_IN = {
     ("trips", "station"): "entry or exit station, e.g. L1-01",
+    ("scans", "kind"): "scan (a rider's), settlement or override (station staff's)",
     ("anomalies", "limit"): f"at most this many listed per kind, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
 }
 _RANGE_REQUIRED = ("report", "anomalies")
@@ -81,6 +82,7 @@ _REPORT_HELP = {
     "free_rides": "free riders' entries, exits and refusals per category and station",
 }
 _SCAN_TABLE = ("at", "station", "gate", "seq", "direction", "verdict", "reason", "credential", "cccd")
+_SCAN_TABLE_STAFF = ("kind", "agent", "override_reason", "gate_reason", "method", "collected_vnd")
 _GATE_TABLE = (
     "gate",
     "station",
@@ -233,7 +235,7 @@ def _listing(args: argparse.Namespace, catalog: Catalog, engine: Any, session: S
             _write(scans_csv(engine, key, q))
             return 0
         scanned = scans_page(session, key, q)
-        return _page(scanned.items, _SCAN_TABLE, scanned.next)
+        return _page(scanned.items, _SCAN_TABLE + _SCAN_TABLE_STAFF, scanned.next)
     q = _query(args, catalog, TRIP_FILTERS)
     if q.csv:
         _write(trips_csv(engine, key, q))

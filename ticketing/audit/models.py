@@ -77,7 +77,9 @@ class _Answer(BaseModel):
 
 class ScanItem(_Answer):
     """One journal event as the gate recorded it, refused ones too. `cccd` is the number masked, from the
-    pass (never the number); `corrected_at` dates a scan by the issuer's clock when the gate's was off."""
+    pass (never the number); `corrected_at` dates a scan by the issuer's clock when the gate's was off.
+    `kind` says whether a rider's scan, a staff settlement or a staff override made it; the staff fields
+    are null on a plain scan (docs/audit.md, "Who went through gate ...")."""
 
     at: str
     station: str | None
@@ -100,6 +102,14 @@ class ScanItem(_Answer):
     clock_suspect: bool
     clock_offset_s: int | None
     corrected_at: str | None
+    kind: Literal["scan", "settlement", "override"] = "scan"
+    agent: str | None = None  # the staff id of an override, a settlement, or the settlement that let it out
+    override_reason: str | None = None  # an override's reason code (broken_phone, evacuation, ...)
+    gate_reason: str | None = None  # an override: what the gate itself said (null: no refusal, or no code)
+    method: str | None = None  # a settlement, or an exit one let out: cash, vietqr
+    collected_vnd: int | None = None  # ... and the amount collected
+    settlement_seq: int | None = None  # an exit a settlement let out: that settlement's seq (same gate)
+    exit_seq: int | None = None  # an accepted settlement: the seq of the exit it let out
 
 
 class ScansPage(_Answer):

@@ -31,6 +31,7 @@ __all__ = [
     "REPORT_FILTERS",
     "REPORT_KINDS",
     "SCAN_FILTERS",
+    "SCAN_KINDS",
     "TRIP_FILTERS",
     "Query",
     "decode_cursor",
@@ -45,7 +46,8 @@ DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
 _PAGING = frozenset({"limit", "cursor", "format"})
 _WHO = frozenset({"ticket", "order", "cccd", "product"})
-SCAN_FILTERS = _PAGING | _WHO | {"station", "gate", "from", "to", "verdict", "reason"}
+SCAN_FILTERS = _PAGING | _WHO | {"station", "gate", "from", "to", "verdict", "reason", "kind"}
+SCAN_KINDS = ("scan", "settlement", "override")  # who made a journal event: a rider's scan or station staff
 TRIP_FILTERS = _PAGING | _WHO | {"station", "origin", "destination", "gate", "from", "to", "status"}
 REPORT_KINDS = ("ridership", "od", "revenue", "denials", "overrides", "free_rides")
 REPORT_FILTERS = {
@@ -68,6 +70,7 @@ _CHOICES = {
     "format": ("json", "csv"),
     "kind": ANOMALY_KINDS,
 }
+_CHOICES_OF = {SCAN_FILTERS: {"kind": SCAN_KINDS}}  # a filter whose choices depend on the endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +209,7 @@ def _known(
     unknown = sorted(set(given) - allowed)
     if unknown:
         raise InvalidRequest(f"unknown filter(s): {', '.join(unknown)}", code="unknown_filter")
-    for name, choices in _CHOICES.items():
+    for name, choices in (_CHOICES | _CHOICES_OF.get(allowed, {})).items():
         if name in given and given[name] not in choices:
             raise InvalidRequest(f"{name} is one of {', '.join(choices)}", code="bad_filter")
     return given

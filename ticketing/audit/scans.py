@@ -2,6 +2,12 @@
 
 The API and the CLI call these same functions. Paging and the CSV walk: `ticketing.audit.pages`; who a
 ticket, order or CCCD filter stands for: `ticketing.audit.who`.
+
+A staff action is read in the same statement, from the rows ingest keeps beside the events
+(`ticketing.ingest.adjustments`), each found by its journal event (gate, seq): an override's reason and agent,
+a settlement's method, amount and agent, and for an exit a settlement let out, that settlement (by exit_seq).
+An override is an event with a row in gate_overrides (what the overrides report counts), a settlement one
+with verdict "settle"; every other event is a scan.
 """
 
 from __future__ import annotations
@@ -21,9 +27,14 @@ from ticketing.audit.pages import CSV_PAGE, Key, every_row
 from ticketing.audit.query import Query, decode_cursor, encode_cursor, iso
 from ticketing.audit.tables import PASSES, SCANS
 from ticketing.audit.who import who_of
+from ticketing.ingest.adjustments import OVERRIDES, SETTLEMENTS
 from ticketing.models import Gate
 
 __all__ = ["scans_csv", "scans_page"]
+
+_OVERRIDE = OVERRIDES.alias("override")
+_SETTLEMENT = SETTLEMENTS.alias("settlement")  # the settlement event itself
+_SETTLED_BY = SETTLEMENTS.alias("settled_by")  # the settlement that let this exit out
 
 
 def _gate_station(session: Session, gate_id: str) -> str | None:
@@ -45,6 +56,7 @@ def _conditions(session: Session, cccd_key: bytes, q: Query) -> list[ColumnEleme
             where.append(column == value)
     if q.reason is not None:
         where.append(t.c.reason == q.reason)
+    where += _kind(q)
     if q.since is not None:
         where.append(t.c.at >= q.since)
     if q.until is not None:
@@ -61,14 +73,44 @@ def _conditions(session: Session, cccd_key: bytes, q: Query) -> list[ColumnEleme
     return where
 
 
+def _kind(q: Query) -> list[ColumnElement[bool]]:
+    """The `kind` filter; an override's time range repeated on its own table lets that index find them."""
+    t, o = SCANS.c, _OVERRIDE.c
+    if q.kind == "settlement":
+        return [t.verdict == "settle"]
+    if q.kind == "scan":
+        return [o.id.is_(None), sa.or_(t.verdict.is_(None), t.verdict != "settle")]
+    if q.kind != "override":
+        return []
+    where: list[ColumnElement[bool]] = [o.id.is_not(None)]
+    if q.since is not None:
+        where.append(o.at >= q.since)
+    if q.until is not None:
+        where.append(o.at < q.until)
+    return where
+
+
 def _select(where: Sequence[ColumnElement[bool]], after: Key | None, limit: int) -> sa.Select[Any]:
     t = SCANS
     conditions = list(where)
     if after is not None:
         conditions += [t.c.at >= after[0], sa.tuple_(t.c.at, t.c.gate_id, t.c.seq) > sa.tuple_(*after)]
+    o, s, by = _OVERRIDE.c, _SETTLEMENT.c, _SETTLED_BY.c
+    staff: list[ColumnElement[Any]] = [
+        *(o.id.label("override_id"), o.reason.label("override_reason"), o.agent.label("override_agent")),
+        *(o.gate_reason, s.method, s.collected_vnd, s.agent.label("settlement_agent"), s.exit_seq),
+        *(by.seq.label("settled_by_seq"), by.method.label("settled_by_method")),
+        *(by.collected_vnd.label("settled_by_vnd"), by.agent.label("settled_by_agent")),
+    ]
+    joined = (
+        t.outerjoin(PASSES, PASSES.c.id == t.c.pass_id)
+        .outerjoin(_OVERRIDE, sa.and_(o.gate_id == t.c.gate_id, o.seq == t.c.seq))
+        .outerjoin(_SETTLEMENT, sa.and_(s.gate_id == t.c.gate_id, s.seq == t.c.seq))
+        .outerjoin(_SETTLED_BY, sa.and_(by.gate_id == t.c.gate_id, by.exit_seq == t.c.seq))
+    )
     return (
-        sa.select(t, PASSES.c.holder_masked)
-        .select_from(t.outerjoin(PASSES, PASSES.c.id == t.c.pass_id))
+        sa.select(t, PASSES.c.holder_masked, *staff)
+        .select_from(joined)
         .where(*conditions)
         .order_by(t.c.at, t.c.gate_id, t.c.seq)
         .limit(limit)
@@ -108,6 +150,27 @@ def _item(row: Any) -> dict[str, object]:
         "clock_suspect": suspect,
         "clock_offset_s": row.clock_offset_s,
         "corrected_at": iso(corrected),
+        **_staff(row),
+    }
+
+
+def _staff(row: Any) -> dict[str, object]:
+    """The staff fields of a ScanItem: who overrode or settled it, how, and what the gate had said."""
+    if row.override_id is not None:
+        kind, agent = "override", row.override_agent
+    elif row.verdict == "settle":
+        kind, agent = "settlement", row.settlement_agent
+    else:
+        kind, agent = "scan", row.settled_by_agent
+    return {
+        "kind": kind,
+        "agent": agent,
+        "override_reason": row.override_reason,
+        "gate_reason": row.gate_reason,
+        "method": row.method or row.settled_by_method,
+        "collected_vnd": row.collected_vnd if row.collected_vnd is not None else row.settled_by_vnd,
+        "settlement_seq": row.settled_by_seq,
+        "exit_seq": row.exit_seq,
     }
 
 
