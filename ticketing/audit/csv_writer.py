@@ -4,7 +4,8 @@ in a spreadsheet.
 Gate-controlled text (a reason, a flag, a station) reaches the export; a cell starting with ``= + - @``, a tab
 or a carriage return would be read by a spreadsheet as a formula. Such text cells are prefixed with a single
 quote, as OWASP's CSV-injection guidance advises; numbers are written as they are. A list (a scan's flags) is
-one cell, its items joined with ``|``; None is an empty cell; a boolean is ``true`` or ``false``, as in the JSON.
+one cell, its items joined with ``|``; None is an empty cell; a boolean is ``true`` or ``false`` (as in
+the JSON).
 """
 
 from __future__ import annotations
