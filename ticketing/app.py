@@ -109,5 +109,6 @@ def _add_middlewares(app: FastAPI, settings: Settings, clock: Callable[[], datet
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn's factory for `serve` with several workers: each worker builds its app from the environment."""
-    return create_app(load_settings())
+    """uvicorn's factory for `serve`: each worker builds its app from the environment. `serve` has warned
+    about development secrets already, before it started uvicorn."""
+    return create_app(resolve_secrets(load_settings(), warn=False))

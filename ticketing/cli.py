@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,8 +19,8 @@ from fare_rules.errors import FareRulesError
 from fare_rules.policy import service_day_of_date
 from ticketing import audit_cli, free_riders_cli, passes_cli, tariff_cli
 from ticketing.context import build_context
-from ticketing.db import make_engine, migrate, utcnow
-from ticketing.errors import TicketingError
+from ticketing.db import DatabaseState, database_state, make_engine, migrate, sqlite_path, utcnow
+from ticketing.errors import ConfigurationError, TicketingError
 from ticketing.keys import active_key, create_key, fingerprint_of, key_state
 from ticketing.models import ApiToken, Role, SigningKey
 from ticketing.schemas import GateCreate
@@ -103,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if data_dir is not None:
         os.environ["METRO_DATA_DIR"] = str(data_dir)  # serve's workers build their settings from the env
     try:
-        code = _command(resolve_secrets(load_settings()), args)
+        settings = load_settings()
+        if not _creates_database(args):
+            _check_database(settings)  # before resolve_secrets, which would write dev secrets there
+        code = _command(resolve_secrets(settings), args)
         sys.stdout.flush()  # what is still buffered for a pipe is written now, inside this try
         return code
     except BrokenPipeError:
@@ -123,6 +126,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {error.filename}" if error.filename else ""
         print(f"error: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _creates_database(args: argparse.Namespace) -> bool:
+    """`init` and `serve --init-if-missing` make the data folder and its database; every other command needs
+    them made already, and refuses rather than leave an empty database in the wrong folder."""
+    return args.command == "init" or (args.command == "serve" and bool(args.init_if_missing))
+
+
+def _check_database(settings: Settings) -> None:
+    url = settings.effective_database_url
+    state = database_state(url)
+    if state is DatabaseState.READY:
+        return
+    path = sqlite_path(url)
+    where = str(path.resolve()) if path is not None else _redacted(url)
+    if state is DatabaseState.MISSING:
+        folder = "" if settings.database_url else f" (data folder {settings.data_dir.resolve()})"
+        raise ConfigurationError(
+            f"no database at {where}{folder}: point at the service's data folder with --data-dir DIR or"
+            " METRO_DATA_DIR (or METRO_DATABASE_URL), or run from the project folder;"
+            " `python -m ticketing init` makes a new one",
+            code="no_database",
+        )
+    raise ConfigurationError(
+        f"the database at {where} is not initialised (it has no tables): run `python -m ticketing"
+        " [--data-dir DIR] init`, which runs the migrations",
+        code="not_initialised",
+    )
 
 
 def _command(settings: Settings, args: argparse.Namespace) -> int:
@@ -208,7 +239,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         if args.keys_command == "rotate":
             key, _ = signing_keys.rotate(session, build_context(settings), now)
             print(
-                f"signing key {key.kid} published; it signs from {key.not_before:%Y-%m-%d %H:%M} UTC, older"
+                f"signing key {key.kid} published; it signs from {_when(key.not_before)}, older"
                 " keys until then and stay published until their tickets expire"
             )
         elif args.keys_command == "revoke":
@@ -222,11 +253,16 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
                 )
         for row in session.exec(select(SigningKey).order_by(col(SigningKey.not_before))).all():
             print(
-                f"{row.kid:>5}  {key_state(row, now):<8} signs from {row.not_before:%Y-%m-%d %H:%M}"
-                f"  not_after {row.not_after}  fingerprint {fingerprint_of(row)}"
+                f"{row.kid:>5}  {key_state(row, now):<8} signs from {_when(row.not_before)}"
+                f"  not_after {_when(row.not_after)}  fingerprint {fingerprint_of(row)}"
             )
     engine.dispose()
     return EXIT_OK
+
+
+def _when(at: datetime | None) -> str:
+    """One way to print an instant in `keys`: ISO 8601 in UTC to the second, `-` for none."""
+    return "-" if at is None else at.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _tokens(settings: Settings, args: argparse.Namespace) -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +14,20 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Dialect, Engine
 
-__all__ = ["UTCDateTime", "alembic_config", "make_engine", "migrate", "normalise_url", "utcnow"]
+__all__ = [
+    "DatabaseState",
+    "UTCDateTime",
+    "alembic_config",
+    "database_state",
+    "make_engine",
+    "migrate",
+    "normalise_url",
+    "sqlite_path",
+    "utcnow",
+]
+
+_PRIVATE = 0o600  # as the gate's store and dev-secrets.json: the tables hold tokens' hashes and signing keys
+_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
 def utcnow() -> datetime:
@@ -82,5 +98,48 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """Run `alembic upgrade` programmatically (what `python -m ticketing init` does)."""
+    """Run `alembic upgrade` programmatically (what `python -m ticketing init` does). A SQLite file it
+    creates is the owner's only (0600), and so are its WAL and shared-memory files."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE))  # an empty file is a database
     command.upgrade(alembic_config(url), revision)
+    if path is not None:
+        _make_private(path)
+
+
+def _make_private(path: Path) -> None:
+    """SQLite gives its -wal and -shm files the database file's mode; a database made by an earlier version
+    (0644) is tightened here too."""
+    for suffix in _SQLITE_SUFFIXES:
+        file = path.with_name(path.name + suffix)
+        if file.exists() and file.stat().st_mode & 0o777 != _PRIVATE:
+            file.chmod(_PRIVATE)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another engine or an in-memory database."""
+    parsed = sa.engine.make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+class DatabaseState(StrEnum):
+    MISSING = "missing"  # no SQLite file there
+    EMPTY = "empty"  # reachable, but never migrated (`init`)
+    READY = "ready"
+
+
+def database_state(url: str) -> DatabaseState:
+    """Whether the database is there and migrated, creating nothing: a SQLite file that is not there is not
+    opened (opening would create it). PostgreSQL's errors (unreachable, no such database) are raised."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        return DatabaseState.MISSING
+    engine = sa.create_engine(normalise_url(url))  # not make_engine: no WAL switch on a file not ours yet
+    try:
+        migrated = sa.inspect(engine).has_table("alembic_version")
+    finally:
+        engine.dispose()
+    return DatabaseState.READY if migrated else DatabaseState.EMPTY

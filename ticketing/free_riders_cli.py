@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
 from fare_rules.free import REGISTRY_CATEGORIES
+from fare_rules.policy import Policy, service_dates
 from ticketing.context import build_context
 from ticketing.db import make_engine, utcnow
 from ticketing.models import FreeRiderEnd, FreeRiderPublic, FreeRiderStatus
@@ -43,19 +44,25 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--last-day", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
     add.add_argument("--document", required=True, help="the certificate checked: its number or reference")
     add.add_argument("--staff-id", required=True, help="who checked the document")
-    listing = sub.add_parser("list", help="entries oldest first (default: the active ones)")
+    listing = sub.add_parser(
+        "list",
+        help="entries oldest first (default: the active ones); their first and last days are local service"
+        " days (Ho Chi Minh City)",
+    )
     listing.add_argument("--status", choices=[*(s.value for s in FreeRiderStatus), "all"], default="active")
     end = sub.add_parser("end", help="end an entry: every gate refuses it after its next sync")
     end.add_argument("entry_id")
     end.add_argument("--reason", required=True, choices=[r.value for r in FreeRiderEnd])
 
 
-def _line(e: FreeRiderPublic) -> str:
-    """What staff compare with the card: never the number, only its mask, the initials and the birth year."""
+def _line(e: FreeRiderPublic, policy: Policy) -> str:
+    """What staff compare with the card: never the number, only its mask, the initials and the birth year.
+    The entry's first and last service days, as staff entered them."""
     why = f" ({e.ended_reason})" if e.ended_reason else ""
+    first, last = service_dates(e.valid_from, e.valid_until, policy)
     return (
         f"{e.id}  {e.category:<20} {e.status}{why:<20}  {e.holder_masked}  {e.holder_initials:<6}"
-        f" born {e.holder_birth_year}  {e.valid_from:%Y-%m-%d} to {e.valid_until:%Y-%m-%d}"
+        f" born {e.holder_birth_year}  {first} to {last}"
         f"  document {e.document_ref}  staff {e.staff_id}"
     )
 
@@ -85,6 +92,7 @@ def _wanted(args: argparse.Namespace, today: date) -> FreeRiderCreate | None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run one free-riders command; TicketingError goes to the caller (one line, its code)."""
+    ctx = build_context(settings)
     engine = make_engine(settings.effective_database_url)
     try:
         with Session(engine) as session:
@@ -92,16 +100,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 status = None if args.status == "all" else FreeRiderStatus(args.status)
                 found = free_riders.list_free_riders(session, status)
                 for entry in found:
-                    print(_line(entry))
+                    print(_line(entry, ctx.catalog.policy))
                 print(f"{len(found)} entr{'y' if len(found) == 1 else 'ies'}")
                 return 0
             if args.free_riders_command == "end":
                 ended = free_riders.end_free_rider(
                     session, args.entry_id, FreeRiderEnd(args.reason), utcnow()
                 )
-                print(_line(ended))
+                print(_line(ended, ctx.catalog.policy))
                 return 0
-            ctx, now = build_context(settings), utcnow()
+            now = utcnow()
             wanted = _wanted(args, now.astimezone(ctx.catalog.policy.local_tz).date())
             if wanted is None:
                 return _EXIT_USAGE
@@ -110,7 +118,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             except CccdError as error:  # its detail shows the number masked only
                 print(f"error: cccd_{error.code}: {error.detail}", file=sys.stderr)
                 return _EXIT_ERROR
-            print(_line(added))
+            print(_line(added, ctx.catalog.policy))
             return 0
     finally:
         engine.dispose()

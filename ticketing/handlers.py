@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +21,9 @@ from ticketing.errors import InvalidCharacter, TicketingError
 __all__ = ["AnswerUnexpected", "ErrorPublic", "error_response", "install_handlers"]
 
 log = logging.getLogger(__name__)
+
+# pydantic's types for a body that is JSON but not an object (a list, a number, a string, bytes)
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -75,7 +79,22 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
     if nul:  # the same refusal as for a NUL in the path, query or headers (ticketing.text_guard)
         detail = "a NUL character (U+0000) in: " + ", ".join(nul)
         return error_response(InvalidCharacter.status, InvalidCharacter.code, detail)
-    return error_response(422, "invalid_request", "invalid or missing: " + ", ".join(fields))
+    return error_response(
+        422, "invalid_request", _body_fault(errors) or "invalid or missing: " + ", ".join(fields)
+    )
+
+
+def _body_fault(errors: Sequence[Any]) -> str | None:
+    """What a rider can fix when the body as a whole is wrong, rather than a field of it: not JSON at all
+    (pydantic would name the field `0`), or JSON but not an object. The decoder's message names the fault,
+    never the input."""
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            why = str(error.get("ctx", {}).get("error", "")).strip()
+            return "the body is not valid JSON" + (f": {why}" if why else "")
+        if error.get("loc") == ("body",) and error.get("type") in _NOT_AN_OBJECT:
+            return "the body must be a JSON object"
+    return None
 
 
 def _field(error: Any) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from sqlmodel import Session
 
+from fare_rules.policy import Policy, service_dates
+from ticketing.context import build_context
 from ticketing.db import make_engine, utcnow
 from ticketing.models import PassPublic, PassRevocation, PassStatus
 from ticketing.services import passes
@@ -23,7 +25,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "passes", help="CCCD-linked passes: the verification queue, verify, refuse, revoke"
     )
     sub = parser.add_subparsers(dest="passes_command", required=True)
-    listing = sub.add_parser("list", help="passes oldest first (default: those waiting for verification)")
+    listing = sub.add_parser(
+        "list",
+        help="passes oldest first (default: those waiting for verification); their first and last days"
+        " are local service days (Ho Chi Minh City)",
+    )
     listing.add_argument(
         "--status", choices=[*(s.value for s in PassStatus), "all"], default="pending_verification"
     )
@@ -36,17 +42,20 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke.add_argument("--reason", required=True, choices=_REVOKE_REASONS)
 
 
-def _line(p: PassPublic) -> str:
-    """What staff compare with the card: never the number, only its mask, the initials and the birth year."""
+def _line(p: PassPublic, policy: Policy) -> str:
+    """What staff compare with the card: never the number, only its mask, the initials and the birth year.
+    The pass's first and last service days, as the rider named them when buying it."""
     why = f" ({p.revoked_reason})" if p.revoked_reason else ""
+    first, last = service_dates(p.valid_from, p.valid_until, policy)
     return (
         f"{p.id}  {p.product:<16} {p.status}{why:<16}  {p.holder_masked}  {p.holder_initials:<6}"
-        f" born {p.holder_birth_year}  {p.valid_from:%Y-%m-%d} to {p.valid_until:%Y-%m-%d}"
+        f" born {p.holder_birth_year}  {first} to {last}"
     )
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run one passes command; TicketingError goes to the caller (one line, its code)."""
+    policy = build_context(settings).catalog.policy
     engine = make_engine(settings.effective_database_url)
     try:
         with Session(engine) as session:
@@ -54,7 +63,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 status = None if args.status == "all" else PassStatus(args.status)
                 found = passes.list_passes(session, status)
                 for holder_pass in found:
-                    print(_line(holder_pass))
+                    print(_line(holder_pass, policy))
                 print(f"{len(found)} pass(es)")
                 return 0
             change: dict[str, Callable[[], PassPublic]] = {
@@ -64,7 +73,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                     session, args.pass_id, PassRevocation(args.reason), utcnow()
                 ),
             }
-            print(_line(change[args.passes_command]()))
+            print(_line(change[args.passes_command](), policy))
             return 0
     finally:
         engine.dispose()

@@ -153,8 +153,9 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return sorted(n for n in environ if n.upper().startswith(_PREFIX) and n.upper() not in known)
 
 
-def resolve_secrets(settings: Settings) -> Settings:
-    """Fill missing secrets (dev) or refuse to start (prod). Returns a new Settings."""
+def resolve_secrets(settings: Settings, *, warn: bool = True) -> Settings:
+    """Fill missing secrets (dev) or refuse to start (prod). Returns a new Settings. `warn=False`: a
+    process that another has already warned for (serve's workers) stays quiet, so a start warns once."""
     if settings.environment == "prod":
         _check_production(settings)
         return settings
@@ -162,11 +163,12 @@ def resolve_secrets(settings: Settings) -> Settings:
     if not missing:
         return settings
     generated = _dev_secrets(settings.data_dir)
-    log.warning(
-        "development secrets %s read from %s: never use them in production",
-        ", ".join(missing),
-        settings.data_dir / DEV_SECRETS_FILE,
-    )
+    if warn:
+        log.warning(
+            "development secrets %s read from %s: never use them in production",
+            ", ".join(missing),
+            settings.data_dir / DEV_SECRETS_FILE,
+        )
     return settings.model_copy(update={name: SecretStr(generated[name]) for name in missing})
 
 

@@ -42,7 +42,10 @@ def _amount(seconds: float) -> tuple[str, str]:
 
 
 def describe_offset(offset_seconds: float) -> str:
-    """How far and which way this gate's clock is off, from its offset (server time minus gate clock)."""
+    """How far and which way this gate's clock is off, from its offset (server time minus gate clock); an
+    offset that rounds to 0 s is in step, neither ahead nor behind."""
+    if round(abs(offset_seconds)) == 0:
+        return "in step with the issuer's time"
     _, amount = _amount(abs(offset_seconds))
     return f"{amount} {'behind' if offset_seconds > 0 else 'ahead of'} the issuer's time"
 

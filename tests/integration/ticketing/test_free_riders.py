@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 from support.audit import auditor_token
@@ -18,6 +19,7 @@ from support.issuing import HOLDER, TODAY, Api, bearer
 
 from fare_rules.model import Flag
 from fare_rules.reasons import Reason
+from ticketing.cli import EXIT_OK, main
 from ticketing.context import build_context
 from ticketing.db import make_engine
 from ticketing.services.gates import export_bundle
@@ -297,3 +299,20 @@ def test_the_registry_desk_adds_lists_and_ends_from_the_command_line_never_print
     assert left.stdout.strip() == "0 entries"
     via_api = api.client.get("/v1/admin/free-riders", headers=bearer(api.admin_token)).json()
     assert [(e["id"], e["entered_by"], e["document_ref"]) for e in via_api] == [(entry_id, "cli", "QD-17")]
+
+
+def test_the_registry_desk_lists_an_entry_by_the_local_days_staff_entered(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, last = TODAY + timedelta(days=1), TODAY + timedelta(days=10)
+    added = add(api, entry(first_day=first.isoformat(), last_day=last.isoformat()))
+    monkeypatch.setenv("METRO_DATA_DIR", str(tmp_path / "desk"))
+    monkeypatch.setenv("METRO_DATABASE_URL", api.database_url)
+    capsys.readouterr()
+
+    assert main(["free-riders", "list"]) == EXIT_OK
+    out = capsys.readouterr().out
+
+    assert added.status_code == 201, added.text
+    assert added.json()["valid_from"].startswith(f"{TODAY.isoformat()}T21:00:00")  # 04:00 local
+    assert f"  {first.isoformat()} to {last.isoformat()}  document " in out

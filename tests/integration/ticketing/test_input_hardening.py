@@ -121,3 +121,36 @@ def test_a_refusal_names_the_field_and_never_echoes_the_value_sent(
     assert 400 <= answer.status_code < 500
     assert CCCD_SHAPED not in answer.text
     assert field in answer.json()["detail"]
+
+
+_JSON = {"content-type": "application/json"}
+# POST routes that read a JSON body, one of each kind: a rider's, a gate's before its token, an admin's.
+_JSON_BODY_ROUTES = ["/v1/orders", "/v1/orders/recover", "/v1/holders/check", "/v1/gate/enroll"]
+_ADMIN_JSON_BODY_ROUTES = ["/v1/admin/gates", "/v1/admin/free-riders", "/v1/admin/tariffs"]
+
+
+@pytest.mark.parametrize("path", _JSON_BODY_ROUTES + _ADMIN_JSON_BODY_ROUTES)
+def test_a_body_that_is_not_json_is_refused_saying_so(api: Api, path: str) -> None:
+    answer = api.client.post(path, content=b"garbage", headers={**_JSON, **bearer(api.admin_token)})
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json() == {
+        "code": "invalid_request",
+        "detail": "the body is not valid JSON: Expecting value",
+    }
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"42", b'"items"', b"null"])
+@pytest.mark.parametrize("path", ["/v1/orders", "/v1/admin/gates"])
+def test_a_json_body_that_is_not_an_object_is_refused_saying_so(api: Api, path: str, body: bytes) -> None:
+    answer = api.client.post(path, content=body, headers={**_JSON, **bearer(api.admin_token)})
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_request"
+    assert answer.json()["detail"] == "the body must be a JSON object", answer.text
+
+
+def test_a_json_object_missing_a_field_still_names_the_field(api: Api) -> None:
+    answer = api.client.post("/v1/orders", json={}, headers=_JSON)
+
+    assert answer.json() == {"code": "invalid_request", "detail": "invalid or missing: items"}

@@ -10,10 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.gate_sync import enrolled_gate
 from support.issuing import TODAY, Api, bearer, monthly
 
 from fare_rules.reasons import Reason
+from ticketing.cli import EXIT_OK, main
 from validator.testing import cccd_qr
 
 
@@ -152,3 +154,19 @@ def test_the_pass_desk_lists_the_queue_verifies_one_and_revokes_another_from_the
     assert "revoked (fraud)" in revoked.stdout
     assert (unknown.returncode, unknown.stderr.splitlines()[-1]) == (1, "error: pass_not_found: no such pass")
     assert left.stdout.strip() == "0 pass(es)"
+
+
+def test_the_pass_desk_lists_a_pass_by_the_local_service_days_it_was_bought_for(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = TODAY + timedelta(days=1)  # its first service day begins at 04:00 local, 21:00 UTC the day before
+    holder_pass = _pass_of(api.paid_order(monthly(start=start)))
+    monkeypatch.setenv("METRO_DATA_DIR", str(tmp_path / "desk"))
+    monkeypatch.setenv("METRO_DATABASE_URL", api.database_url)
+    capsys.readouterr()
+
+    assert main(["passes", "list", "--status", "all"]) == EXIT_OK
+    out = capsys.readouterr().out
+
+    assert holder_pass["valid_from"].startswith(f"{TODAY.isoformat()}T21:00:00")
+    assert f"  {start.isoformat()} to {(start + timedelta(days=29)).isoformat()}\n" in out  # 30 days
