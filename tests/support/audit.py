@@ -50,6 +50,29 @@ def pass_use(ticket: dict[str, Any], holder_hash: str) -> dict[str, Any]:
     return {"credential": f"p:{held['id']}", "input": "cccd", "holder_hash": holder_hash, "pass": body}
 
 
+def journal_event(
+    gate_id: str, seq: int, station: str, direction: str, when: datetime, **fields: Any
+) -> dict[str, Any]:
+    """A gate's journal event as validator.core.event_for writes it: an accepted ticket scan unless
+    `fields` say otherwise."""
+    return {
+        "v": 1,
+        "gate": gate_id,
+        "seq": seq,
+        "station": station,
+        "direction": direction,
+        "at": iso(when),
+        "input": "ticket",
+        "verdict": "accept",
+        "reason": None,
+        "owed_vnd": 0,
+        "flags": [],
+        "credential": None,
+        "holder_hash": None,
+        **fields,
+    }
+
+
 @dataclass
 class Journal:
     """A real enrolled gate whose journal events the test writes, then uploads (signed, chained)."""
@@ -62,22 +85,7 @@ class Journal:
 
     def add(self, direction: str, when: datetime, **fields: Any) -> None:
         self.seq += 1
-        body = {
-            "v": 1,
-            "gate": self.gate.gate_id,
-            "seq": self.seq,
-            "station": self.station,
-            "direction": direction,
-            "at": iso(when),
-            "input": "ticket",
-            "verdict": "accept",
-            "reason": None,
-            "owed_vnd": 0,
-            "flags": [],
-            "credential": None,
-            "holder_hash": None,
-            **fields,
-        }
+        body = journal_event(self.gate.gate_id, self.seq, self.station, direction, when, **fields)
         event = chain_next(self.gate.gate_id, self.seq, self.prev, body)
         self.prev = event.hash
         self.pending.append(event)

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
+from support.audit import journal_event, ticket_use
 from support.server import ServerProcess
 from validator.device import load_or_create_device_key, load_token
 from validator.journal import GENESIS_HASH, ChainedEvent, build_batch, chain_next
 from validator.operations import enroll_gate
-from validator.wire import iso
 
 __all__ = ["LOCAL", "RemoteGate", "Seeded", "auditor_token", "buy", "seed_morning"]
 
@@ -60,23 +60,8 @@ class RemoteGate:
         self, direction: str, when: datetime, ticket: dict[str, Any] | None = None, **fields: Any
     ) -> None:
         self.seq += 1
-        body = {
-            "v": 1,
-            "gate": self.gate_id,
-            "seq": self.seq,
-            "station": self.station,
-            "direction": direction,
-            "at": iso(when),
-            "input": "ticket",
-            "verdict": "accept",
-            "reason": None,
-            "owed_vnd": 0,
-            "flags": [],
-            "credential": None,
-            "holder_hash": None,
-            **(_ticket_fields(ticket) if ticket else {}),
-            **fields,
-        }
+        uses = ticket_use(ticket) if ticket else {}
+        body = journal_event(self.gate_id, self.seq, self.station, direction, when, **uses, **fields)
         event = chain_next(self.gate_id, self.seq, self.prev, body)
         self.prev = event.hash
         self.pending.append(event)
@@ -91,11 +76,6 @@ class RemoteGate:
         if events is None:
             self.pending = []
         return answer
-
-
-def _ticket_fields(ticket: dict[str, Any]) -> dict[str, Any]:
-    body = {k: ticket[k] for k in ("serial", "product", "origin", "destination", "fare_vnd")}
-    return {"credential": f"t:{ticket['serial']}", "ticket": body}
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,7 @@ def test_migration_0016_notes_the_anomalies_already_stored(database_url: str, tm
     engine = make_engine(database_url)
     partitions.ensure_for_times(engine, [NOW], NOW)
     try:
-        with Session(engine) as session:  # stored and paired as before 0016, with nothing noted
+        with Session(engine) as session:  # stored and paired with no candidates kept
             connection = session.connection()
             for batch in _journal(random.Random(11)):
                 connection.execute(sa.insert(_SCANS), batch)
