@@ -27,7 +27,7 @@ from fare_rules.products import Product
 from fare_rules.reasons import Reason
 from fare_rules.tariff import Tariff
 
-__all__ = ["decide", "gate_flags", "rides_until", "validity_window", "with_flags"]
+__all__ = ["decide", "gate_flags", "lists_stale", "rides_until", "validity_window", "with_flags"]
 
 # Service days a day or 3-day pass runs for once activated.
 _ACTIVATED_DAYS = {Product.DAY: 1, Product.THREE_DAY: 3}
@@ -60,11 +60,17 @@ def gate_flags(
     A gate that never synced, or never measured its offset, counts as stale and suspect: unknown is not fine.
     """
     flags: set[Flag] = set()
-    if last_sync is None or now - last_sync > timedelta(seconds=policy.max_list_age_seconds):
+    if lists_stale(now, last_sync, policy):
         flags.add(Flag.STALE_LISTS)
     if clock_offset_seconds is None or abs(clock_offset_seconds) > policy.max_clock_offset_seconds:
         flags.add(Flag.CLOCK_SUSPECT)
     return frozenset(flags)
+
+
+def lists_stale(now: datetime, lists_as_of: datetime | None, policy: Policy) -> bool:
+    """Whether lists synced at `lists_as_of` (the oldest of them; None: one never synced) are older than the
+    policy allows at `now`: what a gate flags its decisions STALE_LISTS by, and gate health judges it by."""
+    return lists_as_of is None or now - lists_as_of > timedelta(seconds=policy.max_list_age_seconds)
 
 
 def with_flags(decision: Decision, flags: frozenset[Flag]) -> Decision:

@@ -91,6 +91,7 @@ _GATE_TABLE = (
     "journal_head",
     "missing_events",
     "clock_offset_s",
+    "lists_age_s",
     "needs_visit",
 )
 _TRIP_TABLE = (

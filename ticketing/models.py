@@ -31,6 +31,7 @@ __all__ = [
     "FreeRiderStatus",
     "Gate",
     "GateCreated",
+    "GateListFetch",
     "GatePublic",
     "GateStatus",
     "HolderPublic",
@@ -630,6 +631,19 @@ class UseAnomaly(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=24)
     at: datetime = Field(sa_column=sa.Column(UTCDateTime(), primary_key=True))
     credential: str = Field(primary_key=True, max_length=48)
+
+
+class GateListFetch(SQLModel, table=True):
+    """The last time the service served a gate one of the lists it syncs to its end (the page the gate stops
+    at), and the cursor the gate then held: what gate health dates a gate's lists by. One row per gate and
+    list, moved on by each fetch; never back, when two workers answer the same gate."""
+
+    __tablename__ = "gate_list_fetches"
+
+    gate_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(primary_key=True, max_length=16)  # the list: revocations, passes, free_riders, ...
+    fetched_at: datetime = Field(sa_column=_utc())  # the server_time of the page, as the gate dates the list
+    seq: int = Field(sa_type=sa.BigInteger)  # the cursor (`next`) of that page
 
 
 class JournalBatch(SQLModel, table=True):

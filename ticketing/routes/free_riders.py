@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from ticketing.deps import AdminDep, ContextDep, GateDep, NowDep, SessionDep, SignerDep
 from ticketing.models import FreeRiderPublic, FreeRiderStatus
+from ticketing.routes.gate import signed_list
 from ticketing.schemas import FreeRiderCreate, FreeRiderEndCreate
 from ticketing.services import free_riders, gates
 
@@ -46,6 +47,13 @@ def end(
 
 @gate_router.get("/free_riders", response_class=Response)
 def free_rider_list(
-    _gate: GateDep, session: SessionDep, sign: SignerDep, after: After = 0, limit: Limit = gates.DEFAULT_PAGE
+    gate: GateDep,
+    *,
+    session: SessionDep,
+    now: NowDep,
+    sign: SignerDep,
+    after: After = 0,
+    limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    return sign(free_riders.free_riders_page(session, after, limit))
+    page = free_riders.free_riders_page(session, after, limit)
+    return signed_list("free_riders", page, after=after, gate=gate, session=session, now=now, sign=sign)

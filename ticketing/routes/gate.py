@@ -1,25 +1,41 @@
 """The gate sync protocol (Bearer gate token; every answer signed with `X-Signature`): enrolment, the lists
-by cursor, other gates' uses, journal upload. Contract: validator/sync.py and validator/testing.FakeServer."""
+by cursor, other gates' uses, journal upload. Contract: validator/sync.py and validator/testing.FakeServer.
+
+Each list page a gate reads to the end is noted for gate health (ticketing.services.gate_lists), after it is
+signed: a page that could not be signed (503) was never served."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from ticketing.deps import ContextDep, GateDep, NowDep, SessionDep, SignerDep
 from ticketing.ingest.pipeline import ingest_batch
 from ticketing.ingest.rules import DoubleUseRule
+from ticketing.models import Gate
+from ticketing.responses import Signer
 from ticketing.schemas import GateEnroll
-from ticketing.services import gates
+from ticketing.services import gate_lists, gates
 
-__all__ = ["router"]
+__all__ = ["router", "signed_list"]
 
 router = APIRouter(prefix="/v1/gate", tags=["gate"])
 # Cursors are BIGINT sequence numbers: a larger one is a client error (422), not a database overflow (500).
 After = Annotated[int, Query(ge=0, le=2**63 - 1)]
 Limit = Annotated[int, Query(ge=1, le=gates.MAX_PAGE)]
+
+
+def signed_list(
+    name: str, page: dict[str, Any], *, after: int, gate: Gate, session: Session, now: datetime, sign: Signer
+) -> Response:
+    """The signed page of list `name`, its fetch noted when the gate reaches the list's end with it."""
+    answer = sign(page)
+    gate_lists.record_fetch(session, gate.gate_id, name, page=page, after=after, now=now)
+    return answer
 
 
 @router.post("/enroll", response_class=Response)
@@ -29,16 +45,30 @@ def enroll(body: GateEnroll, session: SessionDep, ctx: ContextDep, now: NowDep, 
 
 @router.get("/revocations", response_class=Response)
 def revocations(
-    _gate: GateDep, session: SessionDep, sign: SignerDep, after: After = 0, limit: Limit = gates.DEFAULT_PAGE
+    gate: GateDep,
+    *,
+    session: SessionDep,
+    now: NowDep,
+    sign: SignerDep,
+    after: After = 0,
+    limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    return sign(gates.revocations_page(session, after, limit))
+    page = gates.revocations_page(session, after, limit)
+    return signed_list("revocations", page, after=after, gate=gate, session=session, now=now, sign=sign)
 
 
 @router.get("/passes", response_class=Response)
 def passes(
-    _gate: GateDep, session: SessionDep, sign: SignerDep, after: After = 0, limit: Limit = gates.DEFAULT_PAGE
+    gate: GateDep,
+    *,
+    session: SessionDep,
+    now: NowDep,
+    sign: SignerDep,
+    after: After = 0,
+    limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    return sign(gates.passes_page(session, after, limit))
+    page = gates.passes_page(session, after, limit)
+    return signed_list("passes", page, after=after, gate=gate, session=session, now=now, sign=sign)
 
 
 @router.get("/events", response_class=Response)
@@ -51,7 +81,8 @@ def events(
     after: After = 0,
     limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    return sign(gates.events_page(session, gate, after, limit, now))
+    page = gates.events_page(session, gate, after, limit, now)
+    return signed_list("events", page, after=after, gate=gate, session=session, now=now, sign=sign)
 
 
 @router.post("/journal", response_class=Response)

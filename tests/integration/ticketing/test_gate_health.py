@@ -18,10 +18,11 @@ from ticketing.cli import main
 
 
 def _morning(api: Api, tmp_path: Path) -> None:
-    """L1-01-OK uploads a clean scan; L1-06-GAP lost two events and its clock is 10 minutes off; L1-09-NEW
-    is enrolled and silent; L1-10-PEND never enrolled."""
+    """L1-01-OK syncs its lists and uploads a clean scan; L1-06-GAP lost two events and its clock is 10
+    minutes off; L1-09-NEW is enrolled and silent; L1-10-PEND never enrolled. Only L1-01-OK fetched lists."""
     ticket = api.paid_order(single("L1-01", "L1-05"))["tickets"][0]
     fine = journal(api, tmp_path, "L1-01", "L1-01-OK")
+    fine.gate.sync()
     fine.add("entry", at(0), **ticket_use(ticket))
     fine.upload()
     gappy = enrolled_gate(api, tmp_path, station="L1-06", gate_id="L1-06-GAP")
@@ -46,9 +47,9 @@ def test_the_gates_that_need_a_visit_come_first_each_with_its_reasons(api: Api, 
     gates = _gates(api)
 
     assert [(g["gate"], g["needs_visit"]) for g in gates] == [
-        ("L1-06-GAP", ["journal_gap", "clock_off"]),
-        ("L1-09-NEW", ["never_uploaded"]),
-        ("L1-01-OK", ["stale_lists"] if gates[2]["stale_lists"] else []),
+        ("L1-06-GAP", ["journal_gap", "clock_off", "stale_lists"]),
+        ("L1-09-NEW", ["never_uploaded", "stale_lists"]),
+        ("L1-01-OK", []),
         ("L1-10-PEND", []),
     ]
     gap = gates[0]
