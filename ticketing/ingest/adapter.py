@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from ticketing.ingest.postgres import PostgresIngest
 from ticketing.ingest.scan_counts import CountKey
 from ticketing.ingest.sqlite import SQLiteIngest
+from ticketing.ingest.trip_changes import Paired
 
 __all__ = ["IngestEngine", "adapter_for"]
 
@@ -36,10 +37,10 @@ class IngestEngine(Protocol):
         events: Sequence[Mapping[str, Any]],
         first_uses: Mapping[int, datetime],
         open_entry: timedelta,
-    ) -> set[int]:
+    ) -> Paired:
         """Pair the uses in these stored scan_events `rows` (with their journal `events`, for the fare) into
         trips as `rules.pair` does; set tickets.first_used_at from `first_uses` unless already earlier.
-        Returns the double-use candidates (serials). Not committed."""
+        Returns the double-use candidates (serials) and the trips touched, before and after. Not committed."""
         ...
 
 

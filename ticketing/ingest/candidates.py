@@ -4,8 +4,8 @@ of a day's trips and scans (docs/audit.md: 2.7 s at 10 M events).
 - `trip_anomalies` (models.TripAnomaly) holds exactly the trips that an anomaly lists by its status: orphan
   exits (entry_unseen), repeated exits, and complete single-ticket trips longer than OVERSTAY_FLOOR_S
   (overstay, whose limit the policy sets: the query keeps those over it). It is kept by difference over the
-  trips pairing reads before and after (rollups.snapshot): a row comes when a trip becomes one and goes when
-  it no longer is (an orphan exit whose entry arrives).
+  trips pairing touched, before and after (ticketing.ingest.trip_changes): a row comes when a trip becomes
+  one and goes when it no longer is (an orphan exit whose entry arrives).
 - `use_anomalies` (models.UseAnomaly) notes the uses that may be part of an anomaly the queries find from the
   scans: a ticket's entry that has another entry at another gate within `open_entry` (double_use; the pairing
   adapters name these tickets), and a pass use next, in time, to one at another station sooner than the
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -29,8 +29,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from fare_rules import FareRulesError
-from ticketing.ingest.rollups import Snapshot
+from ticketing.ingest.pg_arrays import ColumnArrays
 from ticketing.ingest.rules import DoubleUseRule
+from ticketing.ingest.trip_changes import NEIGHBOUR_LOOKBACK, Paired, Snapshot
 from ticketing.models import TripAnomaly, UseAnomaly, table_of
 
 __all__ = [
@@ -50,8 +51,6 @@ USE_TABLE: sa.Table = table_of(UseAnomaly)
 # takes 45 minutes) makes the overstay query read the trips instead.
 OVERSTAY_FLOOR_S = 45 * 60
 DOUBLE_USE, PASS_TOO_FAST = "double_use", "pass_too_fast"
-# Beyond this no two uses can be too fast (13 hops x 90 s is under 20 minutes); the pass query looks as far.
-_PASS_LOOKBACK = timedelta(hours=1)
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
@@ -66,21 +65,14 @@ def trip_kind(trip: Mapping[str, Any]) -> str | None:
 
 
 def mark(
-    connection: Connection,
-    before: Snapshot,
-    after: Snapshot,
-    uses: Sequence[Mapping[str, Any]],
-    *,
-    doubled: Collection[int],
-    rule: DoubleUseRule,
+    connection: Connection, paired: Paired, uses: Sequence[Mapping[str, Any]], *, rule: DoubleUseRule
 ) -> None:
-    """Keep both tables for the uses just paired (`doubled`: the double-use candidates pairing named).
-    Not committed."""
-    _mark_trips(connection, before, after)
-    noted = [(DOUBLE_USE, u["at"], u["credential"]) for u in uses if _doubled(u, doubled)]
+    """Keep both tables for the uses just paired (`paired`: what pairing them did). Not committed."""
+    _mark_trips(connection, paired.before, paired.after)
+    noted = [(DOUBLE_USE, u["at"], u["credential"]) for u in uses if _doubled(u, paired.doubled)]
     passes = [u for u in uses if u["credential"].startswith("p:") and u["at"] is not None]
     if passes:
-        moves = fast_moves(_pass_uses(after, passes), passes, rule)
+        moves = fast_moves(_pass_uses(paired.after, passes), passes, rule)
         noted += [(PASS_TOO_FAST, at, credential) for credential, at in moves]
     if noted:
         insert: Any = _INSERT[connection.dialect.name](USE_TABLE)
@@ -103,13 +95,36 @@ def _mark_trips(connection: Connection, before: Snapshot, after: Snapshot) -> No
                 gone.append(trip_id)
         elif was is None or _noted(was) != _noted(trip):
             kept.append({"trip_id": trip_id, **_noted(trip)})
+    if connection.dialect.name == "postgresql":
+        _keep_trips_pg(connection, gone, kept)
+        return
     t = TRIP_TABLE
     if gone:
         connection.execute(sa.delete(t).where(t.c.trip_id.in_(gone)))
     if kept:
-        insert: Any = _INSERT[connection.dialect.name](t)
-        update = {c: insert.excluded[c] for c in ("kind", "started_at", "duration_s")}
+        insert: Any = sqlite.insert(t)
+        update = {c: insert.excluded[c] for c in _NOTED}
         connection.execute(insert.on_conflict_do_update(index_elements=["trip_id"], set_=update), kept)
+
+
+_NOTED = ("kind", "started_at", "duration_s")
+_NOTED_TYPES = {"trip_id": "bigint", "kind": "text", "started_at": "timestamp", "duration_s": "integer"}
+
+
+def _keep_trips_pg(connection: Connection, gone: list[int], kept: list[dict[str, Any]]) -> None:
+    """Both changes as one statement over column arrays, as the trip counts are added."""
+    if not gone and not kept:
+        return
+    arrays = ColumnArrays()
+    removed = arrays.add("gone", "bigint", gone)
+    sources = [arrays.add(name, kind, [k[name] for k in kept]) for name, kind in _NOTED_TYPES.items()]
+    connection.exec_driver_sql(
+        f"WITH gone AS (DELETE FROM trip_anomalies WHERE trip_id = ANY({removed}))"  # noqa: S608 (our names)
+        f" INSERT INTO trip_anomalies (trip_id, {', '.join(_NOTED)})"
+        f" SELECT * FROM unnest({', '.join(sources)})"
+        f" ON CONFLICT (trip_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _NOTED)}",
+        arrays.params,
+    )
 
 
 def _noted(trip: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,10 +141,10 @@ class _Use(NamedTuple):
 
 def _pass_uses(after: Snapshot, passes: Sequence[Mapping[str, Any]]) -> list[_Use]:
     """The paired uses of these passes an hour either side of them, in time order (the pass query's), from
-    the trips pairing has just read: each paired use is a trip's entry or exit, and rollups.snapshot reads
-    an hour beyond the pairing window. A use stored and not paired yet checks its neighbours when it is."""
-    since = min(u["at"] for u in passes) - _PASS_LOOKBACK
-    until = max(u["at"] for u in passes) + _PASS_LOOKBACK
+    the trips pairing touched: each paired use is a trip's entry or exit, and trip_changes holds these
+    passes' trips that far around. A use stored and not paired yet checks its neighbours when it is."""
+    since = min(u["at"] for u in passes) - NEIGHBOUR_LOOKBACK
+    until = max(u["at"] for u in passes) + NEIGHBOUR_LOOKBACK
     wanted = {u["credential"] for u in passes}
     found = []
     for t in after.trips.values():

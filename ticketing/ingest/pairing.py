@@ -71,12 +71,10 @@ def pair_stored_uses(
     events = [e for _, e in uses]
     first = _first_uses(session, rows)
     connection = session.connection()
-    before = rollups.snapshot(connection, rows)
-    candidates = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
-    after = rollups.snapshot(connection, rows, firsts=False)
-    rollups.add(connection, rollups.delta(before, after))
-    anomaly_candidates.mark(connection, before, after, rows, doubled=candidates, rule=rule)
-    double_use.block_double_uses(session, rows, now, rule, candidates=candidates)
+    paired = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
+    rollups.add(connection, rollups.delta(paired.before, paired.after))
+    anomaly_candidates.mark(connection, paired, rows, rule=rule)
+    double_use.block_double_uses(session, rows, now, rule, candidates=paired.doubled)
     tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)
     session.connection().execute(
         sa.update(_COUNTERS).where(counters.name == PAIRED).values(value=rows[-1]["feed_seq"])

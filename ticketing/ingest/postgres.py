@@ -3,7 +3,9 @@
 The events go in as one INSERT ... SELECT FROM unnest (ON CONFLICT DO NOTHING on (gate_id, seq, at): a unique
 key on the partitioned table must hold the partition key), the hour counts as one upsert, and the uses pair
 into trips with `_PAIR_SQL`: one statement per round that probes each use's match by index, updates the
-matched trips, inserts the rest and sets tickets.first_used_at. No trip row travels to Python and back.
+matched trips, inserts the rest and sets tickets.first_used_at. No trip row travels to Python and back to be
+written; the statement returns the trips it touched, before and after (ticketing.ingest.trip_changes), for
+the counts and anomaly candidates kept at ingest.
 A round holds at most one use per credential, so its uses are independent and the statement's single
 snapshot gives the same answer as pairing them one by one (`rules.pair`); a credential's next use (a gate's
 batch may hold a pass holder's morning entry and evening exit) goes in the next round, which sees what this
@@ -13,6 +15,7 @@ one wrote. Nearly always one round per batch. The conformance test holds this to
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +24,16 @@ from sqlalchemy.engine import Connection
 from ticketing.ingest.pg_arrays import ColumnArrays, naive_utc
 from ticketing.ingest.rules import PAIRING_WINDOW, fare_of, flag_set
 from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
+from ticketing.ingest.trip_changes import (
+    AS_WAS,
+    COLUMNS,
+    DOUBLED,
+    NEIGHBOUR_LOOKBACK,
+    NEW,
+    OLD,
+    Paired,
+    assemble,
+)
 from ticketing.models import ScanEvent, table_of
 
 __all__ = ["SCAN_COLUMNS", "PostgresIngest"]
@@ -73,7 +86,7 @@ class PostgresIngest:
         events: Sequence[Mapping[str, Any]],
         first_uses: Mapping[int, datetime],
         open_entry: timedelta,
-    ) -> set[int]:
+    ) -> Paired:
         # Round k pairs each credential's k-th use in time order (module doc).
         order = sorted(range(len(rows)), key=lambda i: (rows[i]["at"], rows[i]["gate_id"], rows[i]["seq"]))
         seen: dict[str, int] = {}
@@ -84,11 +97,38 @@ class PostgresIngest:
             if k == len(rounds):
                 rounds.append([])
             rounds[k].append(i)
-        candidates: set[int] = set()
+        around = _Around.of(rows)
+        returned = []
         for k, part in enumerate(rounds or [[]]):
             picked, fares = [rows[i] for i in part], [events[i] for i in part]
-            candidates |= _pair(connection, picked, fares, first_uses if k == 0 else {}, open_entry)
-        return candidates
+            first = (first_uses, around) if k == 0 else ({}, _NOTHING_AROUND)
+            returned.append(_pair(connection, picked, fares, *first, open_entry=open_entry))
+        return assemble(returned)
+
+
+@dataclass(frozen=True, slots=True)
+class _Around:
+    """What the first round reads as it was (trip_changes.Paired): the first trips of these tickets, and the
+    trips of these passes with an entry or exit in [since, until]."""
+
+    tickets: list[str]
+    passes: list[str]
+    since: datetime | None
+    until: datetime | None
+
+    @classmethod
+    def of(cls, rows: Sequence[Mapping[str, Any]]) -> _Around:
+        credentials = sorted({r["credential"] for r in rows})
+        tickets = [c for c in credentials if c.startswith("t:")]
+        times = [r["at"] for r in rows if r["credential"].startswith("p:") and r["at"] is not None]
+        if not times:
+            return cls(tickets, [], None, None)
+        passes = [c for c in credentials if c.startswith("p:")]
+        since, until = min(times) - NEIGHBOUR_LOOKBACK, max(times) + NEIGHBOUR_LOOKBACK
+        return cls(tickets, passes, naive_utc(since), naive_utc(until))
+
+
+_NOTHING_AROUND = _Around([], [], None, None)
 
 
 # The rules of rules.exit_match, rules.entry_match and rules.is_double_use_candidate, per use, by index
@@ -154,7 +194,9 @@ WITH u AS (
     flags = CASE WHEN m.flags = '' THEN t.flags ELSE left(array_to_string(ARRAY(
       SELECT DISTINCT f COLLATE "C" FROM unnest(string_to_array(t.flags || ',' || m.flags, ',')) AS f
       WHERE f <> '' ORDER BY 1), ','), 200) END
-  FROM m WHERE t.id = m.trip_id AND t.id = ANY(ARRAY(SELECT trip_id FROM m WHERE trip_id IS NOT NULL))
+  FROM m JOIN trips o ON o.id = m.trip_id
+  WHERE t.id = m.trip_id AND t.id = ANY(ARRAY(SELECT trip_id FROM m WHERE trip_id IS NOT NULL))
+  RETURNING {new_columns}, {old_columns}
 ), fresh AS (
   INSERT INTO trips (credential, status, started_at, product, ticket_serial, pass_id, entry_gate,
     entry_seq, entry_station, entry_at, exit_gate, exit_seq, exit_station, exit_at, duration_s, fare_vnd,
@@ -168,13 +210,32 @@ WITH u AS (
     CASE WHEN direction = 'exit' THEN station END, CASE WHEN direction = 'exit' THEN at END,
     NULL, fare, owed, flags
   FROM m WHERE trip_id IS NULL
+  RETURNING {columns}
 ), first_use AS (
   UPDATE tickets SET first_used_at = f.at
   FROM unnest({first_serial}, {first_at}) AS f(serial, at)
   WHERE tickets.serial = f.serial AND tickets.serial = ANY({first_serial})
     AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
+), firsts AS (
+  SELECT f.* FROM unnest({tickets}) AS c(credential) CROSS JOIN LATERAL (
+    SELECT {columns} FROM trips
+    WHERE trips.credential = c.credential AND entry_station IS NOT NULL ORDER BY started_at, id LIMIT 1
+  ) f
+), neighbours AS (
+  SELECT n.* FROM unnest({passes}) AS c(credential) CROSS JOIN LATERAL (
+    SELECT {columns} FROM trips
+    WHERE trips.credential = c.credential
+      AND started_at >= %(since)s::timestamp - %(window)s::interval AND started_at <= %(until)s::timestamp
+      AND (entry_at BETWEEN %(since)s AND %(until)s OR exit_at BETWEEN %(since)s AND %(until)s)
+    OFFSET 0
+  ) n
 )
-SELECT serial FROM m WHERE doubled
+SELECT '{new}', {columns} FROM matched
+UNION ALL SELECT '{old}', {old_names} FROM matched
+UNION ALL SELECT '{new}', * FROM fresh
+UNION ALL SELECT '{as_was}', * FROM firsts
+UNION ALL SELECT '{as_was}', * FROM neighbours
+UNION ALL SELECT '{doubled}', {doubled_columns} FROM m WHERE doubled
 """
 
 
@@ -183,10 +244,13 @@ def _pair(
     rows: Sequence[Mapping[str, Any]],
     events: Sequence[Mapping[str, Any]],
     first_uses: Mapping[int, datetime],
+    around: _Around,
+    *,
     open_entry: timedelta,
-) -> set[int]:
+) -> Sequence[Any]:
+    """One round: its returned rows, (part, *trip_changes.COLUMNS) each."""
     if not rows and not first_uses:
-        return set()
+        return []
     arrays = ColumnArrays()
     columns = {name: [r[column] for r in rows] for name, column in _PAIR_COLUMNS.items()}
     columns["fare"] = [fare_of(r["product"], e) for r, e in zip(rows, events, strict=True)]
@@ -194,12 +258,27 @@ def _pair(
     uses = ", ".join(arrays.add(name, _PAIR_TYPES.get(name, "text"), columns[name]) for name in _PAIR_ORDER)
     first_serial = arrays.add("first_serial", "bigint", list(first_uses))
     first_at = arrays.add("first_at", "timestamp", list(first_uses.values()))
+    tickets = arrays.add("tickets", "text", around.tickets)
+    passes = arrays.add("passes", "text", around.passes)
     params = arrays.params
     params["window"], params["open"] = PAIRING_WINDOW, open_entry
-    statement = _PAIR_SQL.format(uses=uses, first_serial=first_serial, first_at=first_at)
-    result = connection.exec_driver_sql(statement, params)
-    return {serial for serial in result.scalars() if serial is not None}
+    params["since"], params["until"] = around.since, around.until
+    statement = _PAIR_STATEMENT.format(
+        uses=uses, first_serial=first_serial, first_at=first_at, tickets=tickets, passes=passes
+    )
+    return connection.exec_driver_sql(statement, params).all()
 
+
+# _PAIR_SQL with the trip columns it returns written in; the arrays' SQL is filled in per round.
+_PAIR_STATEMENT = _PAIR_SQL.format(
+    columns=", ".join(COLUMNS),
+    new_columns=", ".join(f"t.{c}" for c in COLUMNS),
+    old_columns=", ".join(f"o.{c} AS o_{c}" for c in COLUMNS),
+    old_names=", ".join(f"o_{c}" for c in COLUMNS),
+    doubled_columns=", ".join("serial" if c == "ticket_serial" else "NULL" for c in COLUMNS),
+    new=NEW, old=OLD, as_was=AS_WAS, doubled=DOUBLED,
+    **{name: f"{{{name}}}" for name in ("uses", "first_serial", "first_at", "tickets", "passes")},
+)  # fmt: skip
 
 # _PAIR_SQL's arrays in the order of its `u` columns, their types, and the scan_events column of each.
 _PAIR_ORDER = [

@@ -3,60 +3,39 @@ reports.
 
 At 10 M scans a month a day holds ~165,000 trips, and adding them up one by one took 140-410 ms a report
 (docs/audit.md). Trips change after they are written (an exit completes an open trip, an entry fills in an
-orphan exit, a late entry becomes a ticket's first ride), so the counts are kept by difference: pairing reads
-the trips a batch can touch before and after it pairs (`snapshot`), and adds what they count after less what
-they counted before (`delta`). A batch sent twice pairs nothing, so it counts nothing.
+orphan exit, a late entry becomes a ticket's first ride), so the counts are kept by difference: pairing
+gives the trips it touched as they were and as they are (ticketing.ingest.trip_changes), and what they
+count after less what they counted before is added (`delta`). A batch sent twice pairs nothing, so it counts
+nothing.
 
 What a trip counts, once it has an entry (an orphan or repeated exit counts nothing): one trip, its fare,
 owed amount and duration, under the hour it started, its product, origin and destination (complete trips
 only; '' for an open one). `ridden_vnd` is what the revenue report calls fares ridden: a single ticket's fare
 on its first trip only (a double-used ticket was paid for once), every other trip's fare as it is.
-
-Which trips a batch can touch: pairing matches a use only with trips of its credential that started within
-PAIRING_WINDOW of it, and makes new trips at the use's own time; and a ticket's first trip, which a late
-entry may replace, wherever it is.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from ticketing.db import UTCDateTime
 from ticketing.ingest.pg_arrays import ColumnArrays
-from ticketing.ingest.rules import PAIRING_WINDOW
-from ticketing.models import Trip, TripCount, table_of
+from ticketing.ingest.trip_changes import Snapshot
+from ticketing.models import TripCount, table_of
 
-__all__ = ["AMOUNTS", "KEY", "TABLE", "Snapshot", "TripKey", "add", "counted", "delta", "snapshot", "summed"]
+__all__ = ["AMOUNTS", "KEY", "TABLE", "TripKey", "add", "counted", "delta", "summed"]
 
 TABLE: sa.Table = table_of(TripCount)
-_TRIPS: sa.Table = table_of(Trip)
 KEY = ("hour", "product", "origin", "destination", "complete")
 AMOUNTS = ("n", "fare_vnd", "ridden_vnd", "owed_vnd", "duration_s")
 TripKey = tuple[datetime, str, str, str, bool]
-_COLUMNS = (
-    "id", "credential", "started_at", "product", "ticket_serial", "entry_station", "exit_station", "status",
-    "fare_vnd", "owed_vnd", "duration_s", "entry_gate", "entry_seq", "entry_at", "exit_gate", "exit_seq",
-    "exit_at",
-)  # fmt: skip
-# The pairing window, and an hour more: ticketing.ingest.candidates reads the uses around a pass's from the
-# trips, an hour either side, and a trip's exit is at most PAIRING_WINDOW after its start.
-_WINDOW = PAIRING_WINDOW + timedelta(hours=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Trips as they stood, by id."""
-
-    trips: dict[int, Mapping[str, Any]]
 
 
 def counted(trips: Iterable[Mapping[str, Any]]) -> Counter[tuple[TripKey, str]]:
@@ -86,9 +65,9 @@ def counted(trips: Iterable[Mapping[str, Any]]) -> Counter[tuple[TripKey, str]]:
 
 
 def delta(before: Snapshot, after: Snapshot) -> list[tuple[TripKey, dict[str, int]]]:
-    """What changed between two snapshots of the same trips (`after` may hold new ones and lack a ticket's
-    first trip, unchanged), per key in key order (one lock order for every upload). Only the trips that
-    changed are counted, with the other trips of their tickets (one of them may be or become the first)."""
+    """What changed between two snapshots of the same trips (`after` may hold new ones), per key in key
+    order (one lock order for every upload). Only the trips that changed are counted, with the other trips of
+    their tickets in `before` (its first trip among them: it may stop being the first)."""
     changed = {i for i, t in after.trips.items() if before.trips.get(i) != t}
     serials = {t["ticket_serial"] for i in changed for t in (after.trips[i], before.trips.get(i)) if t}
     serials.discard(None)
@@ -103,68 +82,6 @@ def delta(before: Snapshot, after: Snapshot) -> list[tuple[TripKey, dict[str, in
         if value:
             out.setdefault(key, dict.fromkeys(AMOUNTS, 0))[amount] = value
     return sorted(out.items())
-
-
-def snapshot(connection: Connection, uses: Sequence[Mapping[str, Any]], *, firsts: bool = True) -> Snapshot:
-    """The trips that pairing these uses (scan_events rows) can change, and (`firsts`) each ticket's first
-    trip, which a late entry may replace. After pairing the firsts are not needed: those outside the window
-    have not changed, and delta counts them as they were."""
-    credentials = sorted({u["credential"] for u in uses})
-    if not credentials:
-        return Snapshot({})
-    since = min(u["at"] for u in uses) - _WINDOW
-    until = max(u["at"] for u in uses) + _WINDOW
-    tickets = [c for c in credentials if c.startswith("t:")] if firsts else []
-    if connection.dialect.name == "postgresql":
-        params = {"credentials": credentials, "tickets": tickets, "since": since, "until": until}
-        return Snapshot({r.id: dict(r._mapping) for r in connection.execute(_PG_SNAPSHOT, params)})
-    t = _TRIPS.c
-    window = sa.select(*(t[c] for c in _COLUMNS)).where(
-        t.credential.in_(credentials), t.started_at >= since, t.started_at <= until
-    )
-    trips: dict[int, Mapping[str, Any]] = {r.id: dict(r._mapping) for r in connection.execute(window)}
-    if tickets:
-        trips.update({r.id: dict(r._mapping) for r in connection.execute(_first_trips(tickets))})
-    return Snapshot(trips)
-
-
-# The same two reads as one statement, each an index probe per credential on (credential, started_at)
-# whatever the statistics say: as IN lists, or as joins the planner may flatten (OFFSET 0 keeps each
-# subquery per credential), a table whose statistics lag behind ingest was read whole.
-_PG_SNAPSHOT = (
-    sa.text(
-        f"""
-SELECT w.* FROM unnest(:credentials) AS c(credential) CROSS JOIN LATERAL (
-  SELECT {", ".join(_COLUMNS)} FROM trips
-  WHERE trips.credential = c.credential AND started_at >= :since AND started_at <= :until
-  OFFSET 0
-) w
-UNION ALL
-SELECT f.* FROM unnest(:tickets) AS c(credential) CROSS JOIN LATERAL (
-  SELECT {", ".join(_COLUMNS)} FROM trips
-  WHERE trips.credential = c.credential AND entry_station IS NOT NULL ORDER BY started_at, id LIMIT 1
-) f
-"""  # noqa: S608 (our column names)
-    )
-    .bindparams(
-        sa.bindparam("credentials", type_=postgresql.ARRAY(sa.Text)),
-        sa.bindparam("tickets", type_=postgresql.ARRAY(sa.Text)),
-        sa.bindparam("since", type_=UTCDateTime()),
-        sa.bindparam("until", type_=UTCDateTime()),
-    )
-    .columns(*(sa.column(c, _TRIPS.c[c].type) for c in _COLUMNS))
-)
-
-
-def _first_trips(credentials: list[str]) -> sa.Select[Any]:
-    t = _TRIPS.c
-    rank = sa.func.row_number().over(partition_by=t.credential, order_by=(t.started_at, t.id)).label("rank")
-    ranked = (
-        sa.select(*(t[c] for c in _COLUMNS), rank)
-        .where(t.credential.in_(credentials), t.entry_station.is_not(None))
-        .subquery()
-    )
-    return sa.select(*(ranked.c[c] for c in _COLUMNS)).where(ranked.c.rank == 1)
 
 
 def add(connection: Connection, change: Sequence[tuple[TripKey, Mapping[str, int]]]) -> None:

@@ -1,5 +1,7 @@
 """Ingest on SQLite, the embedded engine: the rules applied in Python (`rules.pair`) over the trips read
-back, and each step one executemany statement. One writer at a time, so there is nothing to order."""
+back, and each step one executemany statement. One writer at a time, so there is nothing to order. The
+trips around the uses are read before and after pairing (trip_changes.read_around) for the counts and the
+anomaly candidates."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ticketing.ingest.rules import PAIRING_WINDOW, TripDraft, pair, use_of
 from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
+from ticketing.ingest.trip_changes import Paired, Snapshot, read_around
 from ticketing.models import ScanCount, ScanEvent, Ticket, Trip, table_of
 
 __all__ = ["TRIP_COLUMNS", "SQLiteIngest"]
@@ -51,17 +54,18 @@ class SQLiteIngest:
         events: Sequence[Mapping[str, Any]],
         first_uses: Mapping[int, datetime],
         open_entry: timedelta,
-    ) -> set[int]:
+    ) -> Paired:
         _set_first_uses(connection, first_uses)
         uses = [use_of(r, e) for r, e in zip(rows, events, strict=True)]
         if not uses:
-            return set()
+            return Paired(set(), Snapshot({}), Snapshot({}))
+        before = read_around(connection, rows)
         first, last = min(u.at for u in uses), max(u.at for u in uses)
         known = _load(connection, {u.credential for u in uses}, first, last)
         fresh, candidates = pair(known, uses, open_entry)
         changed = [t for ts in known.values() for t in ts if t.id is not None and t.dirty]
         _write(connection, fresh, changed)
-        return candidates
+        return Paired(candidates, before, read_around(connection, rows, firsts=False))
 
 
 def _load(

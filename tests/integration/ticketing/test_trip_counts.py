@@ -1,6 +1,7 @@
 """trip_counts: journal ingest keeps trips counted per hour as it pairs, and the counts equal counting the
 trips from scratch for any journals cut into uploads arriving in any order (exits before their entries, late
-entries that become a ticket's first ride, repeated exits); the od report and the revenue report's ridden
+entries that become a ticket's first ride, repeated exits), and pairing gives every trip it changed as it was
+and as it is; the od report and the revenue report's ridden
 columns give the same rows as counting the trips one by one for any range, on the hour or not; a batch sent
 twice counts once; migration 0016 fills the counts from trips already stored. On both engines."""
 
@@ -25,7 +26,7 @@ from ticketing.audit.query import Query
 from ticketing.audit.reports import od, revenue
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine, migrate
-from ticketing.ingest import pairing, rollups
+from ticketing.ingest import pairing, rollups, trip_changes
 from ticketing.ingest.adapter import adapter_for
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import ChangeCounter, Trip, table_of
@@ -131,6 +132,40 @@ def test_the_counts_kept_at_ingest_equal_counting_the_trips_from_scratch(
         session.rollback()
     assert kept == expected
 
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=_journals())
+def test_pairing_gives_every_trip_it_changed_as_it_was_and_as_it_is(
+    engine: sa.Engine, batches: list[list[dict[str, Any]]]
+) -> None:
+    # What the counts and the anomaly candidates are kept from (ticketing.ingest.trip_changes): PostgreSQL
+    # has its pairing statement return these rows, SQLite reads them back; both must equal the table.
+    with Session(engine) as session:
+        connection = session.connection()
+        for batch in batches:
+            was = _by_id(session)
+            paired = adapter_for(connection).record_uses(
+                connection, batch, [_fare(u) for u in batch], {}, RULE.open_entry
+            )
+            now = _by_id(session)
+            changed = {i for i, trip in now.items() if was.get(i) != trip}
+            assert changed <= paired.after.trips.keys()
+            assert {i: paired.after.trips[i] for i in changed} == {i: now[i] for i in changed}
+            assert all(paired.before.trips[i] == was[i] for i in changed if i in was)
+            assert all(trip == was[i] for i, trip in paired.before.trips.items())
+            assert all(trip == now[i] for i, trip in paired.after.trips.items())
+            for credential in {u["credential"] for u in batch if u["credential"].startswith("t:")}:
+                entered = [t for t in was.values() if t["credential"] == credential and t["entry_station"]]
+                if entered:
+                    first = min(entered, key=lambda t: (t["started_at"], t["id"]))
+                    assert first["id"] in paired.before.trips
+        session.rollback()
+
+
+def _by_id(session: Session) -> dict[int, dict[str, Any]]:
+    columns = [_TRIPS.c[c] for c in trip_changes.COLUMNS]
+    return {r.id: dict(r._mapping) for r in session.connection().execute(sa.select(*columns))}
 
 # The reports' definitions, counted one trip at a time: what the counts must add up to.
 

@@ -249,7 +249,7 @@ def _by_the_adapter(engine: sa.Engine, batches: list[list[dict[str, Any]]]) -> t
         connection.execute(sa.delete(_TRIPS))
         adapter = adapter_for(connection)
         candidates = [
-            adapter.record_uses(connection, batch, [_fare(u) for u in batch], {}, OPEN_ENTRY)
+            adapter.record_uses(connection, batch, [_fare(u) for u in batch], {}, OPEN_ENTRY).doubled
             for batch in batches
         ]
         rows = [tuple(r) for r in connection.execute(sa.select(*(_TRIPS.c[c] for c in _COLUMNS)))]
