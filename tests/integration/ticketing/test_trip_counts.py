@@ -133,7 +133,6 @@ def test_the_counts_kept_at_ingest_equal_counting_the_trips_from_scratch(
     assert kept == expected
 
 
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=_journals())
 def test_pairing_gives_every_trip_it_changed_as_it_was_and_as_it_is(
@@ -166,6 +165,7 @@ def test_pairing_gives_every_trip_it_changed_as_it_was_and_as_it_is(
 def _by_id(session: Session) -> dict[int, dict[str, Any]]:
     columns = [_TRIPS.c[c] for c in trip_changes.COLUMNS]
     return {r.id: dict(r._mapping) for r in session.connection().execute(sa.select(*columns))}
+
 
 # The reports' definitions, counted one trip at a time: what the counts must add up to.
 
