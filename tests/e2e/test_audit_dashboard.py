@@ -1,9 +1,9 @@
 """The auditors' dashboard against the real server process, in Debian's Chromium (Playwright) on a desktop
 screen, over a morning uploaded through the real enrolment and journal upload (support.dashboard): sign-in,
 every view's numbers read from the page equal to the API's for the same filters, the drill-down from an
-anomaly to its scans, each view's CSV equal to the API's, the keyboard alone, both languages, axe-core's
-WCAG 2.2 AA on every view, and /docs with no request leaving the service. Set METRO_DOC_SCREENSHOTS to a
-folder to keep the screenshots docs/audit.md shows."""
+anomaly to its scans (staff fields too), each view's CSV equal to the API's, the keyboard alone, both
+languages, axe-core's WCAG 2.2 AA on every view, and /docs and /redoc with no request to another host and no
+CSP violation. Set METRO_DOC_SCREENSHOTS to a folder to keep the screenshots docs/audit.md shows."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, expect
+from playwright.sync_api import Browser, Page, Playwright, expect
 from support.dashboard import Seeded, auditor_token, seed_morning
 from support.server import ServerProcess, running
 from support.web import axe_violations, browser_session
+
+from fare_rules.overrides import OverrideReason, override_message
 
 pytestmark = pytest.mark.e2e
 World = tuple[ServerProcess, Seeded, str]  # the server, what was seeded, an auditor token
@@ -110,12 +113,15 @@ _KEYS = ("product", "station")  # the text columns of the revenue rows
 
 
 def _steady(text: str) -> list[list[str]]:
-    """A CSV's rows less gate health's upload_age_s, which the clock moves between two requests."""
+    """A CSV's rows less gate health's ages (upload_age_s, lists_age_s, revocations_age_s, ...), which the
+    clock moves between two requests."""
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    if "upload_age_s" not in rows[0]:
-        return rows
-    drop = rows[0].index("upload_age_s")
-    return [r[:drop] + r[drop + 1 :] for r in rows]
+    keep = [i for i, name in enumerate(rows[0]) if not name.endswith("age_s")]
+    return [[r[i] for i in keep] for r in rows]
+
+
+def _age(text: str) -> int | None:
+    return None if text == "—" else _number(text)
 
 
 def _keep_screenshot(page: Page, name: str) -> None:
@@ -278,6 +284,66 @@ def test_gate_health_lists_the_gates_needing_a_visit_first(page: Page, world: Wo
     _keep_screenshot(page, "dashboard-gates")
 
 
+def test_gate_health_shows_each_gates_list_ages_in_both_languages(page: Page, world: World) -> None:
+    _, seeded, _ = world
+    _sign_in(page, world)
+    _open(page, world, "gates")
+    gates = {g["gate"]: g for g in _api(world, "gates").json()["gates"]}
+
+    shown = {r["gate"]: r for r in _table(page, "[data-api=rows]")}
+    never = page.locator("td[data-key=lists]").nth(0)  # L1-09-G1 comes first
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Gate health")
+    english = {r["gate"]: r for r in _table(page, "[data-api=rows]")}
+
+    for gate_id, gate in gates.items():
+        age, page_age = gate["lists_age_s"], _age(shown[gate_id]["lists_age_s"])
+        # The page asked a moment before the test did: the same fetches, a few seconds apart at most.
+        assert page_age is None if age is None else abs(page_age - age) < 60, gate_id
+    for gate_id in seeded.synced:
+        assert gates[gate_id]["lists_age_s"] is not None
+        assert "danh sách cũ" not in shown[gate_id]["needs_visit"]
+        for label in ("Vé bị thu hồi: ", "Vé tháng: ", "Người đi miễn phí: "):
+            assert label in shown[gate_id]["lists"]
+        assert "Revocations: " in english[gate_id]["lists"]
+        assert "never fetched" not in english[gate_id]["lists"]
+    assert gates["L1-09-G1"]["lists_age_s"] is None
+    assert "danh sách cũ" in shown["L1-09-G1"]["needs_visit"]
+    assert shown["L1-09-G1"]["lists"].count("chưa từng lấy") == 3
+    assert english["L1-09-G1"]["lists"].count("never fetched") == 3
+    assert "stale lists" in english["L1-09-G1"]["needs_visit"]
+    expect(never.locator("li[data-list=revocations]")).to_have_text("Revocations: never fetched")
+
+
+# How the trail words a scan's kind, in each language (an override's reason is fare_rules.overrides' text).
+_KIND_WORDS = {
+    "vi": {"scan": "Quét vé", "settlement": "Thu bù cước", "override": "Nhân viên xử lý"},
+    "en": {"scan": "Scan", "settlement": "Settlement", "override": "Staff override"},
+}
+_METHOD_WORDS = {"vi": {"cash": "Tiền mặt", "vietqr": "VietQR"}, "en": {"cash": "Cash", "vietqr": "VietQR"}}
+_STAFF = ("kind", "agent", "override_reason", "gate_reason", "method", "collected_vnd")
+
+
+def _staff_words(scan: dict[str, Any], language: str) -> dict[str, str]:
+    """The staff fields of an API scan as the trail shows them."""
+    reason = scan["override_reason"]
+    words = {
+        "kind": _KIND_WORDS[language][scan["kind"]],
+        "agent": scan["agent"],
+        "override_reason": getattr(override_message(OverrideReason(reason)), language) if reason else None,
+        "gate_reason": scan["gate_reason"],
+        "method": _METHOD_WORDS[language][scan["method"]] if scan["method"] else None,
+        "collected_vnd": _vnd(scan["collected_vnd"], language) if scan["collected_vnd"] is not None else None,
+    }
+    return {k: "—" if v is None else str(v) for k, v in words.items()}
+
+
+def _vnd(amount: int, language: str) -> str:
+    """An amount as the page writes it: `12.000 ₫` in Vietnamese, `12,000 ₫` in English."""
+    grouped = f"{amount:,}"
+    return f"{grouped.replace(',', '.') if language == 'vi' else grouped} ₫"
+
+
 def test_an_anomaly_opens_the_scans_and_trips_behind_it(page: Page, world: World) -> None:
     _, seeded, _ = world
     _sign_in(page, world)
@@ -301,8 +367,61 @@ def test_an_anomaly_opens_the_scans_and_trips_behind_it(page: Page, world: World
     assert [(r["credential"], r["station"], r["at"]) for r in shown] == [
         (s["credential"], s["station"], s["at"]) for s in scans
     ]
-    assert {r["station"] for r in shown} == {"L1-01", "L1-06"}
+    assert {r["station"] for r in shown} == {"L1-01", "L1-06", "L1-05"}
+    assert [{k: r[k] for k in _STAFF} for r in shown] == [_staff_words(s, "vi") for s in scans]
     _keep_screenshot(page, "dashboard-trail")
+
+
+# The staff events seeded: the double use's second rider refused by hand at the exit, and a rider who rode
+# past her station and settled the fare owed (the settlement, then the exit it let out).
+_STAFF_SEEDED = {
+    "doubled": [("override", "A17", "staff_judgement", None, None)],
+    "far": [("settlement", "B02", None, "vietqr", "owed"), ("scan", "B02", None, "vietqr", "owed")],
+}
+
+
+@pytest.mark.parametrize("ticket", sorted(_STAFF_SEEDED))
+def test_the_trail_shows_who_acted_at_the_gate_why_and_how_as_the_api_does_in_both_languages(
+    page: Page, world: World, ticket: str
+) -> None:
+    _, seeded, _ = world
+    serial = getattr(seeded, ticket)["serial"]
+    _sign_in(page, world)
+    _open(page, world, "trail", ticket=serial, credential=f"t:{serial}")
+    scans = _api(world, "scans", ticket=serial).json()["items"]
+
+    def staff_shown() -> list[dict[str, str]]:
+        return [{k: r[k] for k in _STAFF} for r in _table(page, "section.results >> [role=region] >> nth=0")]
+
+    vietnamese = staff_shown()
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("The scans and trips behind it")
+    english = staff_shown()
+
+    owed = max(s["owed_vnd"] for s in scans)  # the fare owed of the refused exit, if any
+
+    def staff(scan: dict[str, Any]) -> tuple[object, ...]:
+        collected = "owed" if scan["collected_vnd"] == owed > 0 else scan["collected_vnd"]
+        return (scan["kind"], scan["agent"], scan["override_reason"], scan["method"], collected)
+
+    assert [staff(s) for s in scans if s["agent"] is not None] == _STAFF_SEEDED[ticket]
+    assert vietnamese == [_staff_words(s, "vi") for s in scans]
+    assert english == [_staff_words(s, "en") for s in scans]
+
+
+def test_an_override_reads_in_the_gates_own_words_in_each_language(page: Page, world: World) -> None:
+    _, seeded, _ = world
+    serial = seeded.doubled["serial"]
+    _sign_in(page, world)
+    _open(page, world, "trail", ticket=serial, credential=f"t:{serial}")
+    override = page.locator("section.results tbody tr", has_text="A17")
+
+    expect(override.locator("[data-key=kind]")).to_have_text("Nhân viên xử lý")
+    expect(override.locator("[data-key=override_reason]")).to_have_text("Nhân viên nhà ga quyết định")
+    page.get_by_role("button", name="English").click()
+    expect(override.locator("[data-key=kind]")).to_have_text("Staff override")
+    expect(override.locator("[data-key=override_reason]")).to_have_text("Station staff's judgement")
+    expect(override.locator("[data-key=reason]")).to_have_text("staff_refused")
 
 
 # --- CSV, keyboard, languages, accessibility ----------------------------------------------------------------
@@ -401,22 +520,42 @@ def test_axe_finds_no_wcag_2_2_aa_violation_on_any_view(page: Page, world: World
     assert found == {name: [] for name in found}
 
 
-def test_the_api_docs_load_with_no_request_leaving_the_service(page: Page, world: World) -> None:
+# Every CSP violation a page meets, kept where the test can read it (the console says it too, in words).
+_RECORD_CSP = """
+window.__csp = [];
+document.addEventListener(
+  "securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`),
+);
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "loaded"),
+    [("/docs", ".swagger-ui .opblock-tag >> text=audit"), ("/redoc", "a >> text=API docs by Redocly")],
+)
+def test_the_api_docs_load_with_no_request_leaving_the_service(
+    page: Page, world: World, path: str, loaded: str
+) -> None:
     server, _, _ = world
-    outside: list[str] = []
+    here = urlparse(server.url)
+    requested: list[str] = []
+    console: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.add_init_script(_RECORD_CSP)
 
-    def only_here(route: Route) -> None:
-        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
+    page.goto(server.url + path)
+    expect(page.locator(loaded).first).to_be_visible()
+    page.wait_for_load_state("networkidle")
 
-    page.route("**/*", only_here)
-    page.goto(server.url + "/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("metro-qr")
-    expect(page.locator(".opblock-tag", has_text="audit")).to_be_visible()
-    page.goto(server.url + "/redoc")
-    expect(page.locator("h1", has_text="metro-qr")).to_be_visible()
+    def same_origin(url: str) -> bool:
+        inner = urlparse(url.removeprefix("blob:"))  # a worker's blob: URL names the origin that made it
+        return url.startswith("data:") or (inner.scheme, inner.netloc) == (here.scheme, here.netloc)
 
-    assert outside == []
+    assert requested, "the page made no request at all"
+    assert [url for url in requested if not same_origin(url)] == []
+    assert page.evaluate("window.__csp") == []
+    assert [line for line in console if "Content Security Policy" in line] == []
+    if path == "/redoc":
+        assert page.locator("img[alt='redocly logo']").count() == 0  # left out, not broken
+        expect(page.locator("h1", has_text="metro-qr")).to_be_visible()

@@ -73,6 +73,11 @@ const TEXT = {
     gatesTable: "Các cổng, cổng cần đến kiểm tra trước",
     yes: "có",
     no: "không",
+    neverFetched: "chưa từng lấy",
+    lessThanAMinute: "dưới 1 phút",
+    minutes: "phút",
+    hours: "giờ",
+    days: "ngày",
   },
   en: {
     title: "Metro Line 1 — Audit",
@@ -143,6 +148,11 @@ const TEXT = {
     gatesTable: "Gates, those needing a visit first",
     yes: "yes",
     no: "no",
+    neverFetched: "never fetched",
+    lessThanAMinute: "under a minute",
+    minutes: "min",
+    hours: "h",
+    days: "d",
   },
 };
 
@@ -206,6 +216,43 @@ const VISITS = {
   },
 };
 
+// The lists a gate decides scans from (gate health's `lists`: validator.records.DECIDING_LISTS).
+const LISTS = {
+  vi: { revocations: "Vé bị thu hồi", passes: "Vé tháng", free_riders: "Người đi miễn phí" },
+  en: { revocations: "Revocations", passes: "Passes", free_riders: "Free riders" },
+};
+
+// A scan's `kind`, an override's reason (fare_rules.overrides, as the gate's screen words it) and how a fare
+// owed was paid (fare_rules.settlement.PaymentMethod).
+const SCAN_KINDS = {
+  vi: { scan: "Quét vé", settlement: "Thu bù cước", override: "Nhân viên xử lý" },
+  en: { scan: "Scan", settlement: "Settlement", override: "Staff override" },
+};
+
+const OVERRIDE_REASONS = {
+  vi: {
+    broken_phone: "Điện thoại hỏng, không hiện được vé",
+    evacuation: "Sơ tán khẩn cấp",
+    system_fault: "Lỗi hệ thống cổng soát vé",
+    child_under_6: "Trẻ em dưới 6 tuổi đi cùng người lớn",
+    staff_judgement: "Nhân viên nhà ga quyết định",
+    other: "Lý do khác",
+  },
+  en: {
+    broken_phone: "Broken phone, ticket not shown",
+    evacuation: "Evacuation",
+    system_fault: "Gate system fault",
+    child_under_6: "Child under 6 with an adult",
+    staff_judgement: "Station staff's judgement",
+    other: "Other reason",
+  },
+};
+
+const METHODS = {
+  vi: { cash: "Tiền mặt", vietqr: "VietQR" },
+  en: { cash: "Cash", vietqr: "VietQR" },
+};
+
 let current = localStorage.getItem(KEY) === "en" ? "en" : "vi";
 
 export function lang() {
@@ -232,6 +279,35 @@ export function kindLabel(kind) {
 
 export function visitLabel(reason) {
   return VISITS[current][reason] ?? reason;
+}
+
+export function listLabel(name) {
+  return LISTS[current][name] ?? name;
+}
+
+export function scanKindLabel(kind) {
+  return SCAN_KINDS[current][kind] ?? kind;
+}
+
+export function overrideReasonLabel(reason) {
+  return OVERRIDE_REASONS[current][reason] ?? reason;
+}
+
+export function methodLabel(method) {
+  return METHODS[current][method] ?? method;
+}
+
+// An age in seconds as days, hours and minutes (the two largest parts): "3 giờ 5 phút", "3 h 5 min".
+export function duration(seconds) {
+  if (seconds == null) return "—";
+  if (seconds < 60) return t("lessThanAMinute");
+  const parts = [
+    [Math.floor(seconds / 86_400), t("days")],
+    [Math.floor((seconds % 86_400) / 3_600), t("hours")],
+    [Math.floor((seconds % 3_600) / 60), t("minutes")],
+  ];
+  const first = parts.findIndex(([n]) => n > 0);
+  return parts.slice(first, first + 2).filter(([n]) => n > 0).map(([n, unit]) => `${num(n)} ${unit}`).join(" ");
 }
 
 export function num(value) {

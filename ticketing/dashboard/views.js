@@ -5,7 +5,10 @@
 import { audit, downloadCsv } from "./api.js";
 import { barChart, hBarChart, heatMap, table } from "./chart.js";
 import { announce, h } from "./dom.js";
-import { kindLabel, money, num, productLabel, t, visitLabel } from "./i18n.js";
+import {
+  duration, kindLabel, listLabel, methodLabel, money, num, overrideReasonLabel, productLabel, scanKindLabel, t,
+  visitLabel,
+} from "./i18n.js";
 
 // At most this many days are asked one by one (revenue per day: the report answers a whole range), and drawn.
 const MAX_BUCKETS = 62;
@@ -342,7 +345,13 @@ export async function anomaliesView(main, params, ctx, go) {
   );
 }
 
-const SCAN_COLUMNS = ["at", "station", "gate", "seq", "direction", "verdict", "reason", "flags", "credential", "product", "cccd"];
+// Who acted at the gate, and why or how (docs/audit.md, "Scans"), next to the verdict they made or explain;
+// kinds, override reasons and payment methods in the page's language.
+const STAFF_COLUMNS = ["agent", "override_reason", "gate_reason", "method", "collected_vnd"];
+const SCAN_COLUMNS = [
+  "at", "station", "gate", "seq", "kind", "direction", "verdict", "reason", ...STAFF_COLUMNS, "flags", "credential", "product", "cccd",
+];
+const LABELS = { kind: scanKindLabel, override_reason: overrideReasonLabel, method: methodLabel, collected_vnd: money };
 const TRIP_COLUMNS = ["started_at", "status", "credential", "origin", "destination", "duration_s", "fare_vnd", "owed_vnd"];
 
 // The scans and trips behind an anomaly: the API's pages for those filters; the anomaly's own rows marked.
@@ -351,7 +360,8 @@ export async function trailView(main, params, ctx, go) {
   main.replaceChildren(heading(t("trail")), h("p", { class: "help", text: Object.entries(params).map(([k, v]) => `${k}=${v}`).join(" · ") }));
   const [scans, trips] = await Promise.all([audit("scans", { ...asked, limit: 1000 }), audit("trips", { ...asked, limit: 1000 })]);
   const mark = (row) => (credential && row.credential === credential ? "mark" : "");
-  const columns = (keys) => keys.map((key) => ({ key, label: key, num: key === "seq" || key.endsWith("_s") || key.endsWith("_vnd"), format: (v) => (Array.isArray(v) ? v.join(", ") : v ?? "—") }));
+  const shown = (key) => (v) => (Array.isArray(v) ? v.join(", ") : v == null ? "—" : (LABELS[key] ?? String)(v));
+  const columns = (keys) => keys.map((key) => ({ key, label: key, num: key === "seq" || key.endsWith("_s") || key.endsWith("_vnd"), format: shown(key) }));
   main.append(
     results(
       h("h2", { text: `${t("scans")}: ${num(scans.items.length)}` }),
@@ -365,9 +375,17 @@ export async function trailView(main, params, ctx, go) {
   );
 }
 
+// Each list's age beside the reasons to visit: stale_lists is judged on them (or on the gate's own flag).
 const GATE_COLUMNS = [
   col("gate"), col("station"), col("status"),
   { key: "needs_visit", label: "needs_visit", format: (v) => (v.length ? v.map(visitLabel).join(", ") : "—") },
+  count("lists_age_s"),
+  {
+    key: "lists",
+    label: "lists",
+    format: (lists) =>
+      h("ul", { class: "detail" }, lists.map((l) => h("li", { "data-list": l.name }, h("span", { class: "key", text: `${listLabel(l.name)}: ` }), l.fetched_at ? duration(l.age_s) : t("neverFetched")))),
+  },
   col("last_upload_at"), count("upload_age_s"), count("journal_head"), col("last_event_at"), count("upload_delay_s"),
   count("missing_events"), count("clock_offset_s"),
   { key: "clock_suspect", label: "clock_suspect", format: (v) => (v ? t("yes") : t("no")) },

@@ -3,7 +3,10 @@ served by the service itself: the files come from the fastapi-offline package (R
 at start.
 
 FastAPI's own pages load those files from a CDN; a reader behind a firewall, or an auditor who must not reach
-third parties, would get a blank page, and the CDN could change what runs next to the API.
+third parties, would get a blank page, and the CDN could change what runs next to the API. Two requests the
+files themselves would make go too: ReDoc's sidebar shows Redocly's logo from their CDN (its address is
+blanked in the served bundle, so the image fails at once without a request and ReDoc leaves it out; the link
+text stays), and Swagger UI sends the spec to validator.swagger.io from a public host name (turned off).
 """
 
 from __future__ import annotations
@@ -28,7 +31,18 @@ _TYPES = {
 }
 DOCS_ASSETS = tuple(_TYPES)
 _STATIC = resources.files("fastapi_offline").joinpath("static")
-_FILES = {name: _STATIC.joinpath(name).read_bytes() for name in DOCS_ASSETS}
+# What a bundle would fetch from another host, and what it is served with instead.
+_OFFSITE = {"redoc.standalone.js": ((b'"https://cdn.redoc.ly/redoc/logo-mini.svg"', b'""'),)}
+
+
+def _served(name: str) -> bytes:
+    content = _STATIC.joinpath(name).read_bytes()
+    for offsite, local in _OFFSITE.get(name, ()):
+        content = content.replace(offsite, local)
+    return content
+
+
+_FILES = {name: _served(name) for name in DOCS_ASSETS}
 # The files change only with the package: a day of caching, revalidated after.
 _CACHE = {"cache-control": "public, max-age=86400"}
 _TITLE = "metro-qr issuing service"
@@ -43,6 +57,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_css_url=f"{ASSETS_PREFIX}/swagger-ui.css",
         swagger_favicon_url=f"{ASSETS_PREFIX}/favicon.png",
         oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_ui_parameters={"validatorUrl": None},
     )
 
 
