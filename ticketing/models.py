@@ -622,15 +622,33 @@ class TripAnomaly(SQLModel, table=True):
 
 class UseAnomaly(SQLModel, table=True):
     """A credential's accepted use that may be part of an anomaly, noted by journal ingest as it pairs
-    (ticketing.ingest.candidates): a ticket's entry with another entry at another gate close by (double_use),
-    a pass use next to one at another station sooner than the train allows (pass_too_fast). The anomaly
-    queries check only these credentials' uses, by the same rule as ever."""
+    (ticketing.ingest.candidates): a ticket's entry with another entry at another gate close by (double_use).
+    The anomaly query checks only these credentials' uses, by the same rule as ever."""
 
     __tablename__ = "use_anomalies"
 
     kind: str = Field(primary_key=True, max_length=24)
     at: datetime = Field(sa_column=sa.Column(UTCDateTime(), primary_key=True))
     credential: str = Field(primary_key=True, max_length=48)
+
+
+class PassMove(SQLModel, table=True):
+    """A pass use at another station than the same pass's use just before it, sooner than the train gets
+    there (hops x min_seconds_per_hop): the pass_too_fast anomaly, kept exactly by journal ingest as it
+    pairs (ticketing.ingest.candidates), under the policy then in force. A use's row is made again when a
+    use of the same pass arrives just before it."""
+
+    __tablename__ = "pass_moves"
+    __table_args__ = (sa.Index("ix_pass_moves_at", "at", "credential"),)
+
+    credential: str = Field(primary_key=True, max_length=48)
+    at: datetime = Field(sa_column=sa.Column(UTCDateTime(), primary_key=True))
+    gate_id: str = Field(primary_key=True, max_length=32)
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    station: str = Field(max_length=16)
+    previous_station: str = Field(max_length=16)
+    previous_at: datetime = Field(sa_column=_utc())
+    at_least_s: int  # what the train takes between the two stations
 
 
 class GateListFetch(SQLModel, table=True):

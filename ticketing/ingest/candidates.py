@@ -6,21 +6,23 @@ of a day's trips and scans (docs/audit.md: 2.7 s at 10 M events).
   (overstay, whose limit the policy sets: the query keeps those over it). It is kept by difference over the
   trips pairing touched, before and after (ticketing.ingest.trip_changes): a row comes when a trip becomes
   one and goes when it no longer is (an orphan exit whose entry arrives).
-- `use_anomalies` (models.UseAnomaly) notes the uses that may be part of an anomaly the queries find from the
-  scans: a ticket's entry that has another entry at another gate within `open_entry` (double_use; the pairing
-  adapters name these tickets), and a pass use next, in time, to one at another station sooner than the
-  train allows (pass_too_fast). Two uses become next to each other only when the later-paired of them
-  arrives, and that one is checked against its neighbours then, so every such pair is noted. Never removed:
-  the queries check these credentials' uses by the same rules as before, and the rules decide.
+- `use_anomalies` (models.UseAnomaly) notes the uses that may be part of a double use, which the query finds
+  from the scans: a ticket's entry that has another entry at another gate within `open_entry` (the pairing
+  adapters name these tickets). Never removed: the query checks these tickets' uses by the rule.
+- `pass_moves` (models.PassMove) holds exactly the pass_too_fast anomalies: each pass use at another station
+  than the same pass's use just before it, sooner than the train allows. A use's predecessor changes only
+  when a use arrives between them, so each use pairing adds and the use after it are judged again (their
+  rows deleted and made anew); beyond NEIGHBOUR_LOOKBACK no move can be too fast, so that is as far as it
+  looks.
 
-Both are read with the policy in force when the uses were paired: a policy that widens `open_entry` or
+All are kept with the policy in force when the uses were paired: a policy that widens `open_entry` or
 `min_seconds_per_hop` applies to the uses paired after it.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -32,25 +34,26 @@ from fare_rules import FareRulesError
 from ticketing.ingest.pg_arrays import ColumnArrays
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.ingest.trip_changes import NEIGHBOUR_LOOKBACK, Paired, Snapshot
-from ticketing.models import TripAnomaly, UseAnomaly, table_of
+from ticketing.models import PassMove, TripAnomaly, UseAnomaly, table_of
 
 __all__ = [
     "DOUBLE_USE",
+    "MOVE_TABLE",
     "OVERSTAY_FLOOR_S",
-    "PASS_TOO_FAST",
     "TRIP_TABLE",
     "USE_TABLE",
-    "fast_moves",
     "mark",
+    "too_fast",
     "trip_kind",
 ]
 
 TRIP_TABLE: sa.Table = table_of(TripAnomaly)
 USE_TABLE: sa.Table = table_of(UseAnomaly)
+MOVE_TABLE: sa.Table = table_of(PassMove)
 # A single-ticket trip longer than this is kept as a possible overstay; a policy limit below it (no line trip
 # takes 45 minutes) makes the overstay query read the trips instead.
 OVERSTAY_FLOOR_S = 45 * 60
-DOUBLE_USE, PASS_TOO_FAST = "double_use", "pass_too_fast"
+DOUBLE_USE = "double_use"
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
@@ -67,17 +70,16 @@ def trip_kind(trip: Mapping[str, Any]) -> str | None:
 def mark(
     connection: Connection, paired: Paired, uses: Sequence[Mapping[str, Any]], *, rule: DoubleUseRule
 ) -> None:
-    """Keep both tables for the uses just paired (`paired`: what pairing them did). Not committed."""
+    """Keep the three tables for the uses just paired (`paired`: what pairing them did). Not committed."""
     _mark_trips(connection, paired.before, paired.after)
-    noted = [(DOUBLE_USE, u["at"], u["credential"]) for u in uses if _doubled(u, paired.doubled)]
-    passes = [u for u in uses if u["credential"].startswith("p:") and u["at"] is not None]
-    if passes:
-        moves = fast_moves(_pass_uses(paired.after, passes), passes, rule)
-        noted += [(PASS_TOO_FAST, at, credential) for credential, at in moves]
+    noted = sorted({(u["at"], u["credential"]) for u in uses if _doubled(u, paired.doubled)})
     if noted:
         insert: Any = _INSERT[connection.dialect.name](USE_TABLE)
-        rows = [{"kind": k, "at": at, "credential": c} for k, at, c in sorted(set(noted))]
+        rows = [{"kind": DOUBLE_USE, "at": at, "credential": c} for at, c in noted]
         connection.execute(insert.on_conflict_do_nothing(), rows)
+    passes = [u for u in uses if u["credential"].startswith("p:") and u["at"] is not None]
+    if passes:
+        _keep_moves(connection, _pass_uses(paired.after, passes), passes, rule)
 
 
 def _doubled(use: Mapping[str, Any], doubled: Collection[int]) -> bool:
@@ -158,26 +160,50 @@ def _pass_uses(after: Snapshot, passes: Sequence[Mapping[str, Any]]) -> list[_Us
     return sorted(found, key=lambda u: (u.credential, u.at, u.gate_id, u.seq))
 
 
-def fast_moves(
-    stored: Iterable[Any], new: Sequence[Mapping[str, Any]], rule: DoubleUseRule
-) -> list[tuple[str, datetime]]:
-    """(credential, time of the later use) of each pair of uses next to each other in `stored` (in order, per
-    credential), one of them `new`, at two stations sooner than hops x per_hop apart."""
+def _keep_moves(
+    connection: Connection, stored: Sequence[_Use], new: Sequence[Mapping[str, Any]], rule: DoubleUseRule
+) -> None:
+    """Judge again each use of `new` and the use after it (module doc): delete their pass_moves rows and
+    write the moves among them that are too fast. `stored`: the passes' uses around `new`, in order."""
     fresh = {(u["gate_id"], u["seq"]) for u in new}
-    by_credential: dict[str, list[Any]] = {}
-    for use in stored:
-        by_credential.setdefault(use.credential, []).append(use)
-    moves = []
-    for credential, seen in by_credential.items():
-        for a, b in itertools.pairwise(seen):
-            if (a.gate_id, a.seq) not in fresh and (b.gate_id, b.seq) not in fresh:
-                continue
-            if a.station is None or b.station is None or a.station == b.station:
-                continue
-            try:
-                soonest = rule.network.hops(a.station, b.station) * rule.per_hop
-            except FareRulesError:
-                continue
-            if b.at - a.at < soonest:
-                moves.append((credential, b.at))
-    return moves
+    judged: list[_Use] = []
+    moves: list[dict[str, Any]] = []
+    for _, seen in itertools.groupby(stored, key=lambda u: u.credential):
+        previous: _Use | None = None
+        for use in seen:
+            if (use.gate_id, use.seq) in fresh or (previous and (previous.gate_id, previous.seq) in fresh):
+                judged.append(use)
+                move = too_fast(previous, use, rule) if previous is not None else None
+                if move is not None:
+                    moves.append(move)
+            previous = use
+    if not judged:
+        return
+    m = MOVE_TABLE.c
+    keys = [(u.credential, u.at, u.gate_id, u.seq) for u in judged]
+    connection.execute(sa.delete(MOVE_TABLE).where(sa.tuple_(m.credential, m.at, m.gate_id, m.seq).in_(keys)))
+    if moves:
+        connection.execute(sa.insert(MOVE_TABLE), moves)
+
+
+def too_fast(previous: Any, use: Any, rule: DoubleUseRule) -> dict[str, Any] | None:
+    """The pass_moves row of `use` after `previous` (credential, station, gate_id, seq and at each) if it
+    came from another station sooner than hops x per_hop, else None."""
+    if previous.station is None or use.station is None or previous.station == use.station:
+        return None
+    try:
+        soonest = rule.network.hops(previous.station, use.station) * rule.per_hop
+    except FareRulesError:
+        return None
+    if use.at - previous.at >= soonest:
+        return None
+    return {
+        "credential": use.credential,
+        "at": use.at,
+        "gate_id": use.gate_id,
+        "seq": use.seq,
+        "station": use.station,
+        "previous_station": previous.station,
+        "previous_at": previous.at,
+        "at_least_s": int(soonest.total_seconds()),
+    }

@@ -6,7 +6,8 @@ may take its place as the first ride) and the trips of the passes used around th
 check reads their neighbours); `after` is `before` with what pairing wrote laid over it, new trips included.
 Trips that pairing did not change are the same in both, so both count them alike.
 
-SQLite reads the trips around the uses before and after it pairs (`read_around`). PostgreSQL has its pairing
+SQLite reads all the trips around the uses before and after it pairs (`read_around`: more than these, which
+changes nothing). PostgreSQL has its pairing
 statement return them (ticketing.ingest.postgres): the old and new row of each trip it updates, each trip it
 inserts, and the firsts and neighbours as they were, so no trip is read twice.
 """

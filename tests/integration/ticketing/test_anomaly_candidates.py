@@ -1,8 +1,8 @@
 """Anomaly candidates kept at ingest (trip_anomalies, use_anomalies): for any journals cut into uploads
 arriving in any order, the anomalies read through them equal the anomalies found from scratch by the rules
 (orphan and repeated exits, overstays, double uses, passes too fast), for ranges on and off the hour; the
-noted trips are exactly the trips of those kinds; migration 0016 notes what is already stored. On both
-engines."""
+noted trips are exactly the trips of those kinds; a pass use arriving between the two uses of a fast move
+replaces that move; migrations 0016 and 0019 note what is already stored. On both engines."""
 
 from __future__ import annotations
 
@@ -221,6 +221,26 @@ def test_anomalies_read_through_the_candidates_equal_the_anomalies_found_from_sc
     assert noted == {t["id"]: kind for t in trips if (kind := candidates.trip_kind(t)) is not None}
     for found, expected in answers:
         assert found == expected
+
+
+def test_a_pass_use_arriving_between_the_two_uses_of_a_fast_move_replaces_that_move(
+    engine: sa.Engine,
+) -> None:
+    entry = _use("p:pa", 0, 1, NOW, "entry")  # L1-01
+    exit_ = _use("p:pa", 2, 1, NOW + timedelta(seconds=60), "exit")  # L1-03: two hops in a minute
+    again = _use("p:pa", 2, 2, NOW + timedelta(seconds=120), "entry")  # L1-03 again
+    q = Query(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1))
+    with Session(engine) as session:
+        _ingest(session, [[entry], [again]])  # the exit's gate uploads it late
+        first = pass_too_fast.find(session, q, CATALOG)
+        _ingest(session, [[exit_]])
+        then = pass_too_fast.find(session, q, CATALOG)
+        session.rollback()
+    moves = [(i.at, i.station, i.previous_station, i.seconds, i.at_least_s) for i in first.items]
+    assert (first.count, moves) == (1, [(iso(again["at"]), "L1-03", "L1-01", 120, 180)])
+    # The exit comes between them: the move is now entry -> exit; exit -> entry again is one station.
+    moves = [(i.at, i.station, i.previous_station, i.seconds, i.at_least_s) for i in then.items]
+    assert (then.count, moves) == (1, [(iso(exit_["at"]), "L1-03", "L1-01", 60, 180)])
 
 
 def test_migration_0016_notes_the_anomalies_already_stored(database_url: str, tmp_path: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -429,6 +430,39 @@ def test_denials_by_reason_station_and_gate(api: Api, morning: dict[str, Any], t
 
 
 # --- anomalies ------------------------------------------------------------------------------------------
+
+
+def test_passback_counts_the_refusals_of_a_range_off_the_hour_and_lists_the_first_of_each_reason(
+    api: Api, tmp_path: Path, token: str
+) -> None:
+    tickets = api.paid_order(single("L1-01", "L1-05", quantity=4))["tickets"]
+    gate = journal(api, tmp_path, "L1-01", "P1")
+    refusals = [
+        (-50, "already_inside"),
+        (-10, "reentry_too_soon"),
+        (15, "already_inside"),
+        (70, "already_inside"),
+    ]
+    for (minute, reason), ticket in zip(refusals, tickets, strict=True):  # 08:10, 08:50, 09:15, 10:10
+        gate.add("entry", at(minute), verdict="deny", reason=reason, **ticket_use(ticket))
+    gate.add("entry", at(20), verdict="deny", reason="expired", **ticket_use(tickets[0]))
+    gate.upload()
+    # 08:30 to 10:15 local: an edge before 09:00, whole hours from the counts, an edge after 10:00.
+    found = get(api, "anomalies", token, kind="passback", **{"from": _local(-30), "to": _local(75)}).json()
+
+    passback = found["anomalies"]["passback"]
+    assert passback["count"] == 3
+    assert [(i["at"], i["reason"]) for i in passback["items"]] == [
+        (iso(at(-10)), "reentry_too_soon"), (iso(at(15)), "already_inside"), (iso(at(70)), "already_inside")
+    ]  # fmt: skip
+    one = get(api, "anomalies", token, kind="passback", limit=1, **{"from": _local(-60), "to": _local(120)})
+    assert one.json()["anomalies"]["passback"]["count"] == 4
+    assert [i["at"] for i in one.json()["anomalies"]["passback"]["items"]] == [iso(at(-50))]
+
+
+def _local(minutes: float) -> str:
+    """at(minutes) as the audit API's local time (UTC+7), to the second."""
+    return (at(minutes) + timedelta(hours=7)).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def test_anomalies_find_double_use_passback_overstay_orphan_exits_gaps_and_a_pass_too_fast(

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from ticketing.audit.models import RefusedScan, TripSummary
 from ticketing.audit.query import Query, iso
 from ticketing.audit.tables import SCANS, TRIPS, in_range
+from ticketing.ingest import scan_counts
 from ticketing.ingest.candidates import TRIP_TABLE
 
 __all__ = ["noted_trips", "refused", "trip_as", "trips_of"]
@@ -23,11 +24,22 @@ Trip = TypeVar("Trip", bound=TripSummary)
 def refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, list[RefusedScan]]:
     """How many scans in q's range were refused for one of `reasons`, and the first q.limit of them."""
     t = SCANS
-    where = [t.c.verdict == "deny", t.c.reason.in_(reasons), *in_range(t.c.at, q)]
-    total = session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
-    # The refusals by (reason, at), then sorted: walking the range's scans by time for the first few read a
-    # whole day of scans when the reasons are rare. OFFSET 0 keeps the planner from merging the two.
-    found = sa.select(t).where(*where).offset(0).subquery()
+    # The first few of each reason by (reason, at), then together: walking the range's scans by time read a
+    # whole day of them when the reasons are rare, and one range over all the reasons sorted thousands. Only
+    # the columns shown are read (a scan's row holds its whole journal event).
+    shown = (t.c.at, t.c.gate_id, t.c.seq, t.c.station, t.c.credential, t.c.reason)
+    order = (t.c.at, t.c.gate_id, t.c.seq)
+    firsts = [
+        sa.select(
+            sa.select(*shown)
+            .where(t.c.verdict == "deny", t.c.reason == reason, *in_range(t.c.at, q))
+            .order_by(*order)
+            .limit(q.limit)
+            .subquery()
+        )
+        for reason in reasons
+    ]
+    found = sa.union_all(*firsts).subquery()
     rows = session.execute(
         sa.select(found).order_by(found.c.at, found.c.gate_id, found.c.seq).limit(q.limit)
     ).all()
@@ -42,7 +54,23 @@ def refused(session: Session, q: Query, reasons: Sequence[str]) -> tuple[int, li
         )
         for r in rows
     ]
-    return int(total), items
+    return _refusals(session, q, reasons), items
+
+
+def _refusals(session: Session, q: Query, reasons: Sequence[str]) -> int:
+    """The refusals counted: whole hours from scan_counts, the parts around them from the scans."""
+    assert q.since is not None
+    assert q.until is not None
+    t, c = SCANS.c, scan_counts.TABLE.c
+    whole, parts = scan_counts.split(q.since, q.until)
+    total = 0
+    for since, until in parts:
+        where = [t.verdict == "deny", t.reason.in_(reasons), t.at >= since, t.at < until]
+        total += session.execute(sa.select(sa.func.count()).where(*where)).scalar_one()
+    if whole is not None:
+        where = [c.hour >= whole[0], c.hour < whole[1], c.verdict == "deny", c.reason.in_(reasons)]
+        total += session.execute(sa.select(sa.func.coalesce(sa.func.sum(c.n), 0)).where(*where)).scalar_one()
+    return int(total)
 
 
 def noted_trips(session: Session, q: Query, kind: str, *where: ColumnElement[bool]) -> tuple[int, list[Any]]:
@@ -51,11 +79,13 @@ def noted_trips(session: Session, q: Query, kind: str, *where: ColumnElement[boo
     a, t = TRIP_TABLE, TRIPS
     noted = [a.c.kind == kind, *in_range(a.c.started_at, q), *where]
     total = session.execute(sa.select(sa.func.count()).select_from(a).where(*noted)).scalar_one()
+    # In trip_anomalies' own order (its started_at and trip_id are the trip's), so that the page reads its
+    # first rows by index rather than joining every noted trip of the range before sorting.
     rows = session.execute(
         sa.select(t)
         .join(a, a.c.trip_id == t.c.id)
         .where(*noted)
-        .order_by(t.c.started_at, t.c.id)
+        .order_by(a.c.started_at, a.c.trip_id)
         .limit(q.limit)
     ).all()
     return int(total), list(rows)

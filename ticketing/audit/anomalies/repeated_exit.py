@@ -28,15 +28,16 @@ def find(session: Session, q: Query, catalog: Catalog) -> RepeatedExitFindings:
         return RepeatedExitFindings(count=total, items=[])
     latest = max(r.exit_at for r in rows)
     # The trip a repeated exit repeats entered within passback_reset_minutes of it (rules.repeats_exit), and
-    # stays complete; later entries only come closer. A pass's month of trips before that is not read.
+    # stays complete; later entries only come closer. A pass's month of trips before that is not read. A
+    # complete trip started at its entry: bounding started_at lets the (credential, started_at) index do it.
     reach = max(PAIRING_WINDOW, timedelta(minutes=catalog.policy.passback_reset_minutes))
     complete = trips_of(
         session,
         t.c.credential,
         {r.credential for r in rows},
         t.c.status == "complete",
-        t.c.entry_at <= latest,
-        t.c.entry_at >= min(r.exit_at for r in rows) - reach,
+        t.c.started_at <= latest,
+        t.c.started_at >= min(r.exit_at for r in rows) - reach,
     )
     items = [_item(r, complete.get(r.credential, [])) for r in rows]
     return RepeatedExitFindings(count=total, items=items)
