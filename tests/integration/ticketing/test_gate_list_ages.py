@@ -8,10 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 from support.audit import auditor_token, get, journal
 from support.gate_sync import enrolled_gate
 from support.issuing import NOW, Api, bearer, single
@@ -19,6 +21,8 @@ from support.issuing import NOW, Api, bearer, single
 from fare_rules.policy import Policy
 from ticketing.audit.query import iso
 from ticketing.cli import main
+from ticketing.db import make_engine
+from ticketing.services.gate_lists import record_fetch
 from validator.records import DECIDING_LISTS
 
 LIMIT = Policy().max_list_age_seconds  # the bundled policy: lists may age 6 hours
@@ -171,3 +175,18 @@ def test_the_cli_table_shows_the_oldest_lists_age(
     never = next(r for r in rows if r.startswith("L1-06-G1"))
     assert re.search(r"\s\d{6,}\s+never_uploaded,stale_lists$", synced)
     assert re.search(r"\s-\s+never_uploaded,stale_lists$", never)
+
+
+def test_an_answer_served_earlier_but_finished_later_never_dates_a_list_back(
+    api: Api, tmp_path: Path
+) -> None:
+    enrolled_gate(api, tmp_path, "L1-01", "L1-01-G1").sync()
+    engine = make_engine(api.database_url)
+    with Session(engine) as session:  # another worker's answer to the same gate, begun five minutes before
+        earlier = NOW - timedelta(minutes=5)
+        record_fetch(session, "L1-01-G1", "revocations", page={"items": [], "next": 0}, after=0, now=earlier)
+    engine.dispose()
+
+    revocations = _health(api, "L1-01-G1")["lists"][0]
+
+    assert (revocations["name"], revocations["fetched_at"]) == ("revocations", iso(NOW))
