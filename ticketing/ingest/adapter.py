@@ -39,8 +39,9 @@ class IngestEngine(Protocol):
         open_entry: timedelta,
     ) -> Paired:
         """Pair the uses in these stored scan_events `rows` (with their journal `events`, for the fare) into
-        trips as `rules.pair` does; set tickets.first_used_at from `first_uses` unless already earlier.
-        Returns the double-use candidates (serials) and the trips touched, before and after. Not committed."""
+        trips as `rules.pair` does; set tickets.first_used_at from `first_uses` unless already earlier; keep
+        the trip counts (rollups) and the noted trips (candidates). Returns the double-use candidates
+        (serials) and the passes' trips around the uses. Not committed."""
         ...
 
 

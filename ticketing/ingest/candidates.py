@@ -3,9 +3,10 @@ of a day's trips and scans (docs/audit.md: 2.7 s at 10 M events).
 
 - `trip_anomalies` (models.TripAnomaly) holds exactly the trips that an anomaly lists by its status: orphan
   exits (entry_unseen), repeated exits, and complete single-ticket trips longer than OVERSTAY_FLOOR_S
-  (overstay, whose limit the policy sets: the query keeps those over it). It is kept by difference over the
-  trips pairing touched, before and after (ticketing.ingest.trip_changes): a row comes when a trip becomes
-  one and goes when it no longer is (an orphan exit whose entry arrives).
+  (overstay, whose limit the policy sets: the query keeps those over it). A row comes when a trip becomes
+  one and goes when it no longer is (an orphan exit whose entry arrives): SQLite's ingest keeps it by the
+  difference of the trips it read before and after pairing (`keep_noted_trips`), PostgreSQL's pairing
+  statement as it writes the trips (`trip_kind_sql`, the same rule as `trip_kind`).
 - `use_anomalies` (models.UseAnomaly) notes the uses that may be part of a double use, which the query finds
   from the scans: a ticket's entry that has another entry at another gate within `open_entry` (the pairing
   adapters name these tickets). Never removed: the query checks these tickets' uses by the rule.
@@ -31,7 +32,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from fare_rules import FareRulesError
-from ticketing.ingest.pg_arrays import ColumnArrays
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.ingest.trip_changes import NEIGHBOUR_LOOKBACK, Paired, Snapshot
 from ticketing.models import PassMove, TripAnomaly, UseAnomaly, table_of
@@ -42,9 +42,11 @@ __all__ = [
     "OVERSTAY_FLOOR_S",
     "TRIP_TABLE",
     "USE_TABLE",
+    "keep_noted_trips",
     "mark",
     "too_fast",
     "trip_kind",
+    "trip_kind_sql",
 ]
 
 TRIP_TABLE: sa.Table = table_of(TripAnomaly)
@@ -67,11 +69,21 @@ def trip_kind(trip: Mapping[str, Any]) -> str | None:
     return "overstay" if trip["status"] == "complete" and trip["product"] == "single" and long else None
 
 
+def trip_kind_sql(prefix: str) -> str:
+    """trip_kind as SQL over a row's columns named `prefix` + status, product and duration_s."""
+    status, product, duration = f"{prefix}status", f"{prefix}product", f"{prefix}duration_s"
+    return (
+        f"CASE WHEN {status} = 'orphan_exit' THEN 'entry_unseen' WHEN {status} = 'repeated_exit' THEN"
+        f" 'repeated_exit' WHEN {status} = 'complete' AND {product} = 'single' AND COALESCE({duration}, 0) >"
+        f" {OVERSTAY_FLOOR_S} THEN 'overstay' END"
+    )
+
+
 def mark(
     connection: Connection, paired: Paired, uses: Sequence[Mapping[str, Any]], *, rule: DoubleUseRule
 ) -> None:
-    """Keep the three tables for the uses just paired (`paired`: what pairing them did). Not committed."""
-    _mark_trips(connection, paired.before, paired.after)
+    """Note the double uses and keep the pass moves of the uses just paired (`paired`: what pairing them
+    found). Not committed."""
     noted = sorted({(u["at"], u["credential"]) for u in uses if _doubled(u, paired.doubled)})
     if noted:
         insert: Any = _INSERT[connection.dialect.name](USE_TABLE)
@@ -79,7 +91,7 @@ def mark(
         connection.execute(insert.on_conflict_do_nothing(), rows)
     passes = [u for u in uses if u["credential"].startswith("p:") and u["at"] is not None]
     if passes:
-        _keep_moves(connection, _pass_uses(paired.after, passes), passes, rule)
+        _keep_moves(connection, _pass_uses(paired.passes, passes), passes, rule)
 
 
 def _doubled(use: Mapping[str, Any], doubled: Collection[int]) -> bool:
@@ -88,7 +100,9 @@ def _doubled(use: Mapping[str, Any], doubled: Collection[int]) -> bool:
     )
 
 
-def _mark_trips(connection: Connection, before: Snapshot, after: Snapshot) -> None:
+def keep_noted_trips(connection: Connection, before: Snapshot, after: Snapshot) -> None:
+    """Keep trip_anomalies for the trips that changed between two snapshots of them (SQLite's ingest).
+    Not committed."""
     gone, kept = [], []
     for trip_id, trip in after.trips.items():
         was, kind = before.trips.get(trip_id), trip_kind(trip)
@@ -97,36 +111,13 @@ def _mark_trips(connection: Connection, before: Snapshot, after: Snapshot) -> No
                 gone.append(trip_id)
         elif was is None or _noted(was) != _noted(trip):
             kept.append({"trip_id": trip_id, **_noted(trip)})
-    if connection.dialect.name == "postgresql":
-        _keep_trips_pg(connection, gone, kept)
-        return
     t = TRIP_TABLE
     if gone:
         connection.execute(sa.delete(t).where(t.c.trip_id.in_(gone)))
     if kept:
-        insert: Any = sqlite.insert(t)
-        update = {c: insert.excluded[c] for c in _NOTED}
+        insert: Any = _INSERT[connection.dialect.name](t)
+        update = {c: insert.excluded[c] for c in ("kind", "started_at", "duration_s")}
         connection.execute(insert.on_conflict_do_update(index_elements=["trip_id"], set_=update), kept)
-
-
-_NOTED = ("kind", "started_at", "duration_s")
-_NOTED_TYPES = {"trip_id": "bigint", "kind": "text", "started_at": "timestamp", "duration_s": "integer"}
-
-
-def _keep_trips_pg(connection: Connection, gone: list[int], kept: list[dict[str, Any]]) -> None:
-    """Both changes as one statement over column arrays, as the trip counts are added."""
-    if not gone and not kept:
-        return
-    arrays = ColumnArrays()
-    removed = arrays.add("gone", "bigint", gone)
-    sources = [arrays.add(name, kind, [k[name] for k in kept]) for name, kind in _NOTED_TYPES.items()]
-    connection.exec_driver_sql(
-        f"WITH gone AS (DELETE FROM trip_anomalies WHERE trip_id = ANY({removed}))"  # noqa: S608 (our names)
-        f" INSERT INTO trip_anomalies (trip_id, {', '.join(_NOTED)})"
-        f" SELECT * FROM unnest({', '.join(sources)})"
-        f" ON CONFLICT (trip_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _NOTED)}",
-        arrays.params,
-    )
 
 
 def _noted(trip: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from ticketing.ingest import candidates as anomaly_candidates
-from ticketing.ingest import double_use, rollups
+from ticketing.ingest import double_use
 from ticketing.ingest.adapter import adapter_for
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import ChangeCounter, Pass, ScanEvent, Ticket, table_of
@@ -72,7 +72,6 @@ def pair_stored_uses(
     first = _first_uses(session, rows)
     connection = session.connection()
     paired = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
-    rollups.add(connection, rollups.delta(paired.before, paired.after))
     anomaly_candidates.mark(connection, paired, rows, rule=rule)
     double_use.block_double_uses(session, rows, now, rule, candidates=paired.doubled)
     tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)

@@ -21,19 +21,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from ticketing.ingest.candidates import trip_kind_sql
 from ticketing.ingest.pg_arrays import ColumnArrays, naive_utc
 from ticketing.ingest.rules import PAIRING_WINDOW, fare_of, flag_set
 from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
-from ticketing.ingest.trip_changes import (
-    AS_WAS,
-    COLUMNS,
-    DOUBLED,
-    NEIGHBOUR_LOOKBACK,
-    NEW,
-    OLD,
-    Paired,
-    assemble,
-)
+from ticketing.ingest.trip_changes import AS_WAS, COLUMNS, DOUBLED, NEIGHBOUR_LOOKBACK, NEW, Paired, assemble
 from ticketing.models import ScanEvent, table_of
 
 __all__ = ["SCAN_COLUMNS", "PostgresIngest"]
@@ -108,27 +100,24 @@ class PostgresIngest:
 
 @dataclass(frozen=True, slots=True)
 class _Around:
-    """What the first round reads as it was (trip_changes.Paired): the first trips of these tickets, and the
-    trips of these passes with an entry or exit in [since, until]."""
+    """Whose trips the first round returns as they were (trip_changes.Paired): those of these passes with an
+    entry or exit in [since, until]."""
 
-    tickets: list[str]
     passes: list[str]
     since: datetime | None
     until: datetime | None
 
     @classmethod
     def of(cls, rows: Sequence[Mapping[str, Any]]) -> _Around:
-        credentials = sorted({r["credential"] for r in rows})
-        tickets = [c for c in credentials if c.startswith("t:")]
         times = [r["at"] for r in rows if r["credential"].startswith("p:") and r["at"] is not None]
         if not times:
-            return cls(tickets, [], None, None)
-        passes = [c for c in credentials if c.startswith("p:")]
+            return cls([], None, None)
+        passes = sorted({r["credential"] for r in rows if r["credential"].startswith("p:")})
         since, until = min(times) - NEIGHBOUR_LOOKBACK, max(times) + NEIGHBOUR_LOOKBACK
-        return cls(tickets, passes, naive_utc(since), naive_utc(until))
+        return cls(passes, naive_utc(since), naive_utc(until))
 
 
-_NOTHING_AROUND = _Around([], [], None, None)
+_NOTHING_AROUND = _Around([], None, None)
 
 
 # The rules of rules.exit_match, rules.entry_match and rules.is_double_use_candidate, per use, by index
@@ -216,11 +205,56 @@ WITH u AS (
   FROM unnest({first_serial}, {first_at}) AS f(serial, at)
   WHERE tickets.serial = f.serial AND tickets.serial = ANY({first_serial})
     AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
+), written AS (
+  SELECT {columns} FROM matched UNION ALL SELECT {columns} FROM fresh
 ), firsts AS (
-  SELECT f.* FROM unnest({tickets}) AS c(credential) CROSS JOIN LATERAL (
+  SELECT f.* FROM (SELECT DISTINCT credential FROM u WHERE credential LIKE 't:%%') c CROSS JOIN LATERAL (
     SELECT {columns} FROM trips
     WHERE trips.credential = c.credential AND entry_station IS NOT NULL ORDER BY started_at, id LIMIT 1
   ) f
+), first_after AS (
+  SELECT DISTINCT ON (credential) credential, id FROM (
+    SELECT credential, started_at, id FROM firsts
+    UNION ALL SELECT credential, started_at, id FROM written WHERE entry_station IS NOT NULL
+  ) e ORDER BY credential, started_at, id
+), changes AS (
+  SELECT w.started_at, w.product, w.entry_station, w.exit_station, w.status, 1 AS n, w.fare_vnd,
+    CASE WHEN w.ticket_serial IS NULL OR w.id = a.id THEN w.fare_vnd ELSE 0 END AS ridden_vnd, w.owed_vnd,
+    COALESCE(w.duration_s, 0) AS duration_s
+  FROM written w LEFT JOIN first_after a ON a.credential = w.credential WHERE w.entry_station IS NOT NULL
+  UNION ALL
+  SELECT o.o_started_at, o.o_product, o.o_entry_station, o.o_exit_station, o.o_status, -1, -o.o_fare_vnd,
+    CASE WHEN o.o_ticket_serial IS NULL OR o.o_id = f.id THEN -o.o_fare_vnd ELSE 0 END, -o.o_owed_vnd,
+    -COALESCE(o.o_duration_s, 0)
+  FROM matched o LEFT JOIN firsts f ON f.credential = o.o_credential WHERE o.o_entry_station IS NOT NULL
+  UNION ALL
+  SELECT f.started_at, f.product, f.entry_station, f.exit_station, f.status, 0, 0, -f.fare_vnd, 0, 0
+  FROM firsts f JOIN first_after a ON a.credential = f.credential
+  WHERE a.id <> f.id AND f.ticket_serial IS NOT NULL AND f.id <> ALL(ARRAY(SELECT o_id FROM matched))
+), counts AS (
+  INSERT INTO trip_counts (hour, product, origin, destination, complete, n, fare_vnd, ridden_vnd, owed_vnd,
+    duration_s)
+  SELECT date_trunc('hour', started_at), COALESCE(product, ''), entry_station,
+    CASE WHEN status = 'complete' THEN COALESCE(exit_station, '') ELSE '' END, status = 'complete',
+    sum(n), sum(fare_vnd), sum(ridden_vnd), sum(owed_vnd), sum(duration_s)
+  FROM changes GROUP BY 1, 2, 3, 4, 5
+  HAVING sum(n) <> 0 OR sum(fare_vnd) <> 0 OR sum(ridden_vnd) <> 0 OR sum(owed_vnd) <> 0
+    OR sum(duration_s) <> 0
+  ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (hour, product, origin, destination, complete) DO UPDATE SET
+    n = trip_counts.n + excluded.n, fare_vnd = trip_counts.fare_vnd + excluded.fare_vnd,
+    ridden_vnd = trip_counts.ridden_vnd + excluded.ridden_vnd,
+    owed_vnd = trip_counts.owed_vnd + excluded.owed_vnd,
+    duration_s = trip_counts.duration_s + excluded.duration_s
+), unnoted AS (
+  DELETE FROM trip_anomalies WHERE trip_id = ANY(ARRAY(
+    SELECT o_id FROM matched WHERE {old_kind} IS NOT NULL AND {new_kind} IS NULL))
+), noted AS (
+  INSERT INTO trip_anomalies (trip_id, kind, started_at, duration_s)
+  SELECT id, kind, started_at, duration_s FROM (SELECT id, {new_kind} AS kind, started_at, duration_s
+    FROM written) k WHERE kind IS NOT NULL
+  ON CONFLICT (trip_id) DO UPDATE SET
+    kind = excluded.kind, started_at = excluded.started_at, duration_s = excluded.duration_s
 ), neighbours AS (
   SELECT n.* FROM unnest({passes}) AS c(credential) CROSS JOIN LATERAL (
     SELECT {columns} FROM trips
@@ -230,10 +264,7 @@ WITH u AS (
     OFFSET 0
   ) n
 )
-SELECT '{new}', {columns} FROM matched
-UNION ALL SELECT '{old}', {old_names} FROM matched
-UNION ALL SELECT '{new}', * FROM fresh
-UNION ALL SELECT '{as_was}', * FROM firsts
+SELECT '{new}', * FROM written WHERE credential LIKE 'p:%%'
 UNION ALL SELECT '{as_was}', * FROM neighbours
 UNION ALL SELECT '{doubled}', {doubled_columns} FROM m WHERE doubled
 """
@@ -258,14 +289,11 @@ def _pair(
     uses = ", ".join(arrays.add(name, _PAIR_TYPES.get(name, "text"), columns[name]) for name in _PAIR_ORDER)
     first_serial = arrays.add("first_serial", "bigint", list(first_uses))
     first_at = arrays.add("first_at", "timestamp", list(first_uses.values()))
-    tickets = arrays.add("tickets", "text", around.tickets)
     passes = arrays.add("passes", "text", around.passes)
     params = arrays.params
     params["window"], params["open"] = PAIRING_WINDOW, open_entry
     params["since"], params["until"] = around.since, around.until
-    statement = _PAIR_STATEMENT.format(
-        uses=uses, first_serial=first_serial, first_at=first_at, tickets=tickets, passes=passes
-    )
+    statement = _PAIR_STATEMENT.format(uses=uses, first_serial=first_serial, first_at=first_at, passes=passes)
     return connection.exec_driver_sql(statement, params).all()
 
 
@@ -274,10 +302,10 @@ _PAIR_STATEMENT = _PAIR_SQL.format(
     columns=", ".join(COLUMNS),
     new_columns=", ".join(f"t.{c}" for c in COLUMNS),
     old_columns=", ".join(f"o.{c} AS o_{c}" for c in COLUMNS),
-    old_names=", ".join(f"o_{c}" for c in COLUMNS),
     doubled_columns=", ".join("serial" if c == "ticket_serial" else "NULL" for c in COLUMNS),
-    new=NEW, old=OLD, as_was=AS_WAS, doubled=DOUBLED,
-    **{name: f"{{{name}}}" for name in ("uses", "first_serial", "first_at", "tickets", "passes")},
+    new_kind=trip_kind_sql(""), old_kind=trip_kind_sql("o_"),
+    new=NEW, as_was=AS_WAS, doubled=DOUBLED,
+    **{name: f"{{{name}}}" for name in ("uses", "first_serial", "first_at", "passes")},
 )  # fmt: skip
 
 # _PAIR_SQL's arrays in the order of its `u` columns, their types, and the scan_events column of each.

@@ -3,10 +3,11 @@ reports.
 
 At 10 M scans a month a day holds ~165,000 trips, and adding them up one by one took 140-410 ms a report
 (docs/audit.md). Trips change after they are written (an exit completes an open trip, an entry fills in an
-orphan exit, a late entry becomes a ticket's first ride), so the counts are kept by difference: pairing
-gives the trips it touched as they were and as they are (ticketing.ingest.trip_changes), and what they
-count after less what they counted before is added (`delta`). A batch sent twice pairs nothing, so it counts
-nothing.
+orphan exit, a late entry becomes a ticket's first ride), so the counts are kept by difference: what the
+trips a batch touched count after pairing, less what they counted before. SQLite's ingest reads them before
+and after (ticketing.ingest.trip_changes) and adds the difference here (`delta`, `add`); PostgreSQL's
+pairing statement adds it as it writes the trips, by the same definitions (ticketing.ingest.postgres). A
+batch sent twice pairs nothing, so it counts nothing.
 
 What a trip counts, once it has an entry (an orphan or repeated exit counts nothing): one trip, its fare,
 owed amount and duration, under the hour it started, its product, origin and destination (complete trips
@@ -26,7 +27,6 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from ticketing.ingest.pg_arrays import ColumnArrays
 from ticketing.ingest.trip_changes import Snapshot
 from ticketing.models import TripCount, table_of
 
@@ -85,36 +85,14 @@ def delta(before: Snapshot, after: Snapshot) -> list[tuple[TripKey, dict[str, in
 
 
 def add(connection: Connection, change: Sequence[tuple[TripKey, Mapping[str, int]]]) -> None:
-    """Add `change` (delta's) to the counts. Not committed."""
+    """Add `change` (delta's) to the counts (SQLite). Not committed."""
     if not change:
-        return
-    if connection.dialect.name == "postgresql":
-        _add_pg(connection, change)
         return
     insert = sqlite.insert(TABLE)
     statement = insert.on_conflict_do_update(
         index_elements=list(KEY), set_={a: TABLE.c[a] + insert.excluded[a] for a in AMOUNTS}
     )
     connection.execute(statement, [{**dict(zip(KEY, k, strict=True)), **v} for k, v in change])
-
-
-_KINDS = ("timestamp", "text", "text", "text", "boolean", *("bigint" for _ in AMOUNTS))
-
-
-def _add_pg(connection: Connection, change: Sequence[tuple[TripKey, Mapping[str, int]]]) -> None:
-    """One statement over column arrays, as scan_counts are added (a batch touches a few hundred keys)."""
-    arrays = ColumnArrays()
-    columns = [[*key, *(amounts[a] for a in AMOUNTS)] for key, amounts in change]
-    names = (*KEY, *AMOUNTS)
-    sources = [
-        arrays.add(n, k, [c[i] for c in columns]) for i, (n, k) in enumerate(zip(names, _KINDS, strict=True))
-    ]
-    connection.exec_driver_sql(
-        f"INSERT INTO trip_counts ({', '.join(names)}) SELECT * FROM unnest({', '.join(sources)})"  # noqa: S608
-        f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET"
-        f" {', '.join(f'{a} = trip_counts.{a} + excluded.{a}' for a in AMOUNTS)}",
-        arrays.params,
-    )
 
 
 def summed(session: Session, hours: tuple[datetime, datetime], columns: Sequence[str], **equal: Any) -> Any:

@@ -1,7 +1,7 @@
 """Ingest on SQLite, the embedded engine: the rules applied in Python (`rules.pair`) over the trips read
 back, and each step one executemany statement. One writer at a time, so there is nothing to order. The
-trips around the uses are read before and after pairing (trip_changes.read_around) for the counts and the
-anomaly candidates."""
+trips around the uses are read before and after pairing (trip_changes.read_around) to keep the trip counts
+and the noted trips by their difference."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
+from ticketing.ingest import rollups
+from ticketing.ingest.candidates import keep_noted_trips
 from ticketing.ingest.rules import PAIRING_WINDOW, TripDraft, pair, use_of
 from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
 from ticketing.ingest.trip_changes import Paired, Snapshot, read_around
@@ -58,14 +60,17 @@ class SQLiteIngest:
         _set_first_uses(connection, first_uses)
         uses = [use_of(r, e) for r, e in zip(rows, events, strict=True)]
         if not uses:
-            return Paired(set(), Snapshot({}), Snapshot({}))
+            return Paired(set(), Snapshot({}))
         before = read_around(connection, rows)
         first, last = min(u.at for u in uses), max(u.at for u in uses)
         known = _load(connection, {u.credential for u in uses}, first, last)
         fresh, candidates = pair(known, uses, open_entry)
         changed = [t for ts in known.values() for t in ts if t.id is not None and t.dirty]
         _write(connection, fresh, changed)
-        return Paired(candidates, before, read_around(connection, rows, firsts=False))
+        after = read_around(connection, rows, firsts=False)
+        rollups.add(connection, rollups.delta(before, after))
+        keep_noted_trips(connection, before, after)
+        return Paired(candidates, after)
 
 
 def _load(

@@ -1,15 +1,11 @@
-"""The trips an upload's pairing touched, as they stood before it and as they stand after, for the counts kept
-at ingest (`rollups`) and the anomaly candidates (`candidates`).
+"""The trips around an upload's uses, as pairing them left them, and what else pairing tells the anomaly
+candidates (ticketing.ingest.candidates): the double-use candidates it found, and the passes' trips within
+NEIGHBOUR_LOOKBACK of their uses, whose entries and exits the pass-too-fast check reads.
 
-`before` holds every trip pairing changed (as it was), each touched ticket's first entered trip (a late entry
-may take its place as the first ride) and the trips of the passes used around the uses (the pass-too-fast
-check reads their neighbours); `after` is `before` with what pairing wrote laid over it, new trips included.
-Trips that pairing did not change are the same in both, so both count them alike.
-
-SQLite reads all the trips around the uses before and after it pairs (`read_around`: more than these, which
-changes nothing). PostgreSQL has its pairing
-statement return them (ticketing.ingest.postgres): the old and new row of each trip it updates, each trip it
-inserts, and the firsts and neighbours as they were, so no trip is read twice.
+SQLite reads the trips around the uses before and after it pairs (`read_around`), and keeps the trip counts
+and the noted trips by their difference (rollups.delta, candidates.keep_noted_trips). PostgreSQL's pairing
+statement keeps both itself and returns the passes' trips (ticketing.ingest.postgres): each it wrote, and
+the others around the uses as they were (`assemble`).
 """
 
 from __future__ import annotations
@@ -31,7 +27,6 @@ __all__ = [
     "DOUBLED",
     "NEIGHBOUR_LOOKBACK",
     "NEW",
-    "OLD",
     "Paired",
     "Snapshot",
     "TripRow",
@@ -61,12 +56,11 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class Paired:
-    """What pairing a set of uses did: the double-use candidates it found (ticket serials), and the trips it
-    touched before and after (module doc)."""
+    """What pairing a set of uses found beyond what it wrote (module doc): the double-use candidates (ticket
+    serials), and the passes' trips around the uses as they now stand."""
 
     doubled: set[int]
-    before: Snapshot
-    after: Snapshot
+    passes: Snapshot
 
 
 def read_around(
@@ -104,22 +98,18 @@ def _first_trips(credentials: list[str]) -> sa.Select[Any]:
 
 
 # What a row returned by a pairing statement is (assemble).
-OLD = "old"  # a trip the round updated, as it was before the round
 NEW = "new"  # a trip the round updated or inserted, as the round left it
-AS_WAS = "as_was"  # a ticket's first trip or a pass's neighbour, read before the first round
+AS_WAS = "as_was"  # a pass's trip around the uses, read before the first round
 DOUBLED = "doubled"  # a double-use candidate: only ticket_serial is set
 
 
 def assemble(rounds: Iterable[Iterable[Sequence[Any]]]) -> Paired:
-    """Paired from the rows of each round of a pairing statement, in round order: each (part, *COLUMNS) with
-    naive UTC times. The OLD row of a trip an earlier round wrote is that round's work, not the trip as it
-    was, so it is not kept."""
-    before: dict[int, TripRow] = {}
-    written: dict[int, TripRow] = {}
+    """Paired from the rows of each round of a pairing statement, in round order, each (part, *COLUMNS) with
+    naive UTC times: what a round wrote is laid over what was read before."""
+    passes: dict[int, TripRow] = {}
     doubled: set[int] = set()
     serial = COLUMNS.index("ticket_serial")
     for rows in rounds:
-        now_written: dict[int, TripRow] = {}
         for part, *values in rows:
             if part == DOUBLED:
                 doubled.add(values[serial])
@@ -128,9 +118,6 @@ def assemble(rounds: Iterable[Iterable[Sequence[Any]]]) -> Paired:
                 if values[i] is not None:
                     values[i] = values[i].replace(tzinfo=UTC)
             trip = dict(zip(COLUMNS, values, strict=True))
-            if part == NEW:
-                now_written[trip["id"]] = trip
-            elif trip["id"] not in written:
-                before.setdefault(trip["id"], trip)
-        written.update(now_written)
-    return Paired(doubled, Snapshot(before), Snapshot({**before, **written}))
+            if part == NEW or trip["id"] not in passes:
+                passes[trip["id"]] = trip
+    return Paired(doubled, Snapshot(passes))

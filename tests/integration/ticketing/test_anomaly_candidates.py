@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 from support.issuing import NOW
+from support.trips import store_paired
 
 from ticketing import partitions
 from ticketing.audit.anomalies import double_use, entry_unseen, overstay, pass_too_fast, repeated_exit
@@ -26,7 +27,6 @@ from ticketing.audit.query import Query, iso
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine, migrate
 from ticketing.ingest import candidates, pairing
-from ticketing.ingest.adapter import adapter_for
 from ticketing.ingest.rules import DoubleUseRule, StoredUse, entered_twice
 from ticketing.models import ChangeCounter, ScanEvent, Trip, table_of
 
@@ -258,10 +258,10 @@ def test_migration_0016_notes_the_anomalies_already_stored(database_url: str, tm
     try:
         with Session(engine) as session:  # stored and paired with no candidates kept
             connection = session.connection()
-            for batch in _journal(random.Random(11)):
+            batches = _journal(random.Random(11))
+            for batch in batches:
                 connection.execute(sa.insert(_SCANS), batch)
-                events = [json.loads(r["event"]) for r in batch]
-                adapter_for(connection).record_uses(connection, batch, events, {}, RULE.open_entry)
+            store_paired(connection, batches, lambda u: json.loads(u["event"]), RULE.open_entry)
             session.commit()
         migrate(database_url)
         with Session(engine) as session:
