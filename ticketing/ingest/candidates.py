@@ -12,9 +12,8 @@ of a day's trips and scans (docs/audit.md: 2.7 s at 10 M events).
   adapters name these tickets). Never removed: the query checks these tickets' uses by the rule.
 - `pass_moves` (models.PassMove) holds exactly the pass_too_fast anomalies: each pass use at another station
   than the same pass's use just before it, sooner than the train allows. A use's predecessor changes only
-  when a use arrives between them, so each use pairing adds and the use after it are judged again (their
-  rows deleted and made anew); beyond NEIGHBOUR_LOOKBACK no move can be too fast, so that is as far as it
-  looks.
+  when a use arrives between them, so the rows of each pass whose uses pairing adds are made again from its
+  first new use to NEIGHBOUR_LOOKBACK after its last (beyond that no move can be too fast, nor change).
 
 All are kept with the policy in force when the uses were paired: a policy that widens `open_entry` or
 `min_seconds_per_hop` applies to the uses paired after it.
@@ -154,25 +153,20 @@ def _pass_uses(after: Snapshot, passes: Sequence[Mapping[str, Any]]) -> list[_Us
 def _keep_moves(
     connection: Connection, stored: Sequence[_Use], new: Sequence[Mapping[str, Any]], rule: DoubleUseRule
 ) -> None:
-    """Judge again each use of `new` and the use after it (module doc): delete their pass_moves rows and
-    write the moves among them that are too fast. `stored`: the passes' uses around `new`, in order."""
-    fresh = {(u["gate_id"], u["seq"]) for u in new}
-    judged: list[_Use] = []
+    """Make the passes' pass_moves rows from their first new use to an hour after their last again (module
+    doc): delete them and write the moves found there. `stored`: the passes' uses from an hour before that,
+    in order, so each of those uses has its predecessor here unless it is over an hour earlier."""
+    since = min(u["at"] for u in new)
+    until = max(u["at"] for u in new) + NEIGHBOUR_LOOKBACK
+    credentials = sorted({u["credential"] for u in new})
     moves: list[dict[str, Any]] = []
     for _, seen in itertools.groupby(stored, key=lambda u: u.credential):
-        previous: _Use | None = None
-        for use in seen:
-            if (use.gate_id, use.seq) in fresh or (previous and (previous.gate_id, previous.seq) in fresh):
-                judged.append(use)
-                move = too_fast(previous, use, rule) if previous is not None else None
-                if move is not None:
-                    moves.append(move)
-            previous = use
-    if not judged:
-        return
+        for previous, use in itertools.pairwise(seen):
+            if since <= use.at <= until and (move := too_fast(previous, use, rule)) is not None:
+                moves.append(move)
     m = MOVE_TABLE.c
-    keys = [(u.credential, u.at, u.gate_id, u.seq) for u in judged]
-    connection.execute(sa.delete(MOVE_TABLE).where(sa.tuple_(m.credential, m.at, m.gate_id, m.seq).in_(keys)))
+    where = [m.at >= since, m.at <= until, m.credential.in_(credentials)]
+    connection.execute(sa.delete(MOVE_TABLE).where(*where))
     if moves:
         connection.execute(sa.insert(MOVE_TABLE), moves)
 
