@@ -609,7 +609,8 @@ class TripAnomaly(SQLModel, table=True):
     """A trip that an anomaly kind lists, kept by journal ingest as it pairs (ticketing.ingest.candidates):
     an orphan exit (entry_unseen), a repeated exit, or a complete single-ticket trip long enough to be an
     overstay (duration_s kept, the policy's limit is applied when asked). The row goes when the trip no longer
-    is one (an orphan exit whose entry arrives)."""
+    is one (an orphan exit whose entry arrives). It keeps what an anomaly shows of the trip, so that a page of
+    them reads these rows alone, not a trip at random in a month of them."""
 
     __tablename__ = "trip_anomalies"
     __table_args__ = (sa.Index("ix_trip_anomalies_kind_started_at", "kind", "started_at"),)
@@ -618,6 +619,13 @@ class TripAnomaly(SQLModel, table=True):
     kind: str = Field(max_length=24)
     started_at: datetime = Field(sa_column=_utc())
     duration_s: int | None = None
+    credential: str | None = Field(default=None, max_length=48)
+    entry_station: str | None = Field(default=None, max_length=16)
+    entry_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    exit_station: str | None = Field(default=None, max_length=16)
+    exit_gate: str | None = Field(default=None, max_length=32)
+    exit_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    flags: str | None = Field(default=None, max_length=200)
 
 
 class UseAnomaly(SQLModel, table=True):

@@ -38,6 +38,7 @@ from ticketing.models import PassMove, TripAnomaly, UseAnomaly, table_of
 __all__ = [
     "DOUBLE_USE",
     "MOVE_TABLE",
+    "NOTED_COLUMNS",
     "OVERSTAY_FLOOR_S",
     "TRIP_TABLE",
     "USE_TABLE",
@@ -55,6 +56,11 @@ MOVE_TABLE: sa.Table = table_of(PassMove)
 # takes 45 minutes) makes the overstay query read the trips instead.
 OVERSTAY_FLOOR_S = 45 * 60
 DOUBLE_USE = "double_use"
+# What trip_anomalies keeps of a trip beside its kind: what an anomaly shows of it.
+NOTED_COLUMNS = (
+    "started_at", "duration_s", "credential", "entry_station", "entry_at", "exit_station", "exit_gate",
+    "exit_at", "flags",
+)  # fmt: skip
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
@@ -115,12 +121,12 @@ def keep_noted_trips(connection: Connection, before: Snapshot, after: Snapshot) 
         connection.execute(sa.delete(t).where(t.c.trip_id.in_(gone)))
     if kept:
         insert: Any = _INSERT[connection.dialect.name](t)
-        update = {c: insert.excluded[c] for c in ("kind", "started_at", "duration_s")}
+        update = {c: insert.excluded[c] for c in ("kind", *NOTED_COLUMNS)}
         connection.execute(insert.on_conflict_do_update(index_elements=["trip_id"], set_=update), kept)
 
 
 def _noted(trip: Mapping[str, Any]) -> dict[str, Any]:
-    return {"kind": trip_kind(trip), "started_at": trip["started_at"], "duration_s": trip["duration_s"]}
+    return {"kind": trip_kind(trip), **{c: trip[c] for c in NOTED_COLUMNS}}
 
 
 class _Use(NamedTuple):

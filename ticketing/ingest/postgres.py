@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from ticketing.ingest.candidates import trip_kind_sql
+from ticketing.ingest.candidates import NOTED_COLUMNS, trip_kind_sql
 from ticketing.ingest.pg_arrays import ColumnArrays, naive_utc
 from ticketing.ingest.rules import PAIRING_WINDOW, fare_of, flag_set
 from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
@@ -250,11 +250,9 @@ WITH u AS (
   DELETE FROM trip_anomalies WHERE trip_id = ANY(ARRAY(
     SELECT o_id FROM matched WHERE {old_kind} IS NOT NULL AND {new_kind} IS NULL))
 ), noted AS (
-  INSERT INTO trip_anomalies (trip_id, kind, started_at, duration_s)
-  SELECT id, kind, started_at, duration_s FROM (SELECT id, {new_kind} AS kind, started_at, duration_s
-    FROM written) k WHERE kind IS NOT NULL
-  ON CONFLICT (trip_id) DO UPDATE SET
-    kind = excluded.kind, started_at = excluded.started_at, duration_s = excluded.duration_s
+  INSERT INTO trip_anomalies (trip_id, kind, {noted})
+  SELECT id, kind, {noted} FROM (SELECT id, {new_kind} AS kind, {noted} FROM written) k WHERE kind IS NOT NULL
+  ON CONFLICT (trip_id) DO UPDATE SET {noted_update}
 ), neighbours AS (
   SELECT n.* FROM unnest({passes}) AS c(credential) CROSS JOIN LATERAL (
     SELECT {columns} FROM trips
@@ -304,6 +302,8 @@ _PAIR_STATEMENT = _PAIR_SQL.format(
     old_columns=", ".join(f"o.{c} AS o_{c}" for c in COLUMNS),
     doubled_columns=", ".join("serial" if c == "ticket_serial" else "NULL" for c in COLUMNS),
     new_kind=trip_kind_sql(""), old_kind=trip_kind_sql("o_"),
+    noted=", ".join(NOTED_COLUMNS),
+    noted_update=", ".join(f"{c} = excluded.{c}" for c in ("kind", *NOTED_COLUMNS)),
     new=NEW, as_was=AS_WAS, doubled=DOUBLED,
     **{name: f"{{{name}}}" for name in ("uses", "first_serial", "first_at", "passes")},
 )  # fmt: skip

@@ -38,7 +38,7 @@ _TRIPS: sa.Table = table_of(Trip)
 COLUMNS = (
     "id", "credential", "started_at", "product", "ticket_serial", "entry_station", "exit_station", "status",
     "fare_vnd", "owed_vnd", "duration_s", "entry_gate", "entry_seq", "entry_at", "exit_gate", "exit_seq",
-    "exit_at",
+    "exit_at", "flags",
 )  # fmt: skip
 _TIMES = tuple(i for i, c in enumerate(COLUMNS) if c in ("started_at", "entry_at", "exit_at"))
 # No two uses further apart than this can be too fast for the train (13 hops x 90 s is under 20 minutes):

@@ -117,9 +117,14 @@ def _ranges(rng: random.Random) -> Iterator[tuple[datetime, datetime]]:
 # The anomalies from scratch, by the rules, over every stored trip and use.
 
 
-def _trips_of(trips: list[dict[str, Any]], q: Query, shown: str) -> list[tuple[str, str]]:
+def _trips_of(trips: list[dict[str, Any]], q: Query, shown: str) -> list[tuple[Any, ...]]:
+    """Each trip in q's range as its anomaly item shows it: at `shown`, then the trip's fields."""
     found = sorted((t for t in trips if q.since <= t["started_at"] < q.until), key=_start)
-    return [(t["credential"], iso(t[shown])) for t in found]
+    fields = ("entry_station", "entry_at", "exit_station", "exit_gate", "exit_at", "duration_s", "flags")
+    return [
+        (t["credential"], iso(t[shown]), *(iso(t[f]) if f.endswith("_at") else t[f] for f in fields))
+        for t in found
+    ]
 
 
 def _start(t: dict[str, Any]) -> tuple[datetime, int]:
@@ -157,14 +162,29 @@ def _too_fast(uses: list[dict[str, Any]], q: Query) -> list[tuple[datetime, str]
     return sorted(found)
 
 
+# What an item shows of its trip, in _trips_of's order.
+_SHOWN = (
+    "credential",
+    "at",
+    "origin",
+    "entry_at",
+    "destination",
+    "exit_gate",
+    "exit_at",
+    "duration_s",
+    "flags",
+)
+_REPEATED = ("credential", "at", "station", "gate", "flags")
+
+
 def _found(session: Session, q: Query) -> dict[str, Any]:
     def listed(findings: Any, *fields: str) -> tuple[int, list[Any]]:
         return findings.count, [tuple(getattr(i, f) for f in fields) for i in findings.items]
 
     return {
-        "entry_unseen": listed(entry_unseen.find(session, q, CATALOG), "credential", "at"),
-        "repeated_exit": listed(repeated_exit.find(session, q, CATALOG), "credential", "at"),
-        "overstay": listed(overstay.find(session, q, CATALOG), "credential", "at"),
+        "entry_unseen": listed(entry_unseen.find(session, q, CATALOG), *_SHOWN),
+        "repeated_exit": listed(repeated_exit.find(session, q, CATALOG), *_REPEATED),
+        "overstay": listed(overstay.find(session, q, CATALOG), *_SHOWN),
         "double_use": listed(double_use.find(session, q, CATALOG), "credential"),
         "pass_too_fast": listed(pass_too_fast.find(session, q, CATALOG), "at", "credential"),
     }
@@ -179,7 +199,12 @@ def _by_hand(trips: list[dict[str, Any]], uses: list[dict[str, Any]], q: Query) 
     ]
     found: dict[str, list[Any]] = {
         "entry_unseen": _trips_of([t for t in trips if t["status"] == "orphan_exit"], q, "started_at"),
-        "repeated_exit": _trips_of([t for t in trips if t["status"] == "repeated_exit"], q, "exit_at"),
+        "repeated_exit": [
+            (c, at, station, gate, flags)
+            for c, at, _, _, station, gate, _, _, flags in _trips_of(
+                [t for t in trips if t["status"] == "repeated_exit"], q, "exit_at"
+            )
+        ],
         "overstay": _trips_of(long, q, "started_at"),
         "double_use": [(c,) for c in _doubled(uses, q)],
         "pass_too_fast": [(iso(at), c) for at, c in _too_fast(uses, q)],
