@@ -3,13 +3,15 @@
 The events go in as one INSERT ... SELECT FROM unnest (ON CONFLICT DO NOTHING on (gate_id, seq, at): a unique
 key on the partitioned table must hold the partition key), the hour counts as one upsert, and the uses pair
 into trips with `_PAIR_SQL`: one statement per round that probes each use's match by index, updates the
-matched trips, inserts the rest and sets tickets.first_used_at. No trip row travels to Python and back to be
-written; the statement returns the trips it touched, before and after (ticketing.ingest.trip_changes), for
-the counts and anomaly candidates kept at ingest.
+matched trips, inserts the rest, sets tickets.first_used_at, and keeps the trip counts and noted trips by what
+it wrote. No trip row travels to Python and back; the statement returns only the passes' trips the
+pass-too-fast check reads (ticketing.ingest.trip_changes).
+
 A round holds at most one use per credential, so its uses are independent and the statement's single
 snapshot gives the same answer as pairing them one by one (`rules.pair`); a credential's next use (a gate's
 batch may hold a pass holder's morning entry and evening exit) goes in the next round, which sees what this
-one wrote. Nearly always one round per batch. The conformance test holds this to `rules.pair`.
+one wrote. Most uses pair in the first round; a pass used twice in a batch needs a second (bench_audit's
+batches take about two). The conformance test holds this to `rules.pair`.
 """
 
 from __future__ import annotations
@@ -130,6 +132,10 @@ _NOTHING_AROUND = _Around([], None, None)
 # Flags are merged as sorted sets (COLLATE "C": code point order, as Python sorts), cut at 200 characters.
 # The `= ANY(...)` beside each join makes the plan an index probe per row whatever the statistics say (a
 # table not yet analysed was read whole for a hash join).
+# Then the counts and noted trips, as rollups.counted and candidates.trip_kind define them: `changes` counts
+# each trip written (+1) and each updated trip as it was (`o_` columns: -1); a ticket's fare is ridden on its
+# first entered trip only (`firsts` before the round, `first_after` after it), and a first trip a late entry
+# displaced, unchanged itself, stops counting it as ridden. All CTEs read the trips as the round began.
 _PAIR_SQL = """
 WITH u AS (
   SELECT * FROM unnest({uses})
