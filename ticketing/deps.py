@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -17,6 +17,7 @@ from sqlmodel import Session
 from ticketing.context import ServiceContext
 from ticketing.models import ApiToken, Gate, Role
 from ticketing.responses import Signer
+from ticketing.services import gate_lists
 from ticketing.services.api_tokens import authenticate
 from ticketing.services.gates import authenticate_gate
 
@@ -26,6 +27,8 @@ __all__ = [
     "BearerDep",
     "ContextDep",
     "GateDep",
+    "ListAnswer",
+    "ListAnswerDep",
     "NowDep",
     "SessionDep",
     "SignerDep",
@@ -110,6 +113,31 @@ def get_signer(
     return Signer(request, session, context.keyring, now)
 
 
+class ListAnswer:
+    """How a gate's list page is answered: signed, and its fetch noted for gate health when the gate reaches
+    the list's end with it (ticketing.services.gate_lists), after signing: a page that could not be signed
+    (503) was never served."""
+
+    def __init__(self, gate: Gate, session: Session, now: datetime, sign: Signer) -> None:
+        self._gate, self._session, self._now, self._sign = gate, session, now, sign
+
+    def __call__(self, name: str, page: dict[str, Any], *, after: int) -> Response:
+        answer = self._sign(page)
+        gate_lists.record_fetch(
+            self._session, self._gate.gate_id, name, page=page, after=after, now=self._now
+        )
+        return answer
+
+
+def get_list_answer(
+    gate: Annotated[Gate, Depends(require_gate)],
+    session: Annotated[Session, Depends(get_session)],
+    now: Annotated[datetime, Depends(get_now)],
+    sign: Annotated[Signer, Depends(get_signer)],
+) -> ListAnswer:
+    return ListAnswer(gate, session, now, sign)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 NowDep = Annotated[datetime, Depends(get_now)]
@@ -118,3 +146,4 @@ AdminDep = Annotated[ApiToken, Depends(require_admin)]
 AuditorDep = Annotated[ApiToken, Depends(require_auditor)]
 GateDep = Annotated[Gate, Depends(require_gate)]
 SignerDep = Annotated[Signer, Depends(get_signer)]
+ListAnswerDep = Annotated[ListAnswer, Depends(get_list_answer)]

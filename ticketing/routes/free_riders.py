@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ticketing.deps import AdminDep, ContextDep, GateDep, NowDep, SessionDep, SignerDep
+from ticketing.deps import AdminDep, ContextDep, GateDep, ListAnswerDep, NowDep, SessionDep
 from ticketing.models import FreeRiderPublic, FreeRiderStatus
-from ticketing.routes.gate import signed_list
 from ticketing.schemas import FreeRiderCreate, FreeRiderEndCreate
 from ticketing.services import free_riders, gates
 
@@ -47,13 +46,10 @@ def end(
 
 @gate_router.get("/free_riders", response_class=Response)
 def free_rider_list(
-    gate: GateDep,
-    *,
+    _gate: GateDep,
     session: SessionDep,
-    now: NowDep,
-    sign: SignerDep,
+    answer: ListAnswerDep,
     after: After = 0,
     limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    page = free_riders.free_riders_page(session, after, limit)
-    return signed_list("free_riders", page, after=after, gate=gate, session=session, now=now, sign=sign)
+    return answer("free_riders", free_riders.free_riders_page(session, after, limit), after=after)

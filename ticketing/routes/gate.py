@@ -1,41 +1,26 @@
 """The gate sync protocol (Bearer gate token; every answer signed with `X-Signature`): enrolment, the lists
 by cursor, other gates' uses, journal upload. Contract: validator/sync.py and validator/testing.FakeServer.
-
-Each list page a gate reads to the end is noted for gate health (ticketing.services.gate_lists), after it is
-signed: a page that could not be signed (503) was never served."""
+A list page is answered through ListAnswerDep, which notes the gate's fetch for gate health."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from ticketing.deps import ContextDep, GateDep, NowDep, SessionDep, SignerDep
+from ticketing.deps import ContextDep, GateDep, ListAnswerDep, NowDep, SessionDep, SignerDep
 from ticketing.ingest.pipeline import ingest_batch
 from ticketing.ingest.rules import DoubleUseRule
-from ticketing.models import Gate
-from ticketing.responses import Signer
 from ticketing.schemas import GateEnroll
-from ticketing.services import gate_lists, gates
+from ticketing.services import gates
 
-__all__ = ["router", "signed_list"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1/gate", tags=["gate"])
 # Cursors are BIGINT sequence numbers: a larger one is a client error (422), not a database overflow (500).
 After = Annotated[int, Query(ge=0, le=2**63 - 1)]
 Limit = Annotated[int, Query(ge=1, le=gates.MAX_PAGE)]
-
-
-def signed_list(
-    name: str, page: dict[str, Any], *, after: int, gate: Gate, session: Session, now: datetime, sign: Signer
-) -> Response:
-    """The signed page of list `name`, its fetch noted when the gate reaches the list's end with it."""
-    answer = sign(page)
-    gate_lists.record_fetch(session, gate.gate_id, name, page=page, after=after, now=now)
-    return answer
 
 
 @router.post("/enroll", response_class=Response)
@@ -45,30 +30,24 @@ def enroll(body: GateEnroll, session: SessionDep, ctx: ContextDep, now: NowDep, 
 
 @router.get("/revocations", response_class=Response)
 def revocations(
-    gate: GateDep,
-    *,
+    _gate: GateDep,
     session: SessionDep,
-    now: NowDep,
-    sign: SignerDep,
+    answer: ListAnswerDep,
     after: After = 0,
     limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    page = gates.revocations_page(session, after, limit)
-    return signed_list("revocations", page, after=after, gate=gate, session=session, now=now, sign=sign)
+    return answer("revocations", gates.revocations_page(session, after, limit), after=after)
 
 
 @router.get("/passes", response_class=Response)
 def passes(
-    gate: GateDep,
-    *,
+    _gate: GateDep,
     session: SessionDep,
-    now: NowDep,
-    sign: SignerDep,
+    answer: ListAnswerDep,
     after: After = 0,
     limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    page = gates.passes_page(session, after, limit)
-    return signed_list("passes", page, after=after, gate=gate, session=session, now=now, sign=sign)
+    return answer("passes", gates.passes_page(session, after, limit), after=after)
 
 
 @router.get("/events", response_class=Response)
@@ -77,12 +56,11 @@ def events(
     *,
     session: SessionDep,
     now: NowDep,
-    sign: SignerDep,
+    answer: ListAnswerDep,
     after: After = 0,
     limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
-    page = gates.events_page(session, gate, after, limit, now)
-    return signed_list("events", page, after=after, gate=gate, session=session, now=now, sign=sign)
+    return answer("events", gates.events_page(session, gate, after, limit, now), after=after)
 
 
 @router.post("/journal", response_class=Response)

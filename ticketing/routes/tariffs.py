@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ticketing.deps import AdminDep, ContextDep, GateDep, NowDep, SessionDep, SignerDep
-from ticketing.routes.gate import signed_list
+from ticketing.deps import AdminDep, ContextDep, GateDep, ListAnswerDep, NowDep, SessionDep
 from ticketing.services import gates, tariffs
 from ticketing.tariff_models import TariffVersionCreate, TariffVersionPublic
 
@@ -40,15 +39,13 @@ def publish_tariff(
 
 @gate_router.get("/tariffs", response_class=Response)
 def tariff_versions(
-    gate: GateDep,
+    _gate: GateDep,
     *,
     session: SessionDep,
     ctx: ContextDep,
-    now: NowDep,
-    sign: SignerDep,
+    answer: ListAnswerDep,
     after: After = 0,
     limit: Limit = gates.DEFAULT_PAGE,
 ) -> Response:
     """Tariff and policy versions by cursor, oldest first: a gate decides each scan with the one in force."""
-    page = tariffs.versions_page(session, ctx, after, limit)
-    return signed_list("tariffs", page, after=after, gate=gate, session=session, now=now, sign=sign)
+    return answer("tariffs", tariffs.versions_page(session, ctx, after, limit), after=after)
