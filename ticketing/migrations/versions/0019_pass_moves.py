@@ -14,12 +14,14 @@ Create Date: 2026-12-04 02:20:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from alembic import op
 
-from fare_rules import FareRulesError
 from ticketing.catalog import load_catalog
+from ticketing.ingest.candidates import too_fast
+from ticketing.ingest.rules import DoubleUseRule
 
 revision: str = "0019"
 down_revision: str | None = "0018"
@@ -57,18 +59,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_pass_moves_at", "pass_moves", ["at", "credential"])
     catalog = load_catalog()
-    per_hop = catalog.policy.min_seconds_per_hop
+    rule = DoubleUseRule.of(catalog.network, catalog.policy)
     query = sa.text(_MOVES.format(within=_WITHIN_AN_HOUR[op.get_bind().dialect.name])).columns(
         at=sa.DateTime(), previous_at=sa.DateTime()
     )
     rows = []
-    for r in op.get_bind().execute(query):
-        try:
-            soonest = catalog.network.hops(r.previous_station, r.station) * per_hop
-        except FareRulesError:
-            continue
-        if (r.at - r.previous_at).total_seconds() < soonest:
-            rows.append({**r._asdict(), "at_least_s": soonest})
+    for r in op.get_bind().execute(query):  # each use after its predecessor, judged as ingest judges it
+        previous = SimpleNamespace(station=r.previous_station, at=r.previous_at)
+        if (move := too_fast(previous, r, rule)) is not None:
+            rows.append(move)
     if rows:
         op.bulk_insert(moves, rows)
     op.execute("DELETE FROM use_anomalies WHERE kind = 'pass_too_fast'")
