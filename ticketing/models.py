@@ -243,7 +243,7 @@ class Ticket(TicketBase, table=True):
     __tablename__ = "tickets"
     __table_args__ = (
         # Every upload asks which of its tickets are refunded, to withdraw a refund still in its hold: the
-        # few refunded tickets have an index of their own (services.tickets.withdraw_held_refunds).
+        # few refunded tickets have an index of their own (services.tickets.withdraw_held_refunds, on SQLite).
         sa.Index(
             "ix_tickets_refunded_serial",
             "serial",

@@ -6,15 +6,15 @@ Every engine difference of ingest sits behind this one protocol; the pipeline ab
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
 from ticketing.ingest.postgres import PostgresIngest
+from ticketing.ingest.rules import DoubleUseRule, FirstUses
 from ticketing.ingest.scan_counts import CountKey
 from ticketing.ingest.sqlite import SQLiteIngest
-from ticketing.ingest.trip_changes import Paired
 
 __all__ = ["IngestEngine", "adapter_for"]
 
@@ -35,13 +35,16 @@ class IngestEngine(Protocol):
         connection: Connection,
         rows: Sequence[Mapping[str, Any]],
         events: Sequence[Mapping[str, Any]],
-        first_uses: Mapping[int, datetime],
-        open_entry: timedelta,
-    ) -> Paired:
+        first_uses: FirstUses,
+        *,
+        rule: DoubleUseRule,
+        now: datetime,
+    ) -> set[int]:
         """Pair the uses in these stored scan_events `rows` (with their journal `events`, for the fare) into
-        trips as `rules.pair` does; set tickets.first_used_at from `first_uses` unless already earlier; keep
-        the trip counts (rollups) and the noted trips (candidates). Returns the double-use candidates
-        (serials) and the passes' trips around the uses. Not committed."""
+        trips as `rules.pair` does; set tickets.first_used_at from `first_uses` unless already earlier and
+        withdraw those tickets' refunds still in their hold at `now` (services.tickets.withdraw_held_refunds);
+        keep the trip counts (rollups), the noted trips and the pass moves (candidates). Returns the
+        double-use candidates (serials). Not committed."""
         ...
 
 

@@ -13,7 +13,9 @@ of a day's trips and scans (docs/audit.md: 2.7 s at 10 M events).
 - `pass_moves` (models.PassMove) holds exactly the pass_too_fast anomalies: each pass use at another station
   than the same pass's use just before it, sooner than the train allows. A use's predecessor changes only
   when a use arrives between them, so the rows of each pass whose uses pairing adds are made again from its
-  first new use to NEIGHBOUR_LOOKBACK after its last (beyond that no move can be too fast, nor change).
+  first new use to NEIGHBOUR_LOOKBACK after its last (beyond that no move can be too fast, nor change):
+  SQLite's ingest from the trips it reads back after pairing (`keep_pass_moves`), PostgreSQL's in one
+  statement after its pairing rounds (the same rule as `too_fast`).
 
 All are kept with the policy in force when the uses were paired: a policy that widens `open_entry` or
 `min_seconds_per_hop` applies to the uses paired after it.
@@ -32,7 +34,7 @@ from sqlalchemy.engine import Connection
 
 from fare_rules import FareRulesError
 from ticketing.ingest.rules import DoubleUseRule
-from ticketing.ingest.trip_changes import NEIGHBOUR_LOOKBACK, Paired, Snapshot
+from ticketing.ingest.trip_changes import NEIGHBOUR_LOOKBACK, Snapshot
 from ticketing.models import PassMove, TripAnomaly, UseAnomaly, table_of
 
 __all__ = [
@@ -43,7 +45,8 @@ __all__ = [
     "TRIP_TABLE",
     "USE_TABLE",
     "keep_noted_trips",
-    "mark",
+    "keep_pass_moves",
+    "note_double_uses",
     "too_fast",
     "trip_kind",
     "trip_kind_sql",
@@ -84,19 +87,26 @@ def trip_kind_sql(prefix: str) -> str:
     )
 
 
-def mark(
-    connection: Connection, paired: Paired, uses: Sequence[Mapping[str, Any]], *, rule: DoubleUseRule
+def note_double_uses(
+    connection: Connection, uses: Sequence[Mapping[str, Any]], doubled: Collection[int]
 ) -> None:
-    """Note the double uses and keep the pass moves of the uses just paired (`paired`: what pairing them
-    found). Not committed."""
-    noted = sorted({(u["at"], u["credential"]) for u in uses if _doubled(u, paired.doubled)})
+    """Note the ticket entries among the uses just paired whose tickets pairing named double-use candidates
+    (`doubled`, serials). Not committed."""
+    noted = sorted({(u["at"], u["credential"]) for u in uses if _doubled(u, doubled)})
     if noted:
         insert: Any = _INSERT[connection.dialect.name](USE_TABLE)
         rows = [{"kind": DOUBLE_USE, "at": at, "credential": c} for at, c in noted]
         connection.execute(insert.on_conflict_do_nothing(), rows)
+
+
+def keep_pass_moves(
+    connection: Connection, after: Snapshot, uses: Sequence[Mapping[str, Any]], rule: DoubleUseRule
+) -> None:
+    """Keep the pass moves of the uses just paired (SQLite's ingest; `after`: the trips around them as
+    pairing left them, trip_changes.read_around). Not committed."""
     passes = [u for u in uses if u["credential"].startswith("p:") and u["at"] is not None]
     if passes:
-        _keep_moves(connection, _pass_uses(paired.passes, passes), passes, rule)
+        _keep_moves(connection, _pass_uses(after, passes), passes, rule)
 
 
 def _doubled(use: Mapping[str, Any], doubled: Collection[int]) -> bool:
@@ -139,8 +149,8 @@ class _Use(NamedTuple):
 
 def _pass_uses(after: Snapshot, passes: Sequence[Mapping[str, Any]]) -> list[_Use]:
     """The paired uses of these passes an hour either side of them, in time order (the pass query's), from
-    the trips pairing touched: each paired use is a trip's entry or exit, and trip_changes holds these
-    passes' trips that far around. A use stored and not paired yet checks its neighbours when it is."""
+    the trips around them: each paired use is a trip's entry or exit, and `after` holds these passes'
+    trips that far around. A use stored and not paired yet checks its neighbours when it is."""
     since = min(u["at"] for u in passes) - NEIGHBOUR_LOOKBACK
     until = max(u["at"] for u in passes) + NEIGHBOUR_LOOKBACK
     wanted = {u["credential"] for u in passes}

@@ -1,6 +1,6 @@
 """The second transaction of a journal upload (ticketing.ingest.pipeline): pair the uses stored into trips,
 set tickets' first uses, keep the trip counts (`rollups`) and the anomaly candidates (`candidates`), revoke
-double uses, withdraw refunds still in their hold.
+double uses.
 
 Pairing is serial: two uploads pairing one credential at once would each miss the other's use. Uses are
 paired in feed order, under the `paired` counter row: its value is the last feed_seq paired. An upload
@@ -24,17 +24,14 @@ from sqlmodel import Session
 from ticketing.ingest import candidates as anomaly_candidates
 from ticketing.ingest import double_use
 from ticketing.ingest.adapter import adapter_for
-from ticketing.ingest.rules import DoubleUseRule
-from ticketing.models import ChangeCounter, Pass, ScanEvent, Ticket, table_of
-from ticketing.services import tickets
+from ticketing.ingest.rules import DoubleUseRule, first_uses
+from ticketing.models import ChangeCounter, ScanEvent, table_of
 
 __all__ = ["PAIRED", "pair_stored_uses"]
 
 PAIRED = "paired"  # change_counters row: the last feed_seq whose use is paired
 _COUNTERS: sa.Table = table_of(ChangeCounter)
 _SCANS: sa.Table = table_of(ScanEvent)
-_PASSES: sa.Table = table_of(Pass)
-_TICKETS: sa.Table = table_of(Ticket)
 # What pairing and double-use detection read of a stored use.
 _USE_COLUMNS = (
     "gate_id", "seq", "station", "at", "direction", "verdict", "credential", "ticket_serial", "product",
@@ -69,12 +66,12 @@ def pair_stored_uses(
         return
     rows = [r for r, _ in uses]
     events = [e for _, e in uses]
-    first = _first_uses(session, rows)
     connection = session.connection()
-    paired = adapter_for(connection).record_uses(connection, rows, events, first, rule.open_entry)
-    anomaly_candidates.mark(connection, paired, rows, rule=rule)
-    double_use.block_double_uses(session, rows, now, rule, candidates=paired.doubled)
-    tickets.withdraw_held_refunds(session, [r["ticket_serial"] for r in rows if r["ticket_serial"]], now)
+    doubled = adapter_for(connection).record_uses(
+        connection, rows, events, first_uses(rows), rule=rule, now=now
+    )
+    anomaly_candidates.note_double_uses(connection, rows, doubled)
+    double_use.block_double_uses(session, rows, now, rule, candidates=doubled)
     session.connection().execute(
         sa.update(_COUNTERS).where(counters.name == PAIRED).values(value=rows[-1]["feed_seq"])
     )
@@ -99,28 +96,3 @@ def _stored_uses(session: Session, after: int, last: int) -> list[tuple[dict[str
         use = dict(row)
         found.append((use, json.loads(use.pop("event"))))
     return found
-
-
-def _first_uses(session: Session, rows: Sequence[Mapping[str, Any]]) -> dict[int, datetime]:
-    """Each ticket's earliest accepted use among `rows`, entry or exit: tickets.first_used_at (refunds, the
-    revenue books and the rider's ticket state read it) is set from these with the trips
-    (the adapter's record_uses). A pass used with the holder's card names the pass, not the
-    ticket: its ticket's serial is looked up."""
-    by_card = {r["pass_id"] for r in rows if r["pass_id"] and r["ticket_serial"] is None}
-    by_pass = _pass_serials(session, by_card)
-    first: dict[int, datetime] = {}
-    for r in rows:
-        serial, at = r["ticket_serial"] or by_pass.get(r["pass_id"]), r["at"]
-        if serial is not None and at is not None:
-            was = first.get(serial)
-            if was is None or at < was:
-                first[serial] = at
-    return first
-
-
-def _pass_serials(session: Session, pass_ids: set[str]) -> dict[str, int]:
-    if not pass_ids:
-        return {}
-    p, t = _PASSES.c, _TICKETS.c
-    query = sa.select(p.id, t.serial).join(_TICKETS, t.id == p.ticket_id).where(p.id.in_(sorted(pass_ids)))
-    return {str(row.id): int(row.serial) for row in session.connection().execute(query)}

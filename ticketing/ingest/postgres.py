@@ -3,9 +3,9 @@
 The events go in as one INSERT ... SELECT FROM unnest (ON CONFLICT DO NOTHING on (gate_id, seq, at): a unique
 key on the partitioned table must hold the partition key), the hour counts as one upsert, and the uses pair
 into trips with `_PAIR_SQL`: one statement per round that probes each use's match by index, updates the
-matched trips, inserts the rest, sets tickets.first_used_at, and keeps the trip counts and noted trips by what
-it wrote. No trip row travels to Python and back; the statement returns only the passes' trips the
-pass-too-fast check reads (ticketing.ingest.trip_changes).
+matched trips, inserts the rest, sets tickets.first_used_at (finding a pass's ticket itself), and keeps the
+trip counts and noted trips by what it wrote. After the rounds one more statement keeps the pass moves
+(`_MOVES_SQL`). No trip row travels to Python and back; the rounds return only the double-use candidates.
 
 A round holds at most one use per credential, so its uses are independent and the statement's single
 snapshot gives the same answer as pairing them one by one (`rules.pair`); a credential's next use (a gate's
@@ -16,19 +16,22 @@ batches take about two). The conformance test holds this to `rules.pair`.
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from fare_rules import FareRulesError
+from fare_rules.network import Network
 from ticketing.ingest.candidates import NOTED_COLUMNS, trip_kind_sql
 from ticketing.ingest.pg_arrays import ColumnArrays, naive_utc
-from ticketing.ingest.rules import PAIRING_WINDOW, fare_of, flag_set
+from ticketing.ingest.rules import PAIRING_WINDOW, DoubleUseRule, FirstUses, fare_of, flag_set
 from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
-from ticketing.ingest.trip_changes import AS_WAS, COLUMNS, DOUBLED, NEIGHBOUR_LOOKBACK, NEW, Paired, assemble
-from ticketing.models import ScanEvent, table_of
+from ticketing.ingest.trip_changes import COLUMNS, NEIGHBOUR_LOOKBACK
+from ticketing.models import ScanEvent, TicketStatus, table_of
 
 __all__ = ["SCAN_COLUMNS", "PostgresIngest"]
 
@@ -78,9 +81,11 @@ class PostgresIngest:
         connection: Connection,
         rows: Sequence[Mapping[str, Any]],
         events: Sequence[Mapping[str, Any]],
-        first_uses: Mapping[int, datetime],
-        open_entry: timedelta,
-    ) -> Paired:
+        first_uses: FirstUses,
+        *,
+        rule: DoubleUseRule,
+        now: datetime,
+    ) -> set[int]:
         # Round k pairs each credential's k-th use in time order (module doc).
         order = sorted(range(len(rows)), key=lambda i: (rows[i]["at"], rows[i]["gate_id"], rows[i]["seq"]))
         seen: dict[str, int] = {}
@@ -91,35 +96,16 @@ class PostgresIngest:
             if k == len(rounds):
                 rounds.append([])
             rounds[k].append(i)
-        around = _Around.of(rows)
-        returned = []
+        doubled: set[int] = set()
         for k, part in enumerate(rounds or [[]]):
             picked, fares = [rows[i] for i in part], [events[i] for i in part]
-            first = (first_uses, around) if k == 0 else ({}, _NOTHING_AROUND)
-            returned.append(_pair(connection, picked, fares, *first, open_entry=open_entry))
-        return assemble(returned)
+            first = first_uses if k == 0 else _NO_FIRST_USES
+            doubled.update(_pair(connection, picked, fares, first, open_entry=rule.open_entry, now=now))
+        _keep_pass_moves(connection, rows, rule)
+        return doubled
 
 
-@dataclass(frozen=True, slots=True)
-class _Around:
-    """Whose trips the first round returns as they were (trip_changes.Paired): those of these passes with an
-    entry or exit in [since, until]."""
-
-    passes: list[str]
-    since: datetime | None
-    until: datetime | None
-
-    @classmethod
-    def of(cls, rows: Sequence[Mapping[str, Any]]) -> _Around:
-        times = [r["at"] for r in rows if r["credential"].startswith("p:") and r["at"] is not None]
-        if not times:
-            return cls([], None, None)
-        passes = sorted({r["credential"] for r in rows if r["credential"].startswith("p:")})
-        since, until = min(times) - NEIGHBOUR_LOOKBACK, max(times) + NEIGHBOUR_LOOKBACK
-        return cls(passes, naive_utc(since), naive_utc(until))
-
-
-_NOTHING_AROUND = _Around([], None, None)
+_NO_FIRST_USES = FirstUses({}, {})
 
 
 # The rules of rules.exit_match, rules.entry_match and rules.is_double_use_candidate, per use, by index
@@ -132,6 +118,8 @@ _NOTHING_AROUND = _Around([], None, None)
 # Flags are merged as sorted sets (COLLATE "C": code point order, as Python sorts), cut at 200 characters.
 # The `= ANY(...)` beside each join makes the plan an index probe per row whatever the statistics say (a
 # table not yet analysed was read whole for a hash join).
+# The first round also sets tickets' first uses (rules.FirstUses, a card's pass found by its ticket) and
+# withdraws those tickets' refunds still in their hold (services.tickets.withdraw_held_refunds).
 # Then the counts and noted trips, as rollups.counted and candidates.trip_kind define them: `changes` counts
 # each trip written (+1) and each updated trip as it was (`o_` columns: -1); a ticket's fare is ridden on its
 # first entered trip only (`firsts` before the round, `first_after` after it), and a first trip a late entry
@@ -206,11 +194,20 @@ WITH u AS (
     NULL, fare, owed, flags
   FROM m WHERE trip_id IS NULL
   RETURNING {columns}
+), first_serials AS (
+  SELECT serial, min(at) AS at FROM (
+    SELECT * FROM unnest({first_serial}, {first_serial_at}) AS f(serial, at)
+    UNION ALL
+    SELECT k.serial, f.at FROM unnest({first_pass}, {first_pass_at}) AS f(pass_id, at)
+      JOIN passes p ON p.id = f.pass_id AND p.id = ANY({first_pass}) JOIN tickets k ON k.id = p.ticket_id
+  ) a GROUP BY serial
 ), first_use AS (
-  UPDATE tickets SET first_used_at = f.at
-  FROM unnest({first_serial}, {first_at}) AS f(serial, at)
-  WHERE tickets.serial = f.serial AND tickets.serial = ANY({first_serial})
-    AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at)
+  UPDATE tickets SET first_used_at = LEAST(tickets.first_used_at, f.at),
+    status = CASE WHEN {held} THEN '{revoked}' ELSE tickets.status END,
+    refund_withdrawn_at = CASE WHEN {held} THEN %(now)s ELSE tickets.refund_withdrawn_at END
+  FROM first_serials f
+  WHERE tickets.serial = f.serial AND tickets.serial = ANY(ARRAY(SELECT serial FROM first_serials))
+    AND (tickets.first_used_at IS NULL OR tickets.first_used_at > f.at OR {held})
 ), written AS (
   SELECT {columns} FROM matched UNION ALL SELECT {columns} FROM fresh
 ), firsts AS (
@@ -259,18 +256,8 @@ WITH u AS (
   INSERT INTO trip_anomalies (trip_id, kind, {noted})
   SELECT id, kind, {noted} FROM (SELECT id, {new_kind} AS kind, {noted} FROM written) k WHERE kind IS NOT NULL
   ON CONFLICT (trip_id) DO UPDATE SET {noted_update}
-), neighbours AS (
-  SELECT n.* FROM unnest({passes}) AS c(credential) CROSS JOIN LATERAL (
-    SELECT {columns} FROM trips
-    WHERE trips.credential = c.credential
-      AND started_at >= %(since)s::timestamp - %(window)s::interval AND started_at <= %(until)s::timestamp
-      AND (entry_at BETWEEN %(since)s AND %(until)s OR exit_at BETWEEN %(since)s AND %(until)s)
-    OFFSET 0
-  ) n
 )
-SELECT '{new}', * FROM written WHERE credential LIKE 'p:%%'
-UNION ALL SELECT '{as_was}', * FROM neighbours
-UNION ALL SELECT '{doubled}', {doubled_columns} FROM m WHERE doubled
+SELECT serial FROM m WHERE doubled
 """
 
 
@@ -278,41 +265,122 @@ def _pair(
     connection: Connection,
     rows: Sequence[Mapping[str, Any]],
     events: Sequence[Mapping[str, Any]],
-    first_uses: Mapping[int, datetime],
-    around: _Around,
+    first_uses: FirstUses,
     *,
     open_entry: timedelta,
-) -> Sequence[Any]:
-    """One round: its returned rows, (part, *trip_changes.COLUMNS) each."""
-    if not rows and not first_uses:
-        return []
+    now: datetime,
+) -> list[int]:
+    """One round: the serials of its double-use candidates."""
     arrays = ColumnArrays()
     columns = {name: [r[column] for r in rows] for name, column in _PAIR_COLUMNS.items()}
     columns["fare"] = [fare_of(r["product"], e) for r, e in zip(rows, events, strict=True)]
     columns["flags"] = [flag_set(f) for f in columns["flags"]]
     uses = ", ".join(arrays.add(name, _PAIR_TYPES.get(name, "text"), columns[name]) for name in _PAIR_ORDER)
-    first_serial = arrays.add("first_serial", "bigint", list(first_uses))
-    first_at = arrays.add("first_at", "timestamp", list(first_uses.values()))
-    passes = arrays.add("passes", "text", around.passes)
+    by_serial, by_pass = first_uses.by_serial, first_uses.by_pass
+    firsts = {
+        "first_serial": arrays.add("first_serial", "bigint", list(by_serial)),
+        "first_serial_at": arrays.add("first_serial_at", "timestamp", list(by_serial.values())),
+        "first_pass": arrays.add("first_pass", "text", list(by_pass)),
+        "first_pass_at": arrays.add("first_pass_at", "timestamp", list(by_pass.values())),
+    }
     params = arrays.params
-    params["window"], params["open"] = PAIRING_WINDOW, open_entry
-    params["since"], params["until"] = around.since, around.until
-    statement = _PAIR_STATEMENT.format(uses=uses, first_serial=first_serial, first_at=first_at, passes=passes)
-    return connection.exec_driver_sql(statement, params).all()
+    params["window"], params["open"], params["now"] = PAIRING_WINDOW, open_entry, naive_utc(now)
+    statement = _PAIR_STATEMENT.format(uses=uses, **firsts)
+    return list(connection.exec_driver_sql(statement, params).scalars())
 
 
-# _PAIR_SQL with the trip columns it returns written in; the arrays' SQL is filled in per round.
+_FIRST_ARRAYS = ("first_serial", "first_serial_at", "first_pass", "first_pass_at")  # FirstUses, in _pair
+# _PAIR_SQL with the trip columns and the ticket statuses written in; the arrays' SQL is filled in per round.
 _PAIR_STATEMENT = _PAIR_SQL.format(
     columns=", ".join(COLUMNS),
     new_columns=", ".join(f"t.{c}" for c in COLUMNS),
     old_columns=", ".join(f"o.{c} AS o_{c}" for c in COLUMNS),
-    doubled_columns=", ".join("serial" if c == "ticket_serial" else "NULL" for c in COLUMNS),
     new_kind=trip_kind_sql(""), old_kind=trip_kind_sql("o_"),
     noted=", ".join(NOTED_COLUMNS),
     noted_update=", ".join(f"{c} = excluded.{c}" for c in ("kind", *NOTED_COLUMNS)),
-    new=NEW, as_was=AS_WAS, doubled=DOUBLED,
-    **{name: f"{{{name}}}" for name in ("uses", "first_serial", "first_at", "passes")},
+    held=f"(tickets.status = '{TicketStatus.REFUNDED.value}' AND tickets.refund_final_at > %(now)s)",
+    revoked=TicketStatus.REVOKED.value,
+    **{name: f"{{{name}}}" for name in ("uses", *_FIRST_ARRAYS)},
 )  # fmt: skip
+
+# candidates.keep_pass_moves in one statement, after the rounds, pass by pass: its uses (its trips' entries
+# and exits) from NEIGHBOUR_LOOKBACK before its first use paired to NEIGHBOUR_LOOKBACK after its last, each
+# with the one before it in the pass query's order; those at another station sooner than hops x per_hop
+# (candidates.too_fast, the hops from the network as a table) replace the rows from its first use paired on.
+# The INSERT reads the DELETE's count, so that the rows it replaces are gone before it inserts.
+_MOVES_SQL = """
+WITH p AS (
+  SELECT * FROM unnest({passes}, {since}, {until}) AS p(credential, since, until)
+), uses AS (
+  SELECT p.credential, p.since, p.until, s.station, s.gate, s.seq, s.at
+  FROM p CROSS JOIN LATERAL (
+    SELECT * FROM trips t WHERE t.credential = p.credential
+      AND t.started_at BETWEEN p.since - %(reach)s::interval AND p.until OFFSET 0
+  ) t CROSS JOIN LATERAL (VALUES (t.entry_station, t.entry_gate, t.entry_seq, t.entry_at),
+    (t.exit_station, t.exit_gate, t.exit_seq, t.exit_at)) AS s(station, gate, seq, at)
+  WHERE s.at BETWEEN p.since - %(lookback)s::interval AND p.until
+), ordered AS (
+  SELECT *, lag(station) OVER w AS previous_station, lag(at) OVER w AS previous_at FROM uses
+  WINDOW w AS (PARTITION BY credential ORDER BY at, gate COLLATE "C", seq)
+), gone AS (
+  DELETE FROM pass_moves m USING p
+  WHERE m.credential = p.credential AND m.credential = ANY({passes}) AND m.at BETWEEN p.since AND p.until
+  RETURNING 1
+)
+INSERT INTO pass_moves (credential, at, gate_id, seq, station, previous_station, previous_at, at_least_s)
+SELECT o.credential, o.at, o.gate, o.seq, o.station, o.previous_station, o.previous_at,
+  trunc(extract(epoch FROM h.hops * %(per_hop)s::interval))::integer
+FROM ordered o JOIN unnest({hop_from}, {hop_to}, {hops}) AS h(origin, destination, hops)
+  ON h.origin = o.previous_station AND h.destination = o.station
+WHERE o.at BETWEEN o.since AND o.until AND o.station <> o.previous_station
+  AND o.at - o.previous_at < h.hops * %(per_hop)s::interval
+  AND (SELECT count(*) FROM gone) >= 0
+"""
+
+
+def _keep_pass_moves(connection: Connection, rows: Sequence[Mapping[str, Any]], rule: DoubleUseRule) -> None:
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for r in rows:
+        if r["credential"].startswith("p:") and r["at"] is not None:
+            first, last = spans.get(r["credential"], (r["at"], r["at"]))
+            spans[r["credential"]] = (min(first, r["at"]), max(last, r["at"]))
+    if not spans:
+        return
+    arrays = ColumnArrays()
+    origins, destinations, hops = _hops(rule.network)
+    sql = {
+        "passes": arrays.add("passes", "text", list(spans)),
+        "since": arrays.add("since", "timestamp", [first for first, _ in spans.values()]),
+        "until": arrays.add("until", "timestamp", [last + NEIGHBOUR_LOOKBACK for _, last in spans.values()]),
+        "hop_from": arrays.add("hop_from", "text", origins),
+        "hop_to": arrays.add("hop_to", "text", destinations),
+        "hops": arrays.add("hops", "integer", hops),
+    }
+    params = arrays.params
+    params["lookback"], params["per_hop"] = NEIGHBOUR_LOOKBACK, rule.per_hop
+    # The trips whose entry or exit can lie in a span: a trip's exit is within PAIRING_WINDOW of its start.
+    params["reach"] = NEIGHBOUR_LOOKBACK + PAIRING_WINDOW
+    # Planned at each call, not prepared: psycopg prepares a statement run five times, and PostgreSQL keeps
+    # the plan it then makes for a small trips table (a scan that grows with the table) until it analyses.
+    driver: Any = connection.connection.driver_connection
+    driver.execute(_MOVES_SQL.format(**sql), params, prepare=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _hops(network: Network) -> tuple[list[str], list[str], list[int]]:
+    """Every ordered pair of the network's stations that hops apply to, and the hops between them."""
+    origins, destinations, hops = [], [], []
+    codes = [s.code for s in network.stations]
+    for origin, destination in itertools.product(codes, codes):
+        try:
+            between = network.hops(origin, destination)
+        except FareRulesError:
+            continue
+        origins.append(origin)
+        destinations.append(destination)
+        hops.append(between)
+    return origins, destinations, hops
+
 
 # _PAIR_SQL's arrays in the order of its `u` columns, their types, and the scan_events column of each.
 _PAIR_ORDER = [

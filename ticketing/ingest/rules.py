@@ -37,6 +37,7 @@ from fare_rules.policy import Policy
 __all__ = [
     "PAIRING_WINDOW",
     "DoubleUseRule",
+    "FirstUses",
     "StoredUse",
     "TripDraft",
     "TripStatus",
@@ -44,6 +45,7 @@ __all__ = [
     "entry_match",
     "exit_match",
     "fare_of",
+    "first_uses",
     "flag_set",
     "is_double_use_candidate",
     "pair",
@@ -106,6 +108,38 @@ def use_of(row: Mapping[str, Any], event: Mapping[str, Any]) -> StoredUse:
         owed_vnd=row["owed_vnd"],
         flags=row["flags"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FirstUses:
+    """Each ticket's earliest accepted use among some uses, entry or exit: what tickets.first_used_at is set
+    from unless it is earlier already (refunds, the revenue books and the rider's ticket state read it). A
+    pass used with the holder's card names the pass, not its ticket: those are kept by pass id, for the
+    engine to find the ticket."""
+
+    by_serial: dict[int, datetime]
+    by_pass: dict[str, datetime]
+
+
+def first_uses(rows: Iterable[Mapping[str, Any]]) -> FirstUses:
+    """The FirstUses of these stored scan_events rows (accepted uses)."""
+    by_serial: dict[int, datetime] = {}
+    by_pass: dict[str, datetime] = {}
+    for r in rows:
+        at = r["at"]
+        if at is None:
+            continue
+        if r["ticket_serial"] is not None:
+            _earliest(by_serial, r["ticket_serial"], at)
+        elif r["pass_id"]:
+            _earliest(by_pass, r["pass_id"], at)
+    return FirstUses(by_serial, by_pass)
+
+
+def _earliest(found: dict[Any, datetime], key: Any, at: datetime) -> None:
+    was = found.get(key)
+    if was is None or at < was:
+        found[key] = at
 
 
 def flag_set(flags: str) -> str:

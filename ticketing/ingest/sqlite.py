@@ -1,12 +1,12 @@
 """Ingest on SQLite, the embedded engine: the rules applied in Python (`rules.pair`) over the trips read
 back, and each step one executemany statement. One writer at a time, so there is nothing to order. The
 trips around the uses are read before and after pairing (trip_changes.read_around) to keep the trip counts
-and the noted trips by their difference."""
+and the noted trips by their difference, and the pass moves by what is there after."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,11 +14,12 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from ticketing.ingest import rollups
-from ticketing.ingest.candidates import keep_noted_trips
-from ticketing.ingest.rules import PAIRING_WINDOW, TripDraft, pair, use_of
+from ticketing.ingest.candidates import keep_noted_trips, keep_pass_moves
+from ticketing.ingest.rules import PAIRING_WINDOW, DoubleUseRule, FirstUses, TripDraft, pair, use_of
 from ticketing.ingest.scan_counts import COUNT_KEY, CountKey
-from ticketing.ingest.trip_changes import Paired, Snapshot, read_around
-from ticketing.models import ScanCount, ScanEvent, Ticket, Trip, table_of
+from ticketing.ingest.trip_changes import read_around
+from ticketing.models import Pass, ScanCount, ScanEvent, Ticket, Trip, table_of
+from ticketing.services.tickets import withdraw_held_refunds
 
 __all__ = ["TRIP_COLUMNS", "SQLiteIngest"]
 
@@ -26,6 +27,7 @@ _SCANS: sa.Table = table_of(ScanEvent)
 _COUNTS: sa.Table = table_of(ScanCount)
 _TRIPS: sa.Table = table_of(Trip)
 _TICKETS: sa.Table = table_of(Ticket)
+_PASSES: sa.Table = table_of(Pass)
 TRIP_COLUMNS = [c.name for c in _TRIPS.columns if c.name not in ("id", "credential")]
 
 
@@ -54,23 +56,26 @@ class SQLiteIngest:
         connection: Connection,
         rows: Sequence[Mapping[str, Any]],
         events: Sequence[Mapping[str, Any]],
-        first_uses: Mapping[int, datetime],
-        open_entry: timedelta,
-    ) -> Paired:
-        _set_first_uses(connection, first_uses)
+        first_uses: FirstUses,
+        *,
+        rule: DoubleUseRule,
+        now: datetime,
+    ) -> set[int]:
+        _set_first_uses(connection, first_uses, now)
         uses = [use_of(r, e) for r, e in zip(rows, events, strict=True)]
         if not uses:
-            return Paired(set(), Snapshot({}))
+            return set()
         before = read_around(connection, rows)
         first, last = min(u.at for u in uses), max(u.at for u in uses)
         known = _load(connection, {u.credential for u in uses}, first, last)
-        fresh, candidates = pair(known, uses, open_entry)
+        fresh, candidates = pair(known, uses, rule.open_entry)
         changed = [t for ts in known.values() for t in ts if t.id is not None and t.dirty]
         _write(connection, fresh, changed)
         after = read_around(connection, rows, firsts=False)
         rollups.add(connection, rollups.delta(before, after))
         keep_noted_trips(connection, before, after)
-        return Paired(candidates, after)
+        keep_pass_moves(connection, after, rows, rule)
+        return candidates
 
 
 def _load(
@@ -112,13 +117,29 @@ def _write(connection: Connection, fresh: list[TripDraft], changed: list[TripDra
 _AT = sa.bindparam("b_at", type_=_TICKETS.c.first_used_at.type)
 
 
-def _set_first_uses(connection: Connection, first_uses: Mapping[int, datetime]) -> None:
-    if not first_uses:
+def _set_first_uses(connection: Connection, first_uses: FirstUses, now: datetime) -> None:
+    """Set tickets.first_used_at from `first_uses` unless already earlier, and withdraw the refunds in their
+    hold of the tickets used."""
+    earliest = dict(first_uses.by_serial)
+    for serial, at in _pass_serials(connection, first_uses.by_pass).items():
+        if serial not in earliest or at < earliest[serial]:
+            earliest[serial] = at
+    if not earliest:
         return
+    withdraw_held_refunds(connection, earliest.keys(), now)
     connection.execute(  # Core executemany: the ORM would want primary keys
         sa.update(_TICKETS)
         .where(_TICKETS.c.serial == sa.bindparam("b_serial"))
         .where(sa.or_(_TICKETS.c.first_used_at.is_(None), _TICKETS.c.first_used_at > _AT))
         .values(first_used_at=_AT),
-        [{"b_serial": serial, "b_at": at} for serial, at in first_uses.items()],
+        [{"b_serial": serial, "b_at": at} for serial, at in earliest.items()],
     )
+
+
+def _pass_serials(connection: Connection, by_pass: Mapping[str, datetime]) -> dict[int, datetime]:
+    """by_pass (FirstUses) by the serial of each pass's ticket."""
+    if not by_pass:
+        return {}
+    p, t = _PASSES.c, _TICKETS.c
+    query = sa.select(p.id, t.serial).join(_TICKETS, t.id == p.ticket_id).where(p.id.in_(sorted(by_pass)))
+    return {int(row.serial): by_pass[str(row.id)] for row in connection.execute(query)}

@@ -1,18 +1,15 @@
-"""The trips around an upload's uses, as pairing them left them, and what else pairing tells the anomaly
-candidates (ticketing.ingest.candidates): the double-use candidates it found, and the passes' trips within
-NEIGHBOUR_LOOKBACK of their uses, whose entries and exits the pass-too-fast check reads.
-
-SQLite reads the trips around the uses before and after it pairs (`read_around`), and keeps the trip counts
-and the noted trips by their difference (rollups.delta, candidates.keep_noted_trips). PostgreSQL's pairing
-statement keeps both itself and returns the passes' trips (ticketing.ingest.postgres): each it wrote, and
-the others around the uses as they were (`assemble`).
+"""The trips around an upload's uses, before and after pairing them: SQLite's ingest reads them
+(`read_around`) and keeps the trip counts and the noted trips by their difference (rollups.delta,
+candidates.keep_noted_trips) and the pass moves by the passes' trips within NEIGHBOUR_LOOKBACK of their uses
+after (candidates.keep_pass_moves). PostgreSQL's pairing statements keep all three themselves
+(ticketing.ingest.postgres), over the same columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,18 +18,7 @@ from sqlalchemy.engine import Connection
 from ticketing.ingest.rules import PAIRING_WINDOW
 from ticketing.models import Trip, table_of
 
-__all__ = [
-    "AS_WAS",
-    "COLUMNS",
-    "DOUBLED",
-    "NEIGHBOUR_LOOKBACK",
-    "NEW",
-    "Paired",
-    "Snapshot",
-    "TripRow",
-    "assemble",
-    "read_around",
-]
+__all__ = ["COLUMNS", "NEIGHBOUR_LOOKBACK", "Snapshot", "TripRow", "read_around"]
 
 _TRIPS: sa.Table = table_of(Trip)
 COLUMNS = (
@@ -40,7 +26,6 @@ COLUMNS = (
     "fare_vnd", "owed_vnd", "duration_s", "entry_gate", "entry_seq", "entry_at", "exit_gate", "exit_seq",
     "exit_at", "flags",
 )  # fmt: skip
-_TIMES = tuple(i for i, c in enumerate(COLUMNS) if c in ("started_at", "entry_at", "exit_at"))
 # No two uses further apart than this can be too fast for the train (13 hops x 90 s is under 20 minutes):
 # the pass-too-fast check looks this far either side of a pass's use.
 NEIGHBOUR_LOOKBACK = timedelta(hours=1)
@@ -52,15 +37,6 @@ class Snapshot:
     """Trips as they stood, by id."""
 
     trips: dict[int, TripRow]
-
-
-@dataclass(frozen=True, slots=True)
-class Paired:
-    """What pairing a set of uses found beyond what it wrote (module doc): the double-use candidates (ticket
-    serials), and the passes' trips around the uses as they now stand."""
-
-    doubled: set[int]
-    passes: Snapshot
 
 
 def read_around(
@@ -95,29 +71,3 @@ def _first_trips(credentials: list[str]) -> sa.Select[Any]:
         .subquery()
     )
     return sa.select(*(ranked.c[c] for c in COLUMNS)).where(ranked.c.rank == 1)
-
-
-# What a row returned by a pairing statement is (assemble).
-NEW = "new"  # a trip the round updated or inserted, as the round left it
-AS_WAS = "as_was"  # a pass's trip around the uses, read before the first round
-DOUBLED = "doubled"  # a double-use candidate: only ticket_serial is set
-
-
-def assemble(rounds: Iterable[Iterable[Sequence[Any]]]) -> Paired:
-    """Paired from the rows of each round of a pairing statement, in round order, each (part, *COLUMNS) with
-    naive UTC times: what a round wrote is laid over what was read before."""
-    passes: dict[int, TripRow] = {}
-    doubled: set[int] = set()
-    serial = COLUMNS.index("ticket_serial")
-    for rows in rounds:
-        for part, *values in rows:
-            if part == DOUBLED:
-                doubled.add(values[serial])
-                continue
-            for i in _TIMES:
-                if values[i] is not None:
-                    values[i] = values[i].replace(tzinfo=UTC)
-            trip = dict(zip(COLUMNS, values, strict=True))
-            if part == NEW or trip["id"] not in passes:
-                passes[trip["id"]] = trip
-    return Paired(doubled, Snapshot(passes))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from fare_rules.policy import Policy
@@ -94,22 +95,21 @@ def revoke_ticket(  # noqa: PLR0917 - each is needed
     session.refresh(ticket)
 
 
-def withdraw_held_refunds(session: Session, serials: Sequence[int], now: datetime) -> None:
-    """Withdraw the refunds still within their hold of the tickets among `serials` that an upload shows used
-    (tickets.first_used_at, set by pairing in the same transaction): the ticket stays revoked, nothing goes
-    back to the rider. A refund already final stays as it is (the used_after_refund anomaly shows it). The
-    caller commits."""
+def withdraw_held_refunds(connection: Connection, serials: Collection[int], now: datetime) -> None:
+    """Withdraw the refunds still within their hold of the tickets among `serials`, which an upload shows
+    used (journal ingest, as it sets their first uses; PostgreSQL's pairing statement does the same in
+    SQL): the ticket stays revoked, nothing goes back to the rider. A refund already final stays as it is
+    (the used_after_refund anomaly shows it). The caller commits."""
     if not serials:
         return
     t = _TICKETS.c
     # The status written out, not bound: so the planner can read ix_tickets_refunded_serial (the refunded
-    # tickets alone) whatever plan it caches. Core on the session's connection: one statement per upload.
-    session.connection().execute(
+    # tickets alone) whatever plan it caches.
+    connection.execute(
         sa.update(_TICKETS)
         .where(
-            t.serial.in_(sorted(set(serials))),
+            t.serial.in_(sorted(serials)),
             t.status == sa.literal_column(f"'{TicketStatus.REFUNDED.value}'"),
-            t.first_used_at.is_not(None),
             t.refund_final_at > now,
         )
         .values(status=TicketStatus.REVOKED.value, refund_withdrawn_at=now)

@@ -268,6 +268,22 @@ def test_a_pass_use_arriving_between_the_two_uses_of_a_fast_move_replaces_that_m
     assert (then.count, moves) == (1, [(iso(exit_["at"]), "L1-03", "L1-01", 60, 180)])
 
 
+def test_a_fast_move_found_again_when_an_earlier_use_arrives_is_kept_once(engine: sa.Engine) -> None:
+    entry = _use("p:pa", 0, 1, NOW, "entry")  # L1-01
+    exit_ = _use("p:pa", 2, 1, NOW + timedelta(seconds=60), "exit")  # L1-03: two hops in a minute
+    before = _use("p:pa", 0, 2, NOW - timedelta(minutes=30), "exit")  # L1-01, uploaded last
+    q = Query(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1))
+    with Session(engine) as session:
+        _ingest(session, [[entry, exit_]])
+        first = pass_too_fast.find(session, q, CATALOG)
+        _ingest(session, [[before]])  # the move after it is made again, the same row
+        then = pass_too_fast.find(session, q, CATALOG)
+        session.rollback()
+    moves = [(i.at, i.station, i.previous_station, i.seconds) for i in first.items]
+    assert (first.count, moves) == (1, [(iso(exit_["at"]), "L1-03", "L1-01", 60)])
+    assert (then.count, [(i.at, i.station, i.previous_station, i.seconds) for i in then.items]) == (1, moves)
+
+
 def test_migration_0016_notes_the_anomalies_already_stored(database_url: str, tmp_path: Any) -> None:
     if database_url.startswith("sqlite"):  # the template is at head: start from an empty file at 0015
         database_url = f"sqlite:///{tmp_path / 'at-0015.db'}"

@@ -27,8 +27,7 @@ from ticketing.audit.query import Query
 from ticketing.audit.reports import od, revenue
 from ticketing.catalog import load_catalog
 from ticketing.db import make_engine, migrate
-from ticketing.ingest import pairing, rollups, trip_changes
-from ticketing.ingest.adapter import adapter_for
+from ticketing.ingest import pairing, rollups
 from ticketing.ingest.rules import DoubleUseRule
 from ticketing.models import ChangeCounter, Trip, table_of
 
@@ -132,42 +131,6 @@ def test_the_counts_kept_at_ingest_equal_counting_the_trips_from_scratch(
         kept, expected = _kept(session), _from_scratch(_all_trips(session))
         session.rollback()
     assert kept == expected
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=_journals())
-def test_pairing_gives_back_the_passes_trips_around_their_uses_as_the_table_holds_them(
-    engine: sa.Engine, batches: list[list[dict[str, Any]]]
-) -> None:
-    # What the pass-too-fast check reads (ticketing.ingest.trip_changes): PostgreSQL has its pairing
-    # statement return these rows, SQLite reads them back; both must equal the table.
-    with Session(engine) as session:
-        connection = session.connection()
-        for batch in batches:
-            paired = adapter_for(connection).record_uses(
-                connection, batch, [_fare(u) for u in batch], {}, RULE.open_entry
-            )
-            now = _by_id(session)
-            assert all(trip == now[i] for i, trip in paired.passes.trips.items())
-            times = [u["at"] for u in batch if u["credential"].startswith("p:")]
-            if not times:
-                continue
-            since = min(times) - trip_changes.NEIGHBOUR_LOOKBACK
-            until = max(times) + trip_changes.NEIGHBOUR_LOOKBACK
-            credentials = {u["credential"] for u in batch if u["credential"].startswith("p:")}
-            around = {
-                i
-                for i, t in now.items()
-                if t["credential"] in credentials
-                and any(at is not None and since <= at <= until for at in (t["entry_at"], t["exit_at"]))
-            }
-            assert around <= paired.passes.trips.keys()
-        session.rollback()
-
-
-def _by_id(session: Session) -> dict[int, dict[str, Any]]:
-    columns = [_TRIPS.c[c] for c in trip_changes.COLUMNS]
-    return {r.id: dict(r._mapping) for r in session.connection().execute(sa.select(*columns))}
 
 
 # The reports' definitions, counted one trip at a time: what the counts must add up to.

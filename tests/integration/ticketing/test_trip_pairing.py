@@ -5,6 +5,7 @@ across batches and within one; and each engine's adapter against the rules for r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,19 @@ from support.gate_sync import post_batch
 from support.issuing import HOLDER, NOW, Api, monthly, single
 
 from fare_rules.cccd import holder_hash
+from ticketing.catalog import load_catalog
 from ticketing.db import make_engine
 from ticketing.ingest import pairing
 from ticketing.ingest.adapter import adapter_for
-from ticketing.ingest.rules import TripDraft, pair, use_of
+from ticketing.ingest.rules import DoubleUseRule, FirstUses, TripDraft, pair, use_of
 from ticketing.ingest.sqlite import TRIP_COLUMNS
 from ticketing.models import Revocation, Ticket, TicketStatus, Trip, table_of
 
 CCCD_KEY = b"test-cccd-key-0123456789"
 OPEN_ENTRY = timedelta(minutes=240)
+_CATALOG = load_catalog()
+RULE = replace(DoubleUseRule.of(_CATALOG.network, _CATALOG.policy), open_entry=OPEN_ENTRY)
+NO_USES = FirstUses({}, {})
 _TRIPS = table_of(Trip)
 
 
@@ -61,6 +66,21 @@ def test_an_exit_uploaded_before_its_entry_is_filled_in_and_first_use_is_the_ent
     entry.upload()
 
     assert _trips(api) == [("complete", "L1-01", "L1-05", 25 * 60)]
+    assert _ticket(api, ticket["serial"])[1] == at(0)
+
+
+def test_a_pass_used_with_the_holders_card_marks_its_ticket_used_at_its_earliest_use(
+    api: Api, tmp_path: Path
+) -> None:
+    ticket = api.paid_order(monthly())["tickets"][0]
+    use = pass_use(ticket, holder_hash(HOLDER["cccd"], CCCD_KEY).hex())
+    evening, morning = journal(api, tmp_path, "L1-01", "G01"), journal(api, tmp_path, "L1-14", "G14")
+    evening.add("entry", at(540), **use)
+    evening.upload()
+    assert _ticket(api, ticket["serial"])[1] == at(540)
+
+    morning.add("entry", at(0), **use)  # uploaded late: the pass was first used in the morning
+    morning.upload()
     assert _ticket(api, ticket["serial"])[1] == at(0)
 
 
@@ -249,7 +269,7 @@ def _by_the_adapter(engine: sa.Engine, batches: list[list[dict[str, Any]]]) -> t
         connection.execute(sa.delete(_TRIPS))
         adapter = adapter_for(connection)
         candidates = [
-            adapter.record_uses(connection, batch, [_fare(u) for u in batch], {}, OPEN_ENTRY).doubled
+            adapter.record_uses(connection, batch, [_fare(u) for u in batch], NO_USES, rule=RULE, now=NOW)
             for batch in batches
         ]
         rows = [tuple(r) for r in connection.execute(sa.select(*(_TRIPS.c[c] for c in _COLUMNS)))]
