@@ -7,9 +7,10 @@ of a day's trips and scans (docs/audit.md: 2.7 s at 10 M events).
   one and goes when it no longer is (an orphan exit whose entry arrives): SQLite's ingest keeps it by the
   difference of the trips it read before and after pairing (`keep_noted_trips`), PostgreSQL's pairing
   statement as it writes the trips (`trip_kind_sql`, the same rule as `trip_kind`).
-- `use_anomalies` (models.UseAnomaly) notes the uses that may be part of a double use, which the query finds
-  from the scans: a ticket's entry that has another entry at another gate within `open_entry` (the pairing
-  adapters name these tickets). Never removed: the query checks these tickets' uses by the rule.
+- `use_anomalies` (models.UseAnomaly) notes the ticket entries paired that show their ticket entering twice
+  (ticketing.ingest.double_use, by rules.entered_twice over the uses stored). Never removed: the query
+  checks these tickets' uses by the rule again (an exit uploaded later may show the rider left in between);
+  a use that makes a double use is an entry, so the upload that brings it notes it, whichever arrives last.
 - `pass_moves` (models.PassMove) holds exactly the pass_too_fast anomalies: each pass use at another station
   than the same pass's use just before it, sooner than the train allows. A use's predecessor changes only
   when a use arrives between them, so the rows of each pass whose uses pairing adds are made again from its
@@ -90,8 +91,8 @@ def trip_kind_sql(prefix: str) -> str:
 def note_double_uses(
     connection: Connection, uses: Sequence[Mapping[str, Any]], doubled: Collection[int]
 ) -> None:
-    """Note the ticket entries among the uses just paired whose tickets pairing named double-use candidates
-    (`doubled`, serials). Not committed."""
+    """Note the ticket entries among the uses just paired whose tickets entered twice (`doubled`, serials).
+    Not committed."""
     noted = sorted({(u["at"], u["credential"]) for u in uses if _doubled(u, doubled)})
     if noted:
         insert: Any = _INSERT[connection.dialect.name](USE_TABLE)

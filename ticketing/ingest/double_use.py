@@ -1,7 +1,8 @@
 """Double use revoked at ingest: a ticket the newly stored uses show entering twice (rules.entered_twice) is
 put on the revocation list (reason "double_use"), in the transaction that pairs the second entry, so every
 gate refuses it as revoked after its next sync; both entries stay in scan_events for the auditors. The
-anomalies report (double_use) applies the same rule.
+entries are noted for the anomalies report (ticketing.ingest.candidates), which applies the same rule to the
+noted tickets again: an exit uploaded later may show the rider left in between.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ticketing.ingest.rules import DoubleUseRule, StoredUse, entered_twice
 from ticketing.models import Revocation, ScanEvent, Ticket, TicketStatus, table_of
 from ticketing.services.common import next_seqs
 
-__all__ = ["DOUBLE_USE", "block_double_uses"]
+__all__ = ["DOUBLE_USE", "entered_twice_among", "revoke_double_uses"]
 
 DOUBLE_USE = "double_use"  # the revocation reason gates receive (Revocation.reason)
 _SCANS: sa.Table = table_of(ScanEvent)
@@ -34,17 +35,16 @@ def _ticket_entry(row: Mapping[str, Any]) -> bool:
     )
 
 
-def block_double_uses(
+def entered_twice_among(
     session: Session,
     stored: Sequence[Mapping[str, Any]],
-    now: datetime,
     rule: DoubleUseRule,
     candidates: Collection[int] | None = None,
 ) -> list[int]:
-    """Revoke every ticket that the newly stored scan_events rows `stored` show entering twice.
-    `candidates`: the only serials that can have (journal ingest takes them from the trips: another entry at
-    another gate within `rule.open_entry`); None checks every ticket entry in `stored`.
-    Returns the serials revoked. The caller commits (journal ingest, with the rows themselves)."""
+    """The tickets (serials) that the newly stored scan_events rows `stored` show entering twice, with the
+    uses stored before them (rules.entered_twice). `candidates`: the only serials that can have (journal
+    ingest takes them from the trips: another entry at another gate within `rule.open_entry`); None checks
+    every ticket entry in `stored`."""
     entries = [r for r in stored if _ticket_entry(r)]
     if candidates is not None:
         entries = [r for r in entries if int(r["ticket_serial"]) in candidates]
@@ -71,20 +71,23 @@ def block_double_uses(
             use = StoredUse(credential, gate, seq, station, at, direction, product)
             by_credential.setdefault(credential, []).append(use)
             products[credential] = products.get(credential) or product
-    doubled = sorted(
+    return sorted(
         int(credential[2:])
         for credential, uses in by_credential.items()
         if entered_twice(uses, rule, single=products.get(credential) == "single")
     )
-    return _revoke(session, doubled, now) if doubled else []
 
 
-def _revoke(session: Session, serials: list[int], now: datetime) -> list[int]:
+def revoke_double_uses(session: Session, serials: Sequence[int], now: datetime) -> list[int]:
+    """Put these tickets on the revocation list (reason "double_use"), those not refunded or revoked
+    already; the serials revoked. The caller commits (journal ingest, with the uses that show it)."""
+    if not serials:
+        return []
     # Compare-and-set on the status, as refunds do: a ticket already refunded or revoked stays as it is and
     # gets no second revocation entry.
     issued = session.exec(
         select(Ticket.id, Ticket.serial).where(
-            col(Ticket.serial).in_(serials), Ticket.status == TicketStatus.ISSUED
+            col(Ticket.serial).in_(sorted(serials)), Ticket.status == TicketStatus.ISSUED
         )
     ).all()
     revoked: list[tuple[str, int]] = []

@@ -67,11 +67,12 @@ def pair_stored_uses(
     rows = [r for r, _ in uses]
     events = [e for _, e in uses]
     connection = session.connection()
-    doubled = adapter_for(connection).record_uses(
+    candidates = adapter_for(connection).record_uses(
         connection, rows, events, first_uses(rows), rule=rule, now=now
     )
-    anomaly_candidates.note_double_uses(connection, rows, doubled)
-    double_use.block_double_uses(session, rows, now, rule, candidates=doubled)
+    entered_twice = double_use.entered_twice_among(session, rows, rule, candidates=candidates)
+    anomaly_candidates.note_double_uses(connection, rows, entered_twice)
+    double_use.revoke_double_uses(session, entered_twice, now)
     session.connection().execute(
         sa.update(_COUNTERS).where(counters.name == PAIRED).values(value=rows[-1]["feed_seq"])
     )
