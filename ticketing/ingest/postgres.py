@@ -339,6 +339,7 @@ WHERE o.at BETWEEN o.since AND o.until AND o.station <> o.previous_station
 
 
 def _keep_pass_moves(connection: Connection, rows: Sequence[Mapping[str, Any]], rule: DoubleUseRule) -> None:
+    """Make the pass moves of the passes used in `rows` again, from each one's first use there."""
     spans: dict[str, tuple[datetime, datetime]] = {}
     for r in rows:
         if r["credential"].startswith("p:") and r["at"] is not None:
