@@ -18,6 +18,7 @@ __all__ = [
     "Policy",
     "load_policy",
     "policy_to_json",
+    "service_date",
     "service_dates",
     "service_day",
     "service_day_of_date",
@@ -158,11 +159,16 @@ def service_day(at: datetime, policy: Policy) -> datetime:
     return start if start <= at else start - timedelta(days=1)
 
 
+def service_date(at: datetime, policy: Policy) -> date:
+    """The local date that names the service day `at` falls in: before 04:00 it is still yesterday's."""
+    return service_day(at, policy).astimezone(policy.local_tz).date()
+
+
 def service_dates(start: datetime, end: datetime, policy: Policy) -> tuple[date, date]:
     """The local dates of the first and the last service day of a validity from `start` to `end` (its end
     excluded): the days riders and staff name, e.g. 2026-12-03 to 2027-01-01 for a monthly pass of 30."""
-    first = service_day(start, policy).astimezone(policy.local_tz).date()
-    last = service_day(end - timedelta(microseconds=1), policy).astimezone(policy.local_tz).date()
+    first = service_date(start, policy)
+    last = service_date(end - timedelta(microseconds=1), policy)
     return first, max(first, last)
 
 

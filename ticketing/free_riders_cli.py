@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from fare_rules.cccd import CccdError
 from fare_rules.free import REGISTRY_CATEGORIES
-from fare_rules.policy import Policy, service_dates
+from fare_rules.policy import Policy, service_date, service_dates
 from ticketing.context import build_context
 from ticketing.db import make_engine, utcnow
 from ticketing.models import FreeRiderEnd, FreeRiderPublic, FreeRiderStatus
@@ -40,7 +40,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--category", required=True, choices=sorted(c.value for c in REGISTRY_CATEGORIES))
     add.add_argument("--name", required=True, help="full name as on the card")
     add.add_argument("--birth-date", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
-    add.add_argument("--first-day", type=date.fromisoformat, metavar="YYYY-MM-DD", help="default: today")
+    add.add_argument(
+        "--first-day", type=date.fromisoformat, metavar="YYYY-MM-DD", help="default: today's service day"
+    )
     add.add_argument("--last-day", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
     add.add_argument("--document", required=True, help="the certificate checked: its number or reference")
     add.add_argument("--staff-id", required=True, help="who checked the document")
@@ -110,7 +112,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 print(_line(ended, ctx.catalog.policy))
                 return 0
             now = utcnow()
-            wanted = _wanted(args, now.astimezone(ctx.catalog.policy.local_tz).date())
+            # Today's service day, as the gates ride it: before 04:00 it is still yesterday's.
+            wanted = _wanted(args, service_date(now, ctx.catalog.policy))
             if wanted is None:
                 return _EXIT_USAGE
             try:

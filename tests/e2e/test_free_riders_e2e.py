@@ -17,6 +17,7 @@ import pytest
 from support.gate_cli import gate, require_faketime
 from support.server import ROOT, ServerProcess, running
 
+from fare_rules.policy import DEFAULT_POLICY, service_date
 from validator.testing import CCCD_NUMBER, cccd_qr
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +58,7 @@ def _staff(server: ServerProcess, *args: str, stdin: str = "") -> subprocess.Com
 def test_a_free_rider_added_by_staff_rides_free_at_a_synced_gate_until_the_entry_expires(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    today = (datetime.now(UTC) + timedelta(hours=7)).date()  # the local date in Ho Chi Minh City
+    today = service_date(datetime.now(UTC), DEFAULT_POLICY)  # the service day's date in Ho Chi Minh City
     added = _staff(
         server,
         "add",
@@ -93,7 +94,7 @@ def test_a_free_rider_added_by_staff_rides_free_at_a_synced_gate_until_the_entry
     assert "0793******34" in listed.stdout
     assert "disability" in listed.stdout
     assert enrolled.returncode == 0, enrolled.stderr
-    assert (ride["verdict"], ride["free_category"]) == ("accept", "disability")
+    assert (ride["verdict"], ride["free_category"]) == ("accept", "disability"), ride
     assert ride["message"]["en"] == "Free ride — person with a disability"
     assert out["verdict"] == "accept"
     assert (senior["verdict"], senior["free_category"]) == ("accept", "senior")

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from fare_rules import cccd
 from fare_rules.cccd import CccdError
 from fare_rules.errors import FareRulesError
-from fare_rules.policy import service_day
+from fare_rules.policy import service_date
 from fare_rules.products import HOLDER_PRODUCTS, Product
 from fare_rules.tariff import quote
 from ticketing.catalog import MAX_START_AHEAD_DAYS
@@ -242,8 +242,7 @@ def _check_start_date(ctx: ServiceContext, start: date | None, now: datetime) ->
     if start is None:
         raise InvalidStartDate("a monthly pass needs a start_date")
     # The service day's date, not the calendar's: from 00:00 to 04:00 it is still the previous day's service.
-    policy = ctx.catalog.policy
-    today = service_day(now, policy).astimezone(policy.local_tz).date()
+    today = service_date(now, ctx.catalog.policy)
     if not today <= start <= today + timedelta(days=MAX_START_AHEAD_DAYS):
         raise InvalidStartDate(f"start_date must be between {today} and {MAX_START_AHEAD_DAYS} days after it")
 

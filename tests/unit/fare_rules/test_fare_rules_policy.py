@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 from fare_rules_factories import SECOND, local, shipped
 
 from fare_rules import DEFAULT_POLICY, DataFileError, load_policy, policy_to_json, service_day
+from fare_rules.policy import service_date
 
 
 def test_the_shipped_policy_file_holds_the_defaults() -> None:
@@ -68,6 +69,18 @@ def test_a_bad_policy_file_is_refused_naming_the_field(text: str, field: str) ->
 def test_a_service_day_runs_from_04_00_to_03_59_local_time(at: datetime, day_start: datetime) -> None:
     assert service_day(at, DEFAULT_POLICY) == day_start
     assert day_start.tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    ("at", "named"),
+    [
+        (local(2025, 3, 10, 3, 29, 0), date(2025, 3, 9)),  # staff at work before the first train
+        (local(2025, 3, 10, 4, 0, 0), date(2025, 3, 10)),
+        (local(2025, 3, 10, 23, 0, 0), date(2025, 3, 10)),
+    ],
+)
+def test_a_moment_is_named_by_the_local_date_of_its_service_day(at: datetime, named: date) -> None:
+    assert service_date(at, DEFAULT_POLICY) == named
 
 
 def test_service_day_refuses_a_naive_datetime_rather_than_guess_the_host_zone() -> None:
