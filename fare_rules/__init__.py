@@ -12,6 +12,7 @@ from fare_rules.policy import (
     Policy,
     load_policy,
     policy_to_json,
+    service_date,
     service_day,
     service_day_of_date,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "message_for",
     "policy_to_json",
     "quote",
+    "service_date",
     "service_day",
     "service_day_of_date",
     "tariff_to_json",

@@ -97,7 +97,7 @@ class PostgresIngest:
                 rounds.append([])
             rounds[k].append(i)
         doubled: set[int] = set()
-        for k, part in enumerate(rounds or [[]]):
+        for k, part in enumerate(rounds):
             picked, fares = [rows[i] for i in part], [events[i] for i in part]
             first = first_uses if k == 0 else _NO_FIRST_USES
             doubled.update(_pair(connection, picked, fares, first, open_entry=rule.open_entry, now=now))

@@ -120,6 +120,14 @@ class FirstUses:
     by_serial: dict[int, datetime]
     by_pass: dict[str, datetime]
 
+    def by_ticket(self, pass_serials: Mapping[str, int]) -> dict[int, datetime]:
+        """Every ticket's earliest use by serial, the passes' found by `pass_serials` (pass id: serial)."""
+        found = dict(self.by_serial)
+        for pass_id, at in self.by_pass.items():
+            if pass_id in pass_serials:
+                _earliest(found, pass_serials[pass_id], at)
+        return found
+
 
 def first_uses(rows: Iterable[Mapping[str, Any]]) -> FirstUses:
     """The FirstUses of these stored scan_events rows (accepted uses)."""

@@ -5,7 +5,7 @@ and the noted trips by their difference, and the pass moves by what is there aft
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -120,10 +120,7 @@ _AT = sa.bindparam("b_at", type_=_TICKETS.c.first_used_at.type)
 def _set_first_uses(connection: Connection, first_uses: FirstUses, now: datetime) -> None:
     """Set tickets.first_used_at from `first_uses` unless already earlier, and withdraw the refunds in their
     hold of the tickets used."""
-    earliest = dict(first_uses.by_serial)
-    for serial, at in _pass_serials(connection, first_uses.by_pass).items():
-        if serial not in earliest or at < earliest[serial]:
-            earliest[serial] = at
+    earliest = first_uses.by_ticket(_pass_serials(connection, first_uses.by_pass))
     if not earliest:
         return
     withdraw_held_refunds(connection, earliest.keys(), now)
@@ -136,10 +133,10 @@ def _set_first_uses(connection: Connection, first_uses: FirstUses, now: datetime
     )
 
 
-def _pass_serials(connection: Connection, by_pass: Mapping[str, datetime]) -> dict[int, datetime]:
-    """by_pass (FirstUses) by the serial of each pass's ticket."""
-    if not by_pass:
+def _pass_serials(connection: Connection, pass_ids: Collection[str]) -> dict[str, int]:
+    """The serial of each pass's ticket, by pass id."""
+    if not pass_ids:
         return {}
     p, t = _PASSES.c, _TICKETS.c
-    query = sa.select(p.id, t.serial).join(_TICKETS, t.id == p.ticket_id).where(p.id.in_(sorted(by_pass)))
-    return {int(row.serial): by_pass[str(row.id)] for row in connection.execute(query)}
+    query = sa.select(p.id, t.serial).join(_TICKETS, t.id == p.ticket_id).where(p.id.in_(sorted(pass_ids)))
+    return {str(row.id): int(row.serial) for row in connection.execute(query)}

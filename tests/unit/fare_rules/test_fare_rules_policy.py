@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 from fare_rules_factories import SECOND, local, shipped
 
-from fare_rules import DEFAULT_POLICY, DataFileError, load_policy, policy_to_json, service_day
-from fare_rules.policy import service_date
+from fare_rules import DEFAULT_POLICY, DataFileError, load_policy, policy_to_json, service_date, service_day
 
 
 def test_the_shipped_policy_file_holds_the_defaults() -> None:
